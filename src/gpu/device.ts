@@ -1,0 +1,85 @@
+/**
+ * The WebGPU device: Dawn's node bindings, an adapter chosen by flag, every limit raised
+ * to what the adapter offers, and a clean exit.
+ */
+import './globals.js';
+import { create } from 'webgpu';
+import { UserError } from '../errors.js';
+
+
+export interface GpuOptions {
+  /** Dawn backend: vulkan, metal, d3d12, opengl, ... (default: Dawn's choice) */
+  backend?: string;
+  /** substring of the adapter name to pick among several */
+  adapter?: string;
+  powerPreference?: GPUPowerPreference;
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapterName: string;
+  backend: string;
+  description: string;
+  features: string[];
+  limits: Record<string, number>;
+  hasTimestamps: boolean;
+  hasF16: boolean;
+  destroy(): void;
+}
+
+const NO_ADAPTER = 'no WebGPU adapter found. Without a GPU, install a Vulkan driver Dawn accepts: ' +
+  'run scripts/setup.sh (it installs mesa-vulkan-drivers >= 25 from bookworm-backports); ' +
+  'with a GPU, install its Vulkan driver';
+
+// Dawn's choice when no backend is named
+const DEFAULT_BACKEND: Record<string, string> = { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' };
+
+export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
+  const flags: string[] = [];
+  if (opts.backend) flags.push(`backend=${opts.backend}`);
+  if (opts.adapter) flags.push(`adapter=${opts.adapter}`);
+  // exact timings for the profiler; harmless otherwise
+  flags.push('disable-dawn-features=timestamp_quantization');
+  let gpu: GPU;
+  try {
+    gpu = create(flags);
+  } catch (e) {
+    throw new UserError(`cannot start Dawn (${(e as Error).message.split('\n')[0]}): ${NO_ADAPTER}`);
+  }
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\s+/g, ' ').trim();
+    throw new UserError(`no WebGPU adapter for backend=${opts.backend ?? 'default'} adapter=${opts.adapter ?? 'any'}: ${msg}`);
+  }
+  if (!adapter) throw new UserError(NO_ADAPTER);
+  const info = adapter.info;
+  const want: Record<string, number> = {};
+  const limits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const v = (adapter.limits as unknown as Record<string, number>)[key];
+    if (typeof v !== 'number') continue;
+    limits[key] = v;
+    // raise what compute needs; dynamic-offset limits make Dawn warn and are unused
+    if (!key.includes('Dynamic')) want[key] = v;
+  }
+  const features = [...adapter.features] as string[];
+  const wanted = (['shader-f16', 'timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter!.features.has(f));
+  const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits: want });
+  device.addEventListener('uncapturederror', (ev) => {
+    console.error(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
+  });
+  const backend = opts.backend ?? DEFAULT_BACKEND[process.platform] ?? 'default';
+  return {
+    device,
+    adapterName: info.device || info.description || info.vendor || 'unknown',
+    backend,
+    description: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / '),
+    features,
+    limits,
+    hasTimestamps: wanted.includes('timestamp-query'),
+    hasF16: wanted.includes('shader-f16'),
+    destroy() { device.destroy(); },
+  };
+}
