@@ -76,3 +76,4 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, bytes: numbe
   staging.destroy();
   return out;
 }
+

@@ -34,6 +34,10 @@ const NO_ADAPTER = 'no WebGPU adapter found. Without a GPU, install a Vulkan dri
 // Dawn's choice when no backend is named
 const DEFAULT_BACKEND: Record<string, string> = { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' };
 
+// Dawn's instance must outlive every device made from it: if it is garbage-collected,
+// its threads are torn down under pending GPU work and the process crashes.
+const instances: GPU[] = [];
+
 export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
   const flags: string[] = [];
   if (opts.backend) flags.push(`backend=${opts.backend}`);
@@ -43,6 +47,7 @@ export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
   let gpu: GPU;
   try {
     gpu = create(flags);
+    instances.push(gpu);
   } catch (e) {
     throw new UserError(`cannot start Dawn (${(e as Error).message.split('\n')[0]}): ${NO_ADAPTER}`);
   }

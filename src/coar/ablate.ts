@@ -1,0 +1,75 @@
+/**
+ * Batched ablation: k masks x n examples through the engine, many masks per dispatch.
+ * The batch shape is chosen from the network's memory needs and the device's limits.
+ */
+import type { GpuContext } from '../gpu/context.js';
+import { BatchedNetwork, inputShapeElems, memoryPerItem, toDeviceLayout, type BatchShape } from '../models/batched.js';
+import type { Network } from '../models/network.js';
+import { packMasks } from './masks.js';
+
+export interface AblateOptions {
+  /** also return logits [k, n, classes] */
+  logits?: boolean;
+  /** device memory for activations, bytes (default 1 GiB) */
+  memoryBudget?: number;
+  /** most items (mask x example pairs) per batch */
+  maxItems?: number;
+  onProgress?: (passesDone: number, passesTotal: number) => void;
+}
+
+export function planBatch(ctx: GpuContext, net: Network, n: number, k: number, opts: AblateOptions = {}): BatchShape {
+  const mem = memoryPerItem(net);
+  const budget = opts.memoryBudget ?? 1 << 30;
+  const maxItems = Math.max(1, Math.min(
+    Math.floor(ctx.maxBinding / mem.largest),
+    Math.floor(budget / mem.peak),
+    opts.maxItems ?? 1024,
+  ));
+  const examples = Math.min(n, maxItems);
+  const masks = Math.max(1, Math.min(k, Math.floor(maxItems / examples)));
+  return { masks, examples };
+}
+
+/**
+ * inputs: float32 NCHW [n, c, h, w]; labels [n]; masks: bool/uint8 [k, |C|], 1 = kept.
+ * Returns margins [k, n] (and logits [k, n, classes] if asked).
+ */
+export async function ablate(ctx: GpuContext, net: Network, inputs: Float32Array, labels: ArrayLike<number>, masks: Uint8Array, k: number, opts: AblateOptions = {}): Promise<{ margins: Float32Array; logits?: Float32Array }> {
+  const n = labels.length;
+  const C = net.components.size;
+  const classes = net.classes;
+  const shape = planBatch(ctx, net, n, k, opts);
+  const batched = new BatchedNetwork(ctx, net, shape);
+  const margins = new Float32Array(k * n);
+  const logits = opts.logits ? new Float32Array(k * n * classes) : undefined;
+  const input = new Float32Array(inputShapeElems(net) * shape.examples);
+  const lab = new Uint32Array(shape.examples);
+  const bits = new Uint32Array(batched.words * shape.masks);
+  let done = 0;
+  try {
+    for (let e0 = 0; e0 < n; e0 += shape.examples) {
+      const ne = Math.min(shape.examples, n - e0);
+      toDeviceLayout(net, inputs, e0, ne, input);
+      lab.fill(0);
+      for (let i = 0; i < ne; i++) lab[i] = labels[e0 + i]!;
+      for (let m0 = 0; m0 < k; m0 += shape.masks) {
+        const nm = Math.min(shape.masks, k - m0);
+        packMasks(masks, C, m0, nm, bits);
+        const r = await batched.run(input, lab, bits, !!logits);
+        for (let m = 0; m < nm; m++) {
+          for (let e = 0; e < ne; e++) {
+            const item = m * shape.examples + e;
+            const out = (m0 + m) * n + e0 + e;
+            margins[out] = r.margins[item]!;
+            if (logits) logits.set(r.logits!.subarray(item * classes, (item + 1) * classes), out * classes);
+          }
+        }
+        done += nm * ne;
+        opts.onProgress?.(done, k * n);
+      }
+    }
+  } finally {
+    batched.destroy();
+  }
+  return { margins, logits };
+}

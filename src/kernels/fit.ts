@@ -1,0 +1,113 @@
+/**
+ * Kernels of the regression fit (shaders/fit_*.wgsl): shapes in, dispatches out.
+ * Dense operands are [rows x n4] arrays of vec4 (four examples per vec4, one example per
+ * column); packed 0/1 matrices are blocks of rows, each block one storage binding.
+ */
+import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
+import { uniformBuffer } from '../gpu/buffers.js';
+
+const WG = 64;
+
+/** Rows [row0, row0 + rows) of a bit matrix packed along its rows, `words4` vec4<u32> per row. */
+export interface BitBlock {
+  buffer: GPUBuffer;
+  row0: number;
+  rows: number;
+  words4: number;
+}
+
+// uniform parameter blocks are few and never change: cache them per device
+const uniforms = new WeakMap<GPUDevice, Map<string, GPUBuffer>>();
+
+function params(ctx: GpuContext, words: ArrayBuffer): GPUBuffer {
+  let cache = uniforms.get(ctx.device);
+  if (!cache) uniforms.set(ctx.device, cache = new Map());
+  const key = Array.from(new Uint32Array(words)).join(',');
+  let b = cache.get(key);
+  if (!b) cache.set(key, b = uniformBuffer(ctx.device, new Uint32Array(words), 'fit params'));
+  return b;
+}
+
+function u32s(...v: number[]): ArrayBuffer { return new Uint32Array(v).buffer; }
+
+function groups(invocations: number): [number, number] { return splitGroups(Math.ceil(invocations / WG)); }
+
+/** Block I x block J of the standardized Gram matrix, written into rows of `q` (block I). */
+export function gramBlock(ctx: GpuContext, a: {
+  bitsI: BitBlock; bitsJ: BitBlock; counts: GPUBuffer; invStd: GPUBuffer; q: GPUBuffer; cols: number; m: number; scale: number;
+}): Dispatch {
+  const w = new ArrayBuffer(32);
+  new Uint32Array(w, 0, 6).set([a.bitsI.words4, a.bitsI.rows, a.bitsI.row0, a.bitsJ.rows, a.bitsJ.row0, a.cols]);
+  new Float32Array(w, 24, 2).set([a.m, a.scale]);
+  const tiles = Math.ceil(a.bitsI.rows / 4) * Math.ceil(a.bitsJ.rows / 4);
+  return ctx.prepare({ shader: 'fit_gram.wgsl', constants: { WG } },
+    [params(ctx, w), a.bitsI.buffer, a.bitsJ.buffer, a.counts, a.invStd, a.q], groups(tiles), 'fit gram');
+}
+
+export const MATMUL_ROWS = 8;
+
+/** out[row0 + r] = Q[r] P + lambda * P[row0 + r] for the rows of one block of Q. */
+export function gramProduct(ctx: GpuContext, a: {
+  q: GPUBuffer; rows: number; row0: number; cols: number; x: GPUBuffer; n4: number; lambda: GPUBuffer; out: GPUBuffer;
+}): Dispatch {
+  const invocations = Math.ceil(a.rows / MATMUL_ROWS) * a.n4;
+  return ctx.prepare({ shader: 'fit_matmul.wgsl', constants: { WG } },
+    [params(ctx, u32s(a.rows, a.row0, a.cols / 4, a.n4)), a.q, a.x, a.lambda, a.out], groups(invocations), 'fit gram product');
+}
+
+/** out[row0 + r] = sum over the set bits b of bit row r of x[b]  -  sub. */
+export function packedProduct(ctx: GpuContext, a: { bits: BitBlock; x: GPUBuffer; n4: number; sub: GPUBuffer; out: GPUBuffer }): Dispatch {
+  return ctx.prepare({ shader: 'fit_packed.wgsl', constants: { WG } },
+    [params(ctx, u32s(a.bits.rows, a.bits.row0, a.bits.words4, a.n4)), a.bits.buffer, a.x, a.sub, a.out],
+    groups(a.bits.rows * a.n4), 'fit packed product');
+}
+
+/** A uniform block {rows, n4, s0, s1} that the caller may rewrite between submits (FISTA's step). */
+export function vecParams(ctx: GpuContext, rows: number, n4: number, s0 = 0, s1 = 0): GPUBuffer {
+  const w = new ArrayBuffer(16);
+  new Uint32Array(w, 0, 2).set([rows, n4]);
+  new Float32Array(w, 8, 2).set([s0, s1]);
+  return uniformBuffer(ctx.device, new Uint32Array(w), 'fit vec params');
+}
+
+interface VecArgs {
+  rows: number; n4: number;
+  a?: GPUBuffer; b?: GPUBuffer; colU?: GPUBuffer; colV?: GPUBuffer; colT?: GPUBuffer; rowV?: GPUBuffer;
+  out: GPUBuffer; out2?: GPUBuffer;
+  /** uniform block from vecParams, when s0/s1 change between submits */
+  uniform?: GPUBuffer;
+}
+
+function vec(ctx: GpuContext, entry: string, perColumn: boolean, a: VecArgs): Dispatch {
+  const u = a.uniform ?? params(ctx, u32s(a.rows, a.n4, 0, 0));
+  return ctx.prepare({ shader: 'fit_vec.wgsl', entry, constants: { WG } },
+    [u, a.a, a.b, a.colU, a.colV, a.colT, a.rowV, a.out, a.out2], groups(perColumn ? a.n4 : a.rows * a.n4), `fit ${entry}`);
+}
+
+/** out[c] = sum_r a[r, c] b[r, c] */
+export const colDot = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'col_dot', true, { rows, n4, a, b, out });
+/** out[c] = sum_r (a[r, c] - b[r, c])^2 */
+export const colSqDiff = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'col_sqdiff', true, { rows, n4, a, b, out });
+/** out[c] = sum_r v[r] a[r, c] */
+export const colWeightedSum = (ctx: GpuContext, rows: number, n4: number, v: GPUBuffer, a: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'col_wsum', true, { rows, n4, a, rowV: v, out });
+/** out[r, c] = a[r, c] s[r] + lambda[c] b[r, c] */
+export const scaleRows = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, s: GPUBuffer, lambda: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'scale_rows', false, { rows, n4, a, rowV: s, colU: lambda, b, out });
+/** out = a - b */
+export const subtract = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'sub', false, { rows, n4, a, b, out });
+
+/** CG step per column: x += alpha p, r -= alpha Ap with alpha = rr / pAp (0 once rr <= threshold). */
+export const cgStep = (ctx: GpuContext, rows: number, n4: number, s: { p: GPUBuffer; ap: GPUBuffer; rr: GPUBuffer; pap: GPUBuffer; threshold: GPUBuffer; x: GPUBuffer; r: GPUBuffer }) =>
+  vec(ctx, 'cg_xr', false, { rows, n4, a: s.p, b: s.ap, colU: s.rr, colV: s.pap, colT: s.threshold, out: s.x, out2: s.r });
+
+/** CG direction per column: p = r + (rrNew / rrOld) p, and p = 0 once converged. */
+export const cgDirection = (ctx: GpuContext, rows: number, n4: number, s: { r: GPUBuffer; rrNew: GPUBuffer; rrOld: GPUBuffer; threshold: GPUBuffer; p: GPUBuffer }) =>
+  vec(ctx, 'cg_p', false, { rows, n4, a: s.r, colU: s.rrNew, colV: s.rrOld, colT: s.threshold, out: s.p });
+
+/** FISTA step (uniform from vecParams with s0 = step, s1 = momentum): w, v updated in place. */
+export const fistaStep = (ctx: GpuContext, rows: number, n4: number, s: { av: GPUBuffer; b: GPUBuffer; mLambda: GPUBuffer; w: GPUBuffer; v: GPUBuffer; uniform: GPUBuffer }) =>
+  vec(ctx, 'fista', false, { rows, n4, a: s.av, b: s.b, colU: s.mLambda, out: s.w, out2: s.v, uniform: s.uniform });

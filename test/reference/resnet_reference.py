@@ -1,0 +1,149 @@
+"""Independent reference for ResNet ablation: build a random-initialised model in PyTorch
+with non-trivial BatchNorm statistics, ablate components the reference way (copy the model,
+zero the weight rows, forward), and save everything the engine needs to be compared.
+
+usage: resnet_reference.py ARCH OUT_DIR [--n N] [--size S] [--width P] [--blocks K] [--classes C] [--seed S]
+writes OUT_DIR/{weights.safetensors, inputs.npy, labels.npy, masks.npy, logits.npy, components.json}
+"""
+import argparse
+import copy
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+sys.path.insert(0, os.path.dirname(__file__))
+import safetensors_io  # noqa: E402
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, planes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + x)
+
+
+class MiniResNet(nn.Module):
+    """The reference's CIFAR MiniResNet (REFERENCE.md): blocks registered as `layer.N`
+    and again as `blockN`, as the reference does."""
+
+    def __init__(self, width, blocks, classes, in_channels=3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.layer = nn.Sequential(*[BasicBlock(width) for _ in range(blocks)])
+        for i, b in enumerate(self.layer):
+            setattr(self, f'block{i}', b)
+        self.avg_pool_2d = nn.AvgPool2d(8)
+        self.linear = nn.Linear(width * 16, classes)
+
+    def forward(self, x):
+        out = self.layer(F.relu(self.bn1(self.conv1(x))))
+        return self.linear(torch.flatten(self.avg_pool_2d(out), 1))
+
+
+def components(model):
+    """REFERENCE.md rule: every Conv2d whose module name contains 'conv', in module order."""
+    table = []
+    for name, mod in model.named_modules():
+        if isinstance(mod, nn.Conv2d) and 'conv' in name:
+            table.append((f'{name}.weight', mod.out_channels))
+    return table
+
+
+def randomise_bn(model, gen):
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            c = mod.num_features
+            mod.weight.data = torch.rand(c, generator=gen) + 0.5
+            mod.bias.data = torch.randn(c, generator=gen) * 0.2
+            mod.running_mean = torch.randn(c, generator=gen) * 0.2
+            mod.running_var = torch.rand(c, generator=gen) + 0.5
+
+
+def ablated_logits(model, table, masks, x):
+    """The reference procedure: one deep copy per mask, zero the dropped rows, forward."""
+    params = dict(model.named_parameters())
+    out = []
+    for mask in masks:
+        m = copy.deepcopy(model)
+        mp = dict(m.named_parameters())
+        j = 0
+        with torch.no_grad():
+            for pname, count in table:
+                drop = torch.from_numpy(~mask[j:j + count])
+                mp[pname][drop] = 0
+                j += count
+            out.append(m(x).numpy())
+    del params
+    return np.stack(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('arch')
+    ap.add_argument('out')
+    ap.add_argument('--n', type=int, default=2)
+    ap.add_argument('--size', type=int, default=None)
+    ap.add_argument('--width', type=int, default=16)
+    ap.add_argument('--blocks', type=int, default=2)
+    ap.add_argument('--classes', type=int, default=10)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--whole-layer', default=None, help='module name of a layer to ablate entirely')
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed + 1)
+    if a.arch == 'mini-resnet':
+        model = MiniResNet(a.width, a.blocks, a.classes)
+        size = a.size or 32
+        skip = ('block',)
+    else:
+        model = getattr(torchvision.models, a.arch)(num_classes=a.classes)
+        size = a.size or 224
+        skip = ()
+    randomise_bn(model, gen)
+    model.eval()
+    table = components(model)
+    total = sum(c for _, c in table)
+    rng = np.random.default_rng(a.seed)
+    x = torch.randn(a.n, 3, size, size, generator=gen)
+    labels = rng.integers(0, a.classes, size=a.n).astype(np.int64)
+    masks = [np.ones(total, bool)]
+    for alpha in (0.05, 0.5):
+        masks.append(rng.random(total) >= alpha)
+    whole = a.whole_layer or table[len(table) // 2][0].rsplit('.', 1)[0]
+    m = np.ones(total, bool)
+    j = 0
+    for pname, count in table:
+        if pname == f'{whole}.weight':
+            m[j:j + count] = False
+        j += count
+    assert not m.all(), f'no layer {whole}'
+    masks.append(m)
+    masks = np.stack(masks)
+    logits = ablated_logits(model, table, masks, x)
+    os.makedirs(a.out, exist_ok=True)
+    safetensors_io.save(os.path.join(a.out, 'weights.safetensors'), safetensors_io.state_dict_tensors(model, skip))
+    np.save(os.path.join(a.out, 'inputs.npy'), x.numpy().astype(np.float32))
+    np.save(os.path.join(a.out, 'labels.npy'), labels)
+    np.save(os.path.join(a.out, 'masks.npy'), masks)
+    np.save(os.path.join(a.out, 'logits.npy'), logits.astype(np.float32))
+    names = [f'{p}[{r}]' for p, c in table for r in range(c)]
+    with open(os.path.join(a.out, 'components.json'), 'w') as f:
+        json.dump({'names': names, 'whole_layer': whole}, f)
+    print(json.dumps({'components': total, 'masks': len(masks), 'n': a.n}))
+
+
+if __name__ == '__main__':
+    main()
