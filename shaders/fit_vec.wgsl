@@ -1,0 +1,113 @@
+// Column-wise reductions and element-wise updates on [rows x n4] vec4 matrices, one
+// column per example: each example runs its own CG or FISTA in lock-step with the others,
+// with its own step sizes (per-column vectors), so all examples share one dispatch.
+struct Params {
+  rows: u32,
+  n4: u32,
+  s0: f32,
+  s1: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> col_u: array<vec4<f32>>;  // per column
+@group(0) @binding(4) var<storage, read> col_v: array<vec4<f32>>;  // per column
+@group(0) @binding(5) var<storage, read> col_t: array<vec4<f32>>;  // per column threshold
+@group(0) @binding(6) var<storage, read> row_v: array<f32>;        // per row
+@group(0) @binding(7) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> out2: array<vec4<f32>>;
+
+override WG: u32 = 64u;
+
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+// out[c] = sum_r a[r, c] * b[r, c]
+@compute @workgroup_size(WG)
+fn col_dot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat(gid, nwg);
+  if (c >= p.n4) { return; }
+  var s = vec4<f32>(0.0);
+  for (var r = 0u; r < p.rows; r++) { s += a[r * p.n4 + c] * b[r * p.n4 + c]; }
+  out[c] = s;
+}
+
+// out[c] = sum_r (a[r, c] - b[r, c])^2
+@compute @workgroup_size(WG)
+fn col_sqdiff(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat(gid, nwg);
+  if (c >= p.n4) { return; }
+  var s = vec4<f32>(0.0);
+  for (var r = 0u; r < p.rows; r++) { let d = a[r * p.n4 + c] - b[r * p.n4 + c]; s += d * d; }
+  out[c] = s;
+}
+
+// out[c] = sum_r row_v[r] * a[r, c]
+@compute @workgroup_size(WG)
+fn col_wsum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat(gid, nwg);
+  if (c >= p.n4) { return; }
+  var s = vec4<f32>(0.0);
+  for (var r = 0u; r < p.rows; r++) { s += row_v[r] * a[r * p.n4 + c]; }
+  out[c] = s;
+}
+
+// out[r, c] = a[r, c] * row_v[r] + col_u[c] * b[r, c]
+@compute @workgroup_size(WG)
+fn scale_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  let r = i / p.n4;
+  let c = i % p.n4;
+  out[i] = a[i] * row_v[r] + col_u[c] * b[i];
+}
+
+// out = a - b
+@compute @workgroup_size(WG)
+fn sub(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  out[i] = a[i] - b[i];
+}
+
+// CG step, per column: alpha = rr / pAp (0 once converged);  x += alpha p;  r -= alpha Ap.
+// a = p, b = Ap, col_u = rr, col_v = pAp, col_t = convergence threshold on rr, out = x, out2 = r.
+@compute @workgroup_size(WG)
+fn cg_xr(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  let c = i % p.n4;
+  let rr = col_u[c];
+  let pap = col_v[c];
+  let alpha = select(vec4<f32>(0.0), rr / pap, (pap > vec4<f32>(0.0)) & (rr > col_t[c]));
+  out[i] += alpha * a[i];
+  out2[i] -= alpha * b[i];
+}
+
+// CG direction, per column: beta = rr_new / rr_old;  p = r + beta p  (p = 0 once converged).
+// a = r, col_u = rr_new, col_v = rr_old, col_t = threshold, out = p.
+@compute @workgroup_size(WG)
+fn cg_p(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  let c = i % p.n4;
+  let live = (col_u[c] > col_t[c]) & (col_v[c] > vec4<f32>(0.0));
+  let beta = select(vec4<f32>(0.0), col_u[c] / col_v[c], live);
+  out[i] = select(vec4<f32>(0.0), a[i] + beta * out[i], live);
+}
+
+// FISTA step for (1/2m)||y - Zw||^2 + lambda |w|_1 with A = Z^T Z and B = Z^T y:
+//   w_new = soft(v - eta (A v - B), eta m lambda);  v = w_new + gamma (w_new - w).
+// a = A v, b = B, col_u = m lambda, s0 = eta, s1 = gamma, out = w, out2 = v (in place).
+@compute @workgroup_size(WG)
+fn fista(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  let c = i % p.n4;
+  let u = out2[i] - p.s0 * (a[i] - b[i]);
+  let t = p.s0 * col_u[c];
+  let w_new = sign(u) * max(abs(u) - t, vec4<f32>(0.0));
+  let w_old = out[i];
+  out[i] = w_new;
+  out2[i] = w_new + p.s1 * (w_new - w_old);
+}

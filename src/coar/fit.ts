@@ -1,0 +1,202 @@
+/**
+ * COAR's second step (REFERENCE.md, "Regression (fit)"): from masks and margins to
+ * component attributions, every example at once. Y [m x n] ~ X [m x |C|] W + 1 b^T, fitted
+ * on standardized masks with an intercept, then returned in raw mask units:
+ *   predicted margin = bias + mask . attributions.
+ * Methods: ols and ridge by conjugate gradient, lasso by FISTA along a warm-started path;
+ * without a given lambda, each example picks its own on the last val-frac of the rows.
+ */
+import { totalmem } from 'node:os';
+import { UserError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import { packMaskArray, type PackedMasks } from './fit_masks.js';
+import {
+  Arena, blockRows, conjugateGradient, Design, fista, gramBytes, largestEigenvalue, readF32, run, uploadBits, validationError,
+  type Progress, type Solver,
+} from './fit_solver.js';
+
+export type FitMethod = 'ols' | 'ridge' | 'lasso';
+
+export interface FitOptions {
+  method: FitMethod;
+  /** ridge: ||y - b - Zw||^2 + lambda ||w||^2; lasso: (1/2m)||y - b - Zw||^2 + lambda |w|_1. Absent: chosen per example. */
+  lambda?: number;
+  /** share of the rows (the last ones) held out to choose lambda */
+  valFrac?: number;
+  /** values tried when choosing lambda (default: a geometric path) */
+  lambdaPath?: number;
+  solver?: Solver | 'auto';
+  /** relative tolerance: CG residual, or FISTA change per check */
+  tol?: number;
+  maxIter?: number;
+  /** cap on examples solved together (default: as many as fit one binding) */
+  examplesPerChunk?: number;
+  progress?: Progress;
+}
+
+export interface FitResult {
+  /** [|C| x n] row-major, raw mask units */
+  attributions: Float32Array;
+  bias: Float32Array;
+  /** per example, when chosen on held-out rows */
+  lambda?: Float32Array;
+  /** the lambdas tried: ridge, absolute values; lasso, fractions of each example's lambda_max */
+  lambdaGrid?: number[];
+  solver: Solver;
+  iterations: number;
+  converged: boolean;
+  peakDeviceBytes: number;
+}
+
+export const DEFAULT_VAL_FRAC = 0.1;
+
+/** The stored Gram matrix is used when it takes at most this many bytes (device memory is host memory on CPU adapters). */
+export function gramBudget(): number { return Math.min(0.35 * totalmem(), 16 * 2 ** 30); }
+
+export function chooseSolver(components: number, requested: Solver | 'auto' = 'auto'): Solver {
+  if (requested !== 'auto') return requested;
+  return gramBytes(components) <= gramBudget() ? 'gram' : 'matrix-free';
+}
+
+/**
+ * Fit attributions for all examples. `masks`: packed (fit_masks.ts) or 0/1 bytes [m x |C|];
+ * `margins`: float32 [m x n] row-major.
+ */
+export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { data: Uint8Array; rows: number; components: number },
+  margins: Float32Array, n: number, opts: FitOptions): Promise<FitResult> {
+  const packed = 'bits' in masks ? masks : packMaskArray(masks.data, masks.rows, masks.components);
+  const m = packed.rows;
+  const C = packed.components;
+  if (margins.length !== m * n) throw new UserError(`margins hold ${margins.length} values, expected ${m} rows x ${n} examples`);
+  if (opts.lambda !== undefined && !(opts.lambda >= 0)) throw new UserError(`lambda must be >= 0, got ${opts.lambda}`);
+  const method = opts.method;
+  const lambda = method === 'ols' ? 0 : opts.lambda;
+  const solver = chooseSolver(C, opts.solver);
+  const tol = opts.tol ?? (method === 'lasso' ? 1e-7 : 1e-6);
+  const maxIter = opts.maxIter ?? (method === 'lasso' ? 20000 : 2000);
+  const progress = opts.progress;
+  const cp = Math.ceil(C / 4) * 4;
+
+  const arena = new Arena(ctx);
+  // a kernel the device rejects, or memory it cannot give, must fail the fit, not return zeros
+  ctx.device.pushErrorScope('out-of-memory');
+  ctx.device.pushErrorScope('validation');
+  let iterations = 0;
+  let converged = true;
+  const note = (r: { iterations: number; converged: boolean }) => { iterations += r.iterations; converged &&= r.converged; };
+  try {
+    const chunk4 = Math.max(1, Math.min(Math.ceil(n / 4), Math.ceil((opts.examplesPerChunk ?? n) / 4),
+      Math.floor(ctx.maxBinding / (Math.max(cp, m) * 16))));
+    const chunks: [number, number][] = [];
+    for (let c = 0; c < n; c += chunk4 * 4) chunks.push([c, Math.min(n, c + chunk4 * 4)]);
+
+    // Y columns [c0, c1) of rows [r0, r1), minus `mean`, as [rows x n4] vec4
+    const targets = (r0: number, r1: number, c0: number, c1: number, mean: Float64Array) => {
+      const n4 = Math.ceil((c1 - c0) / 4);
+      const out = new Float32Array((r1 - r0) * n4 * 4);
+      for (let i = r0; i < r1; i++) for (let c = c0; c < c1; c++) out[(i - r0) * n4 * 4 + c - c0] = margins[i * n + c]! - mean[c]!;
+      return out;
+    };
+    const columnMeans = (r0: number, r1: number) => {
+      const mean = new Float64Array(n);
+      for (let i = r0; i < r1; i++) for (let c = 0; c < n; c++) mean[c]! += margins[i * n + c]!;
+      return mean.map((v) => v / (r1 - r0));
+    };
+
+    // 1. choose lambda per example on held-out rows
+    let chosen: Float64Array | undefined;
+    let lambdaGrid: number[] | undefined;
+    if (lambda === undefined) {
+      const valFrac = opts.valFrac ?? DEFAULT_VAL_FRAC;
+      if (!(valFrac > 0 && valFrac < 1)) throw new UserError(`--val-frac must be between 0 and 1, got ${valFrac}`);
+      const mv = Math.round(m * valFrac);
+      const mt = m - mv;
+      if (mv < 1 || mt < 2) throw new UserError(`cannot hold out ${valFrac} of ${m} rows to choose lambda (${mt} train, ${mv} validation): give --lambda or more rows`);
+      progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
+      const design = new Design(arena, packed, 0, mt, solver, progress);
+      const meanT = columnMeans(0, mt);
+      const steps = opts.lambdaPath ?? (method === 'lasso' ? 12 : 13);
+      lambdaGrid = method === 'lasso'
+        ? Array.from({ length: steps }, (_, t) => 10 ** (-3 * t / (steps - 1)))
+        : Array.from({ length: steps }, (_, t) => mt * 10 ** (2 - 6 * t / (steps - 1)));
+      chosen = new Float64Array(n);
+      const valBits = uploadBits(arena, packed.bits, packed.wordsPerRow, mt, m, blockRows(ctx.maxBinding, packed.wordsPerRow * 4, 1), 'val bits');
+      const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
+      for (const [c0, c1] of chunks) {
+        const n4 = Math.ceil((c1 - c0) / 4);
+        const op = design.operator(n4);
+        const b = design.rhs(arena.upload(targets(0, mt, c0, c1, meanT), 'train Yc'), n4);
+        const yv = arena.upload(targets(mt, m, c0, c1, meanT), 'val Yc');
+        const w = arena.create(cp * n4 * 16, 'weights');
+        const lam = arena.create(n4 * 16, 'lambda');
+        const val = validationError(design, valBits, n4, w, yv, mv);
+        const best = new Float64Array(n4 * 4).fill(Infinity);
+        let lambdaMax: Float64Array | undefined;
+        if (method === 'lasso') {
+          const bh = await readF32(ctx, b, cp * n4 * 4);
+          lambdaMax = new Float64Array(n4 * 4);
+          for (let j = 0; j < C; j++) for (let c = 0; c < n4 * 4; c++) lambdaMax[c] = Math.max(lambdaMax[c]!, Math.abs(bh[j * n4 * 4 + c]!) / mt);
+        }
+        for (const g of lambdaGrid) {
+          const perColumn = new Float32Array(n4 * 4).map((_, c) => (lambdaMax ? mt * g * lambdaMax[c]! : g));
+          ctx.device.queue.writeBuffer(lam, 0, perColumn);
+          const label = `examples ${c0}-${c1} lambda ${method === 'lasso' ? `${g.toPrecision(3)} lambda_max` : g.toPrecision(3)}`;
+          note(method === 'lasso'
+            ? await fista(arena, op, cp, n4, mt, b, lam, w, lipschitz, { tol, maxIter, progress, label })
+            : await conjugateGradient(arena, op, cp, n4, b, lam, w, { tol, maxIter, progress, label }));
+          run(ctx, val.dispatches);
+          const err = await readF32(ctx, val.err, n4 * 4);
+          for (let c = c0; c < c1; c++) {
+            const e = err[c - c0]!;
+            if (e < best[c - c0]!) { best[c - c0] = e; chosen[c] = lambdaMax ? g * lambdaMax[c - c0]! : g; }
+          }
+        }
+        progress?.(`examples ${c0}-${c1}: lambda chosen`);
+      }
+      arena.destroy();
+    }
+
+    // 2. fit on all rows
+    const design = new Design(arena, packed, 0, m, solver, progress);
+    const mean = columnMeans(0, m);
+    const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
+    const attributions = new Float32Array(C * n);
+    const bias = new Float32Array(n);
+    for (const [c0, c1] of chunks) {
+      const n4 = Math.ceil((c1 - c0) / 4);
+      const op = design.operator(n4);
+      const b = design.rhs(arena.upload(targets(0, m, c0, c1, mean), 'Yc'), n4);
+      const w = arena.create(cp * n4 * 16, 'weights');
+      const perColumn = new Float32Array(n4 * 4).map((_, c) => (c0 + c < c1 ? (chosen ? chosen[c0 + c]! : lambda!) : 0));
+      const lam = arena.upload(method === 'lasso' ? perColumn.map((v) => v * m) : perColumn, 'lambda');
+      const label = `fit examples ${c0}-${c1}`;
+      note(method === 'lasso'
+        ? await fista(arena, op, cp, n4, m, b, lam, w, lipschitz, { tol, maxIter, progress, label })
+        : await conjugateGradient(arena, op, cp, n4, b, lam, w, { tol, maxIter, progress, label }));
+      const wh = await readF32(ctx, w, cp * n4 * 4);
+      // back to raw mask units: w_raw = w_std / std, bias = ybar - sum mean * w_raw
+      const sign = packed.flipped ? -1 : 1;
+      for (let c = c0; c < c1; c++) {
+        let shift = 0;
+        for (let j = 0; j < C; j++) {
+          const raw = sign * wh[j * n4 * 4 + c - c0]! * design.invStd[j]!;
+          attributions[j * n + c] = raw;
+          const meanX = packed.flipped ? 1 - design.meanU[j]! : design.meanU[j]!;
+          shift += meanX * raw;
+        }
+        bias[c] = mean[c]! - shift;
+      }
+    }
+    const peakDeviceBytes = arena.peakBytes;
+    const invalid = await ctx.device.popErrorScope();
+    const oom = await ctx.device.popErrorScope();
+    if (oom) throw new UserError(`the device ran out of memory during the fit (${oom.message}); try --solver matrix-free`);
+    if (invalid) throw new Error(`fit: WebGPU validation error: ${invalid.message}`);
+    return {
+      attributions, bias, lambda: chosen ? Float32Array.from(chosen) : undefined, lambdaGrid,
+      solver, iterations, converged, peakDeviceBytes,
+    };
+  } finally {
+    arena.destroy();
+  }
+}
