@@ -1,6 +1,6 @@
 """Independent reference for `coar fit`: numpy writes the stores, scikit-learn fits them.
 
-  make STORE --m M --c C --n N [--seed S] [--alpha A] [--dtype f2|f4] [--incomplete K] [--manifest]
+  make STORE --m M --c C --n N [--seed S] [--alpha A] [--dtype f2|f4] [--incomplete K] [--manifest 1] [--constant K]
   ridge STORE OUT LAMBDA        sklearn Ridge on the standardized masks -> relative errors
   ols STORE OUT                 numpy least squares with an intercept -> relative errors
   lasso STORE OUT LAMBDA        sklearn Lasso at the same lambda -> both objectives
@@ -16,10 +16,11 @@ from sklearn.linear_model import Lasso, Ridge
 from sklearn.preprocessing import StandardScaler
 
 
-def make(store, m, c, n, seed=0, alpha=0.05, dtype='f2', incomplete=0, manifest=False):
+def make(store, m, c, n, seed=0, alpha=0.05, dtype='f2', incomplete=0, manifest=False, constant=0):
     rng = np.random.default_rng(seed)
     os.makedirs(store, exist_ok=True)
     masks = rng.random((m, c)) >= alpha  # True = kept
+    masks[:, :constant] = True  # components never ablated: no information, weight 0
     w = rng.normal(size=(c, n)) * (rng.random((c, n)) < 0.3)
     margins = 0.5 + masks @ w * 0.2 + rng.normal(scale=0.3, size=(m, n))
     np.save(os.path.join(store, 'masks.npy'), masks)
@@ -84,7 +85,7 @@ def main():
         opts = dict(zip(args[1::2], args[2::2]))
         make(store, int(opts['--m']), int(opts['--c']), int(opts['--n']), int(opts.get('--seed', 0)),
              float(opts.get('--alpha', 0.05)), opts.get('--dtype', 'f2'), int(opts.get('--incomplete', 0)),
-             opts.get('--manifest', '0') == '1')
+             opts.get('--manifest', '0') == '1', int(opts.get('--constant', 0)))
         print(json.dumps({'ok': True}))
     elif cmd == 'ridge':
         x, y = load(args[0])
