@@ -1,5 +1,5 @@
 // Convolution as an implicit GEMM over NHWC activations, with the COAR epilogue fused:
-//   y = relu?( mask(item, channel) * conv(x, w) * scale + shift  + residual? )
+//   y = act( mask(item, channel) * conv(x, w) * scale + shift  + residual? ),  act = none | relu | gelu
 // The mask multiplies the conv output before BatchNorm, which is exactly what zeroing
 // that filter's weight row does (REFERENCE.md, "Ablation"): BN's shift survives.
 // Every channel count is padded to a multiple of 4; padded weights are zero.
@@ -8,7 +8,7 @@
 // times TC4 groups of 4 output channels, in registers: no shared memory, no barriers
 // (barriers are very slow on software adapters; real GPUs get bigger tiles by tuning).
 
-const TP: u32 = 8u;     // output pixels per invocation
+const TP: u32 = 16u;    // output pixels per invocation
 const TC4: u32 = 2u;    // vec4 output-channel groups per invocation
 
 override WG_X: u32 = 4u;   // invocations along output channels
@@ -41,6 +41,24 @@ struct Params {
 fn keep(slot: u32, component: u32) -> f32 {
   let word = maskBits[slot * p.maskWords + (component >> 5u)];
   return f32((word >> (component & 31u)) & 1u);
+}
+#endif
+
+#if GELU
+// exact GELU, x * Phi(x), as torchvision's ViT uses (nn.GELU without tanh approximation)
+fn gelu(v: vec4f) -> vec4f {
+  return 0.5 * v * (vec4f(1.0) + erf4(v * 0.70710678118654752));
+}
+
+// erf for f32 (WGSL has none), from the Chebyshev fit erfc(a) = t * exp(-a^2 + poly(t)),
+// t = 1 / (1 + a/2), whose fractional error is below 1.2e-7 everywhere.
+fn erf4(x: vec4f) -> vec4f {
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * a);
+  let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  let erfc = t * exp(-a * a + poly);
+  return sign(x) * (vec4f(1.0) - erfc);
 }
 #endif
 
@@ -90,14 +108,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
           a[t] = vec4f(0.0);
           if (off[t] >= 0) { a[t] = x[u32(off[t]) + ci]; }
         }
+        // 4 input channels x 4 output channels as one matrix: acc += W * a
         let row = (tapRow + ci * 4u) * p.Cout4;
-        for (var j = 0u; j < 4u; j++) {
-          var wv: array<vec4f, TC4>;
-          for (var c = 0u; c < TC4; c++) { wv[c] = w[row + j * p.Cout4 + min(c0 + c, lastC)]; }
-          for (var t = 0u; t < TP; t++) {
-            let av = a[t][j];
-            for (var c = 0u; c < TC4; c++) { acc[t][c] = fma(vec4f(av), wv[c], acc[t][c]); }
-          }
+        for (var c = 0u; c < TC4; c++) {
+          let col = row + min(c0 + c, lastC);
+          let m = mat4x4f(w[col], w[col + p.Cout4], w[col + 2u * p.Cout4], w[col + 3u * p.Cout4]);
+          for (var t = 0u; t < TP; t++) { acc[t][c] += m * a[t]; }
         }
       }
     }
@@ -123,6 +139,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 #endif
 #if RELU
       v = max(v, vec4f(0.0));
+#elif GELU
+      v = gelu(v);
 #endif
       y[pix * p.Cout4 + ch] = v;
     }

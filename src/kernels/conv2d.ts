@@ -51,6 +51,8 @@ export function uploadConv(ctx: GpuContext, label: string, weight: Float32Array,
 
 export interface MapShape { h: number; w: number; c: number } // c padded to 4
 
+export type Activation = 'none' | 'relu' | 'gelu';
+
 export interface MaskBinding {
   bits: GPUBuffer;
   words: number;         // u32 words per mask
@@ -62,7 +64,9 @@ export interface ConvCall {
   y: GPUBuffer; batch: number;
   mask?: MaskBinding & { offset: number };
   residual?: GPUBuffer;
-  relu: boolean;
+  /** activation after the residual add */
+  act: Activation;
+  tile?: ConvTile;
 }
 
 export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
@@ -73,8 +77,9 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
   };
 }
 
-// Tile of one invocation: TP output pixels x 4*TC4 output channels (see conv2d.wgsl).
-const TP = 8, TC4 = 2;
+/** Work of one invocation (TP output pixels x 4*TC4 output channels) and of one workgroup. */
+export interface ConvTile { tp: number; tc4: number; wg: number }
+export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
 
 export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispatch {
   const o = convOutShape(cw, call.xShape);
@@ -85,14 +90,15 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
     cw.kh, cw.kw, cw.stride, cw.pad,
     call.inputItems, call.mask?.itemsPerMask ?? 1, call.mask?.words ?? 0, call.mask?.offset ?? 0,
   ];
+  const { tp: TP, tc4: TC4, wg } = call.tile ?? DEFAULT_TILE;
   const chanInv = Math.ceil(cout4 / TC4);
-  const wgx = Math.min(4, chanInv), wgy = 64 / wgx;
+  const wgx = Math.min(4, chanInv), wgy = Math.max(1, Math.floor(wg / wgx));
   const pixInv = Math.ceil((call.batch * o.h * o.w) / TP);
   const [gy, gz] = splitGroups(Math.ceil(pixInv / wgy));
   return ctx.prepare(
     {
       shader: 'conv2d.wgsl',
-      defines: { MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.relu, TP, TC4 },
+      defines: { MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4 },
       constants: { WG_X: wgx, WG_Y: wgy },
     },
     [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.bits, call.residual],

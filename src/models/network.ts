@@ -5,7 +5,7 @@
  * copies of the model run in each dispatch.
  */
 import type { Dispatch, GpuContext } from '../gpu/context.js';
-import { conv2d, convOutShape, type ConvWeights, type MapShape, type MaskBinding } from '../kernels/conv2d.js';
+import { conv2d, convOutShape, type Activation, type ConvWeights, type MapShape, type MaskBinding } from '../kernels/conv2d.js';
 import { pool, poolOutShape, type PoolSpec } from '../kernels/pool.js';
 import type { ComponentTable } from './components.js';
 
@@ -56,7 +56,7 @@ export function inputShape(net: Network): MapShape {
 /** A convolution (or linear layer on a 1x1 map) with its fused epilogue. */
 export function convOp(a: {
   label: string; cw: ConvWeights; input: string; inShape: MapShape; output: string;
-  residual?: string; relu: boolean; componentOffset?: number;
+  residual?: string; act: Activation; componentOffset?: number;
 }): Op & { outShape: MapShape } {
   const outShape = convOutShape(a.cw, a.inShape);
   return {
@@ -71,7 +71,7 @@ export function convOp(a: {
       y: env.buf(a.output), batch: env.batch,
       mask: a.componentOffset === undefined ? undefined : { ...env.mask, offset: a.componentOffset },
       residual: a.residual ? env.buf(a.residual) : undefined,
-      relu: a.relu,
+      act: a.act,
     })],
   };
 }

@@ -169,7 +169,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
   let shape: MapShape = { h: input.h, w: input.w, c: ceil4(input.c) };
   const stem = convOp({
     label: 'conv1', cw: conv('conv1', 'conv1.weight', 'bn1', s.stem.cout, s.stem.stride, s.stem.pad),
-    input: INPUT, inShape: shape, output: 'stem', relu: true, componentOffset: s.components.group('conv1').offset,
+    input: INPUT, inShape: shape, output: 'stem', act: 'relu', componentOffset: s.components.group('conv1').offset,
   });
   ops.push(stem);
   let cur = 'stem';
@@ -186,7 +186,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
     if (b.downsample) {
       const ds = convOp({
         label: `${b.prefix}.downsample`, cw: conv(`${b.prefix}.downsample`, `${b.prefix}.downsample.0.weight`, `${b.prefix}.downsample.1`, b.downsample.cout, b.downsample.stride, 0),
-        input: blockIn, inShape: blockInShape, output: `${b.prefix}.shortcut`, relu: false,
+        input: blockIn, inShape: blockInShape, output: `${b.prefix}.shortcut`, act: 'none',
       });
       ops.push(ds);
       shortcut = ds.output;
@@ -196,7 +196,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
       const layer = s.kind === 'mini' ? `layer.${bi}.${c.name}` : `${b.prefix}.${c.name}`;
       const op = convOp({
         label: layer, cw: conv(layer, `${b.prefix}.${c.name}.weight`, `${b.prefix}.bn${i + 1}`, c.cout, c.stride, c.pad),
-        input: cur, inShape: shape, output: `${layer}.out`, relu: true,
+        input: cur, inShape: shape, output: `${layer}.out`, act: 'relu',
         residual: last ? shortcut : undefined, componentOffset: s.components.group(layer).offset,
       });
       ops.push(op);
@@ -231,7 +231,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
   const fb = w.get(`${fc}.bias`, [s.classes]);
   const fcw = uploadConv(ctx, fc, fw.data, [s.classes, s.features, 1, 1], new Float32Array(s.classes).fill(1), fb.data, { cinIndex, cinPadded: shape.c });
   uploads.push(fcw.w, fcw.scaleShift);
-  ops.push(convOp({ label: fc, cw: fcw, input: cur, inShape: shape, output: 'logits', relu: false }));
+  ops.push(convOp({ label: fc, cw: fcw, input: cur, inShape: shape, output: 'logits', act: 'none' }));
   return {
     arch: s.arch, components: s.components, input, classes: s.classes, ops, logits: 'logits',
     destroy: () => uploads.forEach((b) => b.destroy()),
