@@ -5,6 +5,7 @@
   ols STORE OUT                 numpy least squares with an intercept -> relative errors
   lasso STORE OUT LAMBDA        sklearn Lasso at the same lambda -> both objectives
   select STORE OUT METHOD       the chosen lambdas against validation MSE of sklearn fits
+  time STORE ridge,ols,lasso L LL  seconds taken by scikit-learn / numpy (ridge at L, lasso at LL)
 Every command prints one JSON object.
 """
 import json
@@ -144,8 +145,32 @@ def main():
             ws, bs = zip(*[lasso_raw(x, y[:, k:k + 1], chosen[k])[:2] for k in range(n)])
         w, b = np.hstack(ws), np.concatenate(bs)
         print(json.dumps({'on_grid': on_grid, 'validation_gap': worst_gap, 'attributions': rel(ow, w), 'bias': rel(ob, b)}))
+    elif cmd == 'time':
+        print(json.dumps(timing(args[0], args[1].split(','), float(args[2]), float(args[3]))))
     else:
         raise SystemExit(f'unknown command {cmd}')
+
+
+def timing(store, methods, lam, lasso_lam):
+    """Wall-clock seconds of the CPU references on a store (bench/fit.ts)."""
+    import time
+    x, y = load(store)
+    out = {}
+    if 'ridge' in methods:
+        t = time.perf_counter()
+        sc = StandardScaler().fit(x)
+        Ridge(alpha=lam, fit_intercept=True).fit(sc.transform(x), y)
+        out['sklearn_ridge'] = time.perf_counter() - t
+    if 'ols' in methods:
+        t = time.perf_counter()
+        np.linalg.lstsq(np.hstack([np.ones((x.shape[0], 1)), x]), y, rcond=None)
+        out['numpy_lstsq'] = time.perf_counter() - t
+    if 'lasso' in methods:
+        t = time.perf_counter()
+        sc = StandardScaler().fit(x)
+        Lasso(alpha=lasso_lam, fit_intercept=True).fit(sc.transform(x), y)
+        out['sklearn_lasso'] = time.perf_counter() - t
+    return out
 
 
 if __name__ == '__main__':

@@ -1,0 +1,170 @@
+/**
+ * Fit benchmarks (issue 4): `coar fit`'s solver against scikit-learn and numpy on the same
+ * synthetic stores, and the ViT-B/16 (matrix-free) and ResNet-50 (Gram) scales.
+ *
+ *   node --import tsx bench/fit.ts compare        three sizes beside sklearn Ridge/Lasso, numpy lstsq
+ *   node --import tsx bench/fit.ts resnet50 [m] [iters] |C| = 22,720 through the Gram path
+ *   node --import tsx bench/fit.ts vit [m] [iters] |C| = 82,944 matrix-free, CG capped at iters
+ *
+ * Results accumulate in $COAR_BENCH_DIR/fit-results.json (default /tmp/coar-fit-bench) and
+ * the `## Fit` section of BENCHMARKS.md is rewritten from them after every run.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fitAttributions, type FitMethod } from '../src/coar/fit.js';
+import { packMasks } from '../src/coar/fit_masks.js';
+import type { Solver } from '../src/coar/fit_solver.js';
+import { openStore, readMargins, readMaskRows } from '../src/coar/store.js';
+import { GpuContext } from '../src/gpu/context.js';
+import { floatToHalf } from '../src/io/f16.js';
+import { writeNpy } from '../src/io/npy.js';
+import { runReference } from '../test/support/python.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const WORK = process.env.COAR_BENCH_DIR ?? '/tmp/coar-fit-bench';
+const RESULTS = join(WORK, 'fit-results.json');
+const ALPHA = 0.05;
+
+interface Row {
+  case: string; method: FitMethod; solver: Solver; m: number; c: number; n: number; lambda: number;
+  fitSeconds: number; readSeconds: number; iterations: number; converged: boolean; maxIter?: number;
+  peakRssGiB: number; peakDeviceGiB: number; reference?: Record<string, number>; date: string;
+}
+
+/** A store of i.i.d. masks (alpha ablated) whose margins depend on 20 components per example, plus noise. */
+function makeStore(dir: string, m: number, c: number, n: number, seed = 1): void {
+  if (existsSync(join(dir, 'test_margins.npy'))) return;
+  mkdirSync(dir, { recursive: true });
+  let s = seed >>> 0;
+  const rand = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 2 ** 32; };
+  const masks = new Uint8Array(m * c).fill(1);
+  const logKeep = Math.log(1 - ALPHA);
+  for (let i = 0; i < m; i++) {
+    // geometric gaps between ablated components: O(alpha |C|) draws per row
+    for (let j = Math.floor(Math.log(rand()) / logKeep); j < c; j += 1 + Math.floor(Math.log(rand()) / logKeep)) masks[i * c + j] = 0;
+  }
+  const support = Array.from({ length: n }, () => Array.from({ length: 20 }, () => [Math.floor(rand() * c), rand() * 2 - 1] as const));
+  const margins = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) for (let k = 0; k < n; k++) {
+    let y = 1 + 0.3 * (rand() - 0.5);
+    for (const [j, w] of support[k]!) y += w * masks[i * c + j]!;
+    margins[i * n + k] = y;
+  }
+  writeNpy(join(dir, 'masks.npy'), 'b1', [m, c], masks);
+  writeNpy(join(dir, 'test_margins.npy'), 'f2', [m, n], Uint16Array.from(margins, floatToHalf));
+}
+
+async function ours(store: string, method: FitMethod, lambda: number, solver: Solver | 'auto', maxIter?: number) {
+  const t0 = performance.now();
+  const s = openStore(store);
+  const margins = readMargins(s, s.usedRows);
+  const masks = packMasks((a, b) => readMaskRows(s, a, b), s.usedRows, s.components);
+  s.close();
+  const readSeconds = (performance.now() - t0) / 1000;
+  const ctx = await GpuContext.open();
+  try {
+    const t1 = performance.now();
+    const r = await fitAttributions(ctx, masks, margins, s.examples, {
+      method, lambda, solver, maxIter,
+      progress: (msg) => process.stderr.write(`  ${msg}\n`),
+    });
+    return { r, readSeconds, fitSeconds: (performance.now() - t1) / 1000, m: s.usedRows.length, c: s.components, n: s.examples };
+  } finally {
+    ctx.destroy();
+  }
+}
+
+function load(): Row[] { return existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Row[] : []; }
+
+function save(row: Row): void {
+  const rows = load().filter((r) => !(r.case === row.case && r.method === row.method));
+  rows.push(row);
+  writeFileSync(RESULTS, JSON.stringify(rows, null, 2));
+  writeSection(rows);
+}
+
+async function record(name: string, store: string, method: FitMethod, lambda: number, solver: Solver | 'auto', refs: string[], lassoLambda: number, maxIter?: number) {
+  process.stderr.write(`${name} ${method}\n`);
+  const o = await ours(store, method, lambda, solver, maxIter);
+  let reference: Record<string, number> | undefined;
+  if (refs.length) reference = JSON.parse(runReference('fit_sklearn.py', ['time', store, refs.join(','), String(lambda), String(lassoLambda)]));
+  const row: Row = {
+    case: name, method, solver: o.r.solver, m: o.m, c: o.c, n: o.n, lambda, fitSeconds: o.fitSeconds, readSeconds: o.readSeconds,
+    iterations: o.r.iterations, converged: o.r.converged, maxIter, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20,
+    peakDeviceGiB: o.r.peakDeviceBytes / 2 ** 30, reference, date: new Date().toISOString().slice(0, 10),
+  };
+  save(row);
+  console.log(JSON.stringify(row));
+}
+
+function writeSection(rows: Row[]): void {
+  const path = join(ROOT, 'BENCHMARKS.md');
+  const f = (x: number, d = 1) => x.toFixed(d);
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const lines = [
+    '## Fit',
+    '',
+    `Machine: ${cpus().length}-core ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, no GPU; WebGPU adapter: Mesa lavapipe (llvmpipe, LLVM 15, 256-bit).`,
+    `Produced by \`node --import tsx bench/fit.ts compare|resnet50|vit\`; dates per row. Synthetic stores: i.i.d. masks with α = ${ALPHA}`,
+    'ablated, float16 margins depending on 20 components per example plus noise. "fit" is `fitAttributions` (Gram or',
+    'products, CG / FISTA, raw-unit conversion; includes pipeline compilation), "read" is reading and bit-packing the store.',
+    'References run in the same session on the same store with Debian\'s numpy/scikit-learn (float64, OMP_NUM_THREADS=2),',
+    'including their StandardScaler. "ours / reference" is our fit time over theirs (below 1: we are faster). Peak RSS is the',
+    'bench process\'s high-water mark (lavapipe\'s device memory is host memory, so it includes the device buffers); rows run',
+    'in one process share it. The CPU is shared with other engineers\' processes, so times vary by 10-20% or more.',
+    '',
+    '| case | method | m | \\|C\\| | n | λ | solver | fit (s) | read (s) | iterations | reference (s) | ours / reference | peak RSS (GiB) | device buffers (GiB) | date |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const refs = Object.entries(r.reference ?? {});
+    const refText = refs.map(([k, v]) => `${k} ${f(v, 2)}`).join(', ') || '—';
+    const ratio = refs.map(([k, v]) => `${f(r.fitSeconds / v, 2)}× ${k.replace(/_.*/, '')}`).join(', ') || '—';
+    const iters = `${r.iterations}${r.maxIter ? ` (cap ${r.maxIter})` : ''}${r.converged ? '' : ', not converged'}`;
+    lines.push(`| ${r.case} | ${r.method} | ${r.m} | ${r.c} | ${r.n} | ${r.lambda} | ${r.solver} | ${f(r.fitSeconds)} | ${f(r.readSeconds)} | ${iters} | ${refText} | ${ratio} | ${f(r.peakRssGiB, 2)} | ${f(r.peakDeviceGiB, 2)} | ${r.date} |`);
+  }
+  const notes = join(WORK, 'fit-notes.md');
+  if (existsSync(notes)) lines.push('', readFileSync(notes, 'utf8').trim());
+  const section = lines.join('\n') + '\n';
+  let text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const start = text.indexOf('\n## Fit\n');
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start + 1) + section + (next >= 0 ? '\n' + text.slice(next + 1) : '');
+  } else {
+    text = text.trimEnd() + '\n\n' + section;
+  }
+  writeFileSync(path, text);
+}
+
+const [mode = 'compare', ...rest] = process.argv.slice(2);
+mkdirSync(WORK, { recursive: true });
+if (mode === 'compare') {
+  const sizes = [[2000, 512, 100], [10000, 2304, 100], [20000, 3904, 100]] as const;
+  for (const [m, c, n] of sizes) {
+    const store = join(WORK, `store-${m}-${c}-${n}`);
+    makeStore(store, m, c, n);
+    const name = `${m}×${c}`;
+    await record(name, store, 'ridge', 0.01 * m, 'auto', ['ridge'], 0);
+    await record(name, store, 'ols', 0, 'auto', ['ols'], 0);
+    if (c <= 2304) await record(name, store, 'lasso', 0.01, 'auto', ['lasso'], 0.01);
+  }
+} else if (mode === 'resnet50') {
+  const m = Number(rest[0] ?? 20000);
+  const maxIter = rest[1] ? Number(rest[1]) : undefined;
+  const store = join(WORK, `store-${m}-22720-100`);
+  makeStore(store, m, 22720, 100);
+  await record('ResNet-50 scale', store, 'ridge', 0.01 * m, 'gram', [], 0, maxIter);
+} else if (mode === 'vit') {
+  const m = Number(rest[0] ?? 20000);
+  const maxIter = rest[1] ? Number(rest[1]) : undefined;
+  const store = join(WORK, `store-${m}-82944-100`);
+  makeStore(store, m, 82944, 100);
+  await record('ViT-B/16 scale', store, 'ridge', 0.01 * m, 'auto', [], 0, maxIter);
+} else {
+  console.error(`unknown mode ${mode}`);
+  process.exit(1);
+}
+process.exit(0);
