@@ -32,5 +32,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(hideBin(process.argv));
-// Dawn may keep handles open after the device is destroyed: leave explicitly.
+// Dawn may keep handles open after the device is destroyed: leave explicitly, but only
+// once stdout and stderr are flushed (writes to a pipe are asynchronous).
+await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
 process.exit(code);

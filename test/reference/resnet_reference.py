@@ -101,6 +101,7 @@ def main():
     ap.add_argument('--classes', type=int, default=10)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--whole-layer', default=None, help='module name of a layer to ablate entirely')
+    ap.add_argument('--no-forward', action='store_true', help='only the weights and the component table')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
@@ -132,7 +133,7 @@ def main():
     assert not m.all(), f'no layer {whole}'
     masks.append(m)
     masks = np.stack(masks)
-    logits = ablated_logits(model, table, masks, x)
+    logits = np.zeros((len(masks), a.n, a.classes), np.float32) if a.no_forward else ablated_logits(model, table, masks, x)
     os.makedirs(a.out, exist_ok=True)
     safetensors_io.save(os.path.join(a.out, 'weights.safetensors'), safetensors_io.state_dict_tensors(model, skip))
     np.save(os.path.join(a.out, 'inputs.npy'), x.numpy().astype(np.float32))
