@@ -1,0 +1,33 @@
+/** .npy files: what numpy writes we read, and what we write numpy reads (and memory-maps). */
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readNpy, toFloat32, writeNpy } from '../src/io/npy.js';
+import { runReference } from './support/python.js';
+import { tempDir } from './support/tmp.js';
+
+const dir = tempDir();
+
+test('arrays numpy saved (float32/16/64, bool, uint8, int64, empty, format 2.0) read back equal', () => {
+  const ref = JSON.parse(runReference('npy_reference.py', ['write', dir])) as Record<string, { shape: number[]; values: number[] }>;
+  for (const [name, want] of Object.entries(ref)) {
+    const a = readNpy(join(dir, `${name}.npy`));
+    assert.equal(a.shape, want.shape, name);
+    const got = Array.from(toFloat32(a));
+    want.values.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}] ${got[i]} vs ${v}`));
+  }
+  const v2 = readNpy(join(dir, 'v2.npy'));
+  assert.equal(v2.shape, ref.f4!.shape);
+});
+
+test('arrays we write are read by numpy with the same dtype, shape and values', () => {
+  writeNpy(join(dir, 'ours_f4.npy'), 'f4', [2, 3], new Float32Array([1, 2, 3, 4, 5, 6.5]));
+  writeNpy(join(dir, 'ours_b1.npy'), 'b1', [2, 2], new Uint8Array([1, 0, 0, 1]));
+  writeNpy(join(dir, 'ours_1d.npy'), 'f4', [3], new Float32Array([7, 8, 9]));
+  const got = JSON.parse(runReference('npy_reference.py', ['check', dir])) as Record<string, { dtype: string; shape: number[]; values: number[] }>;
+  assert.equal(got['ours_f4.npy'], { dtype: 'float32', shape: [2, 3], values: [1, 2, 3, 4, 5, 6.5] });
+  assert.equal(got['ours_b1.npy'], { dtype: 'bool', shape: [2, 2], values: [1, 0, 0, 1] });
+  assert.equal(got['ours_1d.npy'], { dtype: 'float32', shape: [3], values: [7, 8, 9] });
+});
+
+test.run();
