@@ -31,31 +31,43 @@ export function planBatch(ctx: GpuContext, net: Network, n: number, k: number, o
 }
 
 /**
- * inputs: float32 NCHW [n, c, h, w]; labels [n]; masks: bool/uint8 [k, |C|], 1 = kept.
- * Returns margins [k, n] (and logits [k, n, classes] if asked).
+ * A network and a fixed set of examples on the device, ready to evaluate any number of
+ * masks: the sweep keeps one for its whole run.
  */
-export async function ablate(ctx: GpuContext, net: Network, inputs: Float32Array, labels: ArrayLike<number>, masks: Uint8Array, k: number, opts: AblateOptions = {}): Promise<{ margins: Float32Array; logits?: Float32Array }> {
-  const n = labels.length;
-  const C = net.components.size;
-  const classes = net.classes;
-  const shape = planBatch(ctx, net, n, k, opts);
-  const batched = new BatchedNetwork(ctx, net, shape);
-  const margins = new Float32Array(k * n);
-  const logits = opts.logits ? new Float32Array(k * n * classes) : undefined;
-  const input = new Float32Array(inputShapeElems(net) * shape.examples);
-  const lab = new Uint32Array(shape.examples);
-  const bits = new Uint32Array(batched.words * shape.masks);
-  let done = 0;
-  try {
+export class Ablator {
+  readonly shape: BatchShape;
+  private batched: BatchedNetwork;
+  private inputs: Float32Array;
+  private n: number;
+
+  /** inputs: float32 NCHW [n, c, h, w]; labels [n]; `maxMasks`: most masks per call */
+  constructor(private ctx: GpuContext, readonly net: Network, inputs: Float32Array, private labels: ArrayLike<number>, maxMasks: number, private opts: AblateOptions = {}) {
+    this.n = labels.length;
+    this.inputs = inputs;
+    this.shape = planBatch(ctx, net, this.n, maxMasks, opts);
+    this.batched = new BatchedNetwork(ctx, net, this.shape);
+  }
+
+  /** masks: bool/uint8 [k, |C|], 1 = kept. Returns margins [k, n] (and logits [k, n, classes] if asked). */
+  async run(masks: Uint8Array, k: number, onProgress?: (done: number, total: number) => void): Promise<{ margins: Float32Array; logits?: Float32Array }> {
+    const { n, shape, net } = this;
+    const C = net.components.size;
+    const classes = net.classes;
+    const margins = new Float32Array(k * n);
+    const logits = this.opts.logits ? new Float32Array(k * n * classes) : undefined;
+    const input = new Float32Array(inputShapeElems(net) * shape.examples);
+    const lab = new Uint32Array(shape.examples);
+    const bits = new Uint32Array(this.batched.words * shape.masks);
+    let done = 0;
     for (let e0 = 0; e0 < n; e0 += shape.examples) {
       const ne = Math.min(shape.examples, n - e0);
-      toDeviceLayout(net, inputs, e0, ne, input);
+      toDeviceLayout(net, this.inputs, e0, ne, input);
       lab.fill(0);
-      for (let i = 0; i < ne; i++) lab[i] = labels[e0 + i]!;
+      for (let i = 0; i < ne; i++) lab[i] = this.labels[e0 + i]!;
       for (let m0 = 0; m0 < k; m0 += shape.masks) {
         const nm = Math.min(shape.masks, k - m0);
         packMasks(masks, C, m0, nm, bits);
-        const r = await batched.run(input, lab, bits, !!logits);
+        const r = await this.batched.run(input, lab, bits, !!logits);
         for (let m = 0; m < nm; m++) {
           for (let e = 0; e < ne; e++) {
             const item = m * shape.examples + e;
@@ -65,11 +77,23 @@ export async function ablate(ctx: GpuContext, net: Network, inputs: Float32Array
           }
         }
         done += nm * ne;
-        opts.onProgress?.(done, k * n);
+        onProgress?.(done, k * n);
       }
     }
-  } finally {
-    batched.destroy();
+    return { margins, logits };
   }
-  return { margins, logits };
+
+  destroy(): void {
+    this.batched.destroy();
+  }
+}
+
+/** One-off: evaluate k masks on n examples. */
+export async function ablate(ctx: GpuContext, net: Network, inputs: Float32Array, labels: ArrayLike<number>, masks: Uint8Array, k: number, opts: AblateOptions = {}): Promise<{ margins: Float32Array; logits?: Float32Array }> {
+  const a = new Ablator(ctx, net, inputs, labels, k, opts);
+  try {
+    return await a.run(masks, k, opts.onProgress);
+  } finally {
+    a.destroy();
+  }
 }

@@ -1,8 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { ablate } from './ablate.js';
 import { components } from './components.js';
+import { evalCommand } from './eval.js';
 import { fit } from './fit.js';
 import { info } from './info.js';
+import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, fit];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand];

@@ -1,0 +1,97 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { Ablator } from '../../coar/ablate.js';
+import { evaluate, type AlphaEval } from '../../coar/eval.js';
+import { loadExamples, sha256File } from '../../coar/examples.js';
+import { readManifest, type SweepManifest } from '../../coar/sweep.js';
+import { check, UserError } from '../../errors.js';
+import { GpuContext } from '../../gpu/context.js';
+import type { GpuArgs } from '../options.js';
+import { gpuOptions } from '../options.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { readNpy, writeNpy } from '../../io/npy.js';
+import { loadModel, type Model } from '../../models/index.js';
+import { progressBar } from '../progress.js';
+
+interface EvalArgs extends GpuArgs { store: string; attributions?: string; masks: number; alphas?: string; weights?: string; out?: string; quiet?: boolean }
+
+/** The model a store was made with, refusing weights whose hash differs. */
+export function storeModel(manifest: SweepManifest, weights?: string): Model {
+  const path = weights ?? manifest.model.weights;
+  if (!existsSync(path)) throw new UserError(`weights ${path} (from the store's manifest) not found; give --weights`);
+  const sha = sha256File(path);
+  if (sha !== manifest.model.sha256) throw new UserError(`${path} is not the model this store was made with (sha256 ${sha.slice(0, 12)}…, the store's is ${manifest.model.sha256.slice(0, 12)}…)`);
+  return loadModel(manifest.model.arch, path);
+}
+
+export function readAttributions(dir: string, components: number, n: number): { attributions: Float32Array; bias: Float32Array } {
+  const a = readNpy(join(dir, 'attributions.npy'));
+  const b = readNpy(join(dir, 'bias.npy'));
+  check(a.dtype === 'f4' && a.shape.join() === `${components},${n}`, () => `${join(dir, 'attributions.npy')}: expected float32 [${components}, ${n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar fit on this store`);
+  check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
+  return { attributions: a.data as Float32Array, bias: b.data as Float32Array };
+}
+
+export async function runEval(ctx: GpuContext, manifest: SweepManifest, model: Model, attrDir: string, opts: { masks: number; alphas: number[]; quiet?: boolean }): Promise<AlphaEval[]> {
+  const ex = loadExamples(manifest.data, model, { indices: manifest.examples });
+  const { attributions, bias } = readAttributions(attrDir, model.components.size, ex.shape.n);
+  const net = model.build(ctx, ex.shape);
+  const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, Math.min(opts.masks, 64));
+  const bar = opts.quiet ? { update() {}, stop() {} } : progressBar('eval', opts.alphas.length * opts.masks * ex.shape.n);
+  try {
+    return await evaluate(ablator, attributions, bias, { seed: manifest.seed, alphas: opts.alphas, masks: opts.masks }, (d) => bar.update(d));
+  } finally {
+    bar.stop();
+    ablator.destroy();
+    net.destroy();
+  }
+}
+
+export function writeEval(dir: string, results: AlphaEval[]): void {
+  mkdirSync(dir, { recursive: true });
+  const n = results[0]!.pearson.length;
+  results.forEach((r, i) => {
+    writeNpy(join(dir, `eval_${i}_true.npy`), 'f4', [r.masks, n], r.trueMargins);
+    writeNpy(join(dir, `eval_${i}_predicted.npy`), 'f4', [r.masks, n], r.predicted);
+  });
+  const json = results.map((r, i) => ({ alpha: r.alpha, seed: r.seed, masks: r.masks, files: [`eval_${i}_true.npy`, `eval_${i}_predicted.npy`], ...r.summary, pearson: [...r.pearson], spearman: [...r.spearman] }));
+  writeFileAtomic(join(dir, 'eval.json'), [new TextEncoder().encode(JSON.stringify(json, null, 1) + '\n')]);
+}
+
+export function printEval(results: AlphaEval[]): void {
+  console.log('alpha    masks  pearson mean  median   spearman mean  median');
+  for (const r of results) {
+    const s = r.summary;
+    console.log(`${r.alpha.toFixed(4).padEnd(8)} ${String(r.masks).padStart(5)}  ${s.pearsonMean.toFixed(3).padStart(12)}  ${s.pearsonMedian.toFixed(3).padStart(6)}   ${s.spearmanMean.toFixed(3).padStart(13)}  ${s.spearmanMedian.toFixed(3).padStart(6)}`);
+  }
+}
+
+export const evalCommand: CommandModule<{}, EvalArgs> = {
+  command: 'eval <store>',
+  describe: 'correlate predicted and true margins on fresh masks at alpha/2, alpha, 2 alpha',
+  builder: (y) => gpuOptions(y)
+    .positional('store', { type: 'string', demandOption: true, describe: 'a sweep store (with manifest.json)' })
+    .option('attributions', { type: 'string', describe: 'folder with attributions.npy and bias.npy (default: the store)' })
+    .option('masks', { type: 'number', default: 100, describe: 'fresh masks per alpha' })
+    .option('alphas', { type: 'string', describe: 'comma-separated alphas (default: alpha/2, alpha, 2 alpha of the sweep)' })
+    .option('weights', { type: 'string', describe: "the model's weights, if moved since the sweep (hash checked)" })
+    .option('out', { type: 'string', describe: 'where to write eval.json and the margins (default: the attributions folder)' })
+    .option('quiet', { type: 'boolean' }) as any,
+  handler: async (args) => {
+    const manifest = readManifest(args.store);
+    check(Number.isInteger(args.masks) && args.masks >= 3, () => `--masks must be an integer >= 3, got ${args.masks}`);
+    const alphas = args.alphas ? args.alphas.split(',').map(Number) : [manifest.alpha / 2, manifest.alpha, Math.min(0.99, 2 * manifest.alpha)];
+    for (const a of alphas) check(a > 0 && a < 1, () => `--alphas: each alpha must be in (0, 1), got ${a}`);
+    const model = storeModel(manifest, args.weights);
+    const attrDir = args.attributions ?? args.store;
+    const ctx = await GpuContext.open(args);
+    try {
+      const results = await runEval(ctx, manifest, model, attrDir, { masks: args.masks, alphas, quiet: args.quiet });
+      writeEval(args.out ?? attrDir, results);
+      printEval(results);
+    } finally {
+      ctx.destroy();
+    }
+  },
+};

@@ -1,0 +1,111 @@
+import { resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { Ablator } from '../../coar/ablate.js';
+import { loadExamples, npySpec, sha256File, type DataSpec } from '../../coar/examples.js';
+import { MASK_GENERATOR } from '../../coar/masks.js';
+import { mergeStores, parseShard, runSweep, shardRows, STORE_FORMAT, SweepStore, type SweepManifest } from '../../coar/sweep.js';
+import { check } from '../../errors.js';
+import { GpuContext } from '../../gpu/context.js';
+import { ARCHS, loadModel } from '../../models/index.js';
+import { gpuOptions, type GpuArgs } from '../options.js';
+import { progressBar } from '../progress.js';
+
+export interface ModelDataArgs extends GpuArgs {
+  arch: string; weights: string; inputs?: string; labels?: string;
+  data?: string; examples?: number;
+}
+
+/** --arch/--weights and the examples: --inputs/--labels .npy, or --data fashion-mnist[:split]. */
+export function modelDataOptions<T>(y: Argv<T>): Argv<T & ModelDataArgs> {
+  return gpuOptions(y)
+    .option('arch', { type: 'string', demandOption: true, describe: `architecture: ${ARCHS.join(', ')}` })
+    .option('weights', { type: 'string', demandOption: true, describe: 'safetensors file with PyTorch parameter names' })
+    .option('inputs', { type: 'string', describe: 'float32 .npy [n, C, H, W], already preprocessed' })
+    .option('labels', { type: 'string', describe: 'integer .npy [n]' })
+    .option('data', { type: 'string', describe: "instead of --inputs/--labels: 'fashion-mnist[:test|:train]' (Debian's dataset-fashion-mnist)" })
+    .option('examples', { type: 'number', describe: 'use the first N examples' }) as Argv<T & ModelDataArgs>;
+}
+
+export function dataSpec(args: ModelDataArgs): DataSpec {
+  if (args.data !== undefined) {
+    const m = /^fashion-mnist(?::(train|test))?$/.exec(args.data);
+    check(m, () => `--data ${args.data}: use fashion-mnist, fashion-mnist:test or fashion-mnist:train`);
+    check(args.inputs === undefined && args.labels === undefined, () => 'give either --data or --inputs/--labels, not both');
+    return { source: 'fashion-mnist', split: (m[1] ?? 'test') as 'train' | 'test', preprocessing: args.arch.startsWith('vit') ? 'vit' : 'cnn' };
+  }
+  check(args.inputs !== undefined && args.labels !== undefined, () => 'name the examples: --inputs X.npy --labels Y.npy, or --data fashion-mnist');
+  return npySpec(args.inputs, args.labels);
+}
+
+interface SweepArgs extends ModelDataArgs { alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean }
+
+export const sweep: CommandModule<{}, SweepArgs> = {
+  command: 'sweep',
+  describe: 'measure margins under m random ablation masks into a resumable store (reference layout)',
+  builder: (y) => modelDataOptions(y)
+    .option('alpha', { type: 'number', default: 0.05, describe: 'ablation fraction: each component is dropped with probability alpha' })
+    .option('masks', { type: 'number', demandOption: true, describe: 'number of masks m' })
+    .option('seed', { type: 'number', default: 0, describe: 'mask stream seed' })
+    .option('out', { type: 'string', demandOption: true, describe: 'store folder (created, or resumed if it holds this sweep)' })
+    .option('shard', { type: 'string', describe: 'compute share i of N (i/N, contiguous mask ranges); merge shards with coar merge' })
+    .option('chunk', { type: 'number', describe: 'masks per write (default: what one batch holds)' })
+    .option('quiet', { type: 'boolean', describe: 'no progress bar' }) as any,
+  handler: async (args) => {
+    check(args.alpha > 0 && args.alpha < 1, () => `--alpha must be in (0, 1), got ${args.alpha}`);
+    check(Number.isInteger(args.masks) && args.masks > 0, () => `--masks must be a positive integer, got ${args.masks}`);
+    check(Number.isInteger(args.seed) && args.seed >= 0 && args.seed < 2 ** 32, () => `--seed must be an integer in [0, 2^32), got ${args.seed}`);
+    const shard = parseShard(args.shard);
+    const model = loadModel(args.arch, args.weights);
+    const spec = dataSpec(args);
+    const ex = loadExamples(spec, model, { count: args.examples });
+    const manifest: SweepManifest = {
+      format: STORE_FORMAT,
+      model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
+      components: model.components.names(),
+      data: spec, split: spec.source === 'fashion-mnist' ? spec.split : 'examples',
+      examples: ex.indices, labels: [...ex.labels],
+      alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
+    };
+    const store = SweepStore.openOrCreate(args.out, manifest);
+    const range = shardRows(args.masks, shard);
+    const pending = store.completed.subarray(range[0], range[1]).reduce((a, b) => a + (b ? 0 : 1), 0);
+    const total = range[1] - range[0];
+    const log = (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); };
+    log(`${args.out}: rows ${range[0]}-${range[1] - 1}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ''}, ${total - pending} already completed, ${pending} to do; ${model.components.size} components, ${ex.shape.n} examples, alpha ${args.alpha}`);
+    if (pending === 0) { store.close(); return; }
+    const ctx = await GpuContext.open(args);
+    try {
+      const net = model.build(ctx, ex.shape);
+      const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, args.chunk ?? 64);
+      const chunk = args.chunk ?? ablator.shape.masks;
+      const bar = args.quiet ? { update() {}, stop() {} } : progressBar('sweep', pending * ex.shape.n);
+      const t0 = performance.now();
+      let last = 0;
+      const done = await runSweep(store, ablator, range, chunk, (rows) => {
+        bar.update(rows * ex.shape.n);
+        const s = (performance.now() - t0) / 1000;
+        if (!process.stderr.isTTY && !args.quiet && s - last > 30) { last = s; log(`${rows}/${pending} masks, ${((rows * ex.shape.n) / s).toFixed(1)} passes/s`); }
+      });
+      bar.stop();
+      const s = (performance.now() - t0) / 1000;
+      log(`${done} masks x ${ex.shape.n} examples in ${s.toFixed(1)} s (${((done * ex.shape.n) / s).toFixed(1)} ablated passes/s)`);
+      ablator.destroy();
+      net.destroy();
+    } finally {
+      store.close();
+      ctx.destroy();
+    }
+  },
+};
+
+export const merge: CommandModule<{}, { out: string; shards: string[] }> = {
+  command: 'merge <out> <shards..>',
+  describe: 'merge the completed rows of shard stores of one sweep into one store',
+  builder: (y) => y
+    .positional('out', { type: 'string', demandOption: true, describe: 'target store (created if absent)' })
+    .positional('shards', { type: 'string', array: true, demandOption: true, describe: 'shard stores' }) as any,
+  handler: (args) => {
+    const r = mergeStores(args.out, args.shards);
+    console.error(`merge: ${args.out} has ${r.completed}/${r.rows} rows completed`);
+  },
+};
