@@ -102,6 +102,7 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--whole-layer', default=None, help='module name of a layer to ablate entirely')
     ap.add_argument('--no-forward', action='store_true', help='only the weights and the component table')
+    ap.add_argument('--masks-from', default=None, help='.npy of masks to use instead of the generated ones')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
@@ -133,6 +134,8 @@ def main():
     assert not m.all(), f'no layer {whole}'
     masks.append(m)
     masks = np.stack(masks)
+    if a.masks_from:
+        masks = np.load(a.masks_from).astype(bool)
     logits = np.zeros((len(masks), a.n, a.classes), np.float32) if a.no_forward else ablated_logits(model, table, masks, x)
     os.makedirs(a.out, exist_ok=True)
     safetensors_io.save(os.path.join(a.out, 'weights.safetensors'), safetensors_io.state_dict_tensors(model, skip))
@@ -140,6 +143,10 @@ def main():
     np.save(os.path.join(a.out, 'labels.npy'), labels)
     np.save(os.path.join(a.out, 'masks.npy'), masks)
     np.save(os.path.join(a.out, 'logits.npy'), logits.astype(np.float32))
+    true = logits[:, np.arange(a.n), labels]
+    other = logits.copy()
+    other[:, np.arange(a.n), labels] = -np.inf
+    np.save(os.path.join(a.out, 'margins.npy'), (true - other.max(axis=2)).astype(np.float32))
     names = [f'{p}[{r}]' for p, c in table for r in range(c)]
     with open(os.path.join(a.out, 'components.json'), 'w') as f:
         json.dump({'names': names, 'whole_layer': whole}, f)
