@@ -7,7 +7,7 @@ import { ARCHS, loadModel } from '../../models/index.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 
-interface Args extends GpuArgs { arch: string; weights: string; inputs: string; labels: string; masks: string; out: string; output: 'margins' | 'logits' }
+interface Args extends GpuArgs { arch: string; weights: string; heads?: number; inputs: string; labels: string; masks: string; out: string; output: 'margins' | 'logits' }
 
 export const ablate: CommandModule<{}, Args> = {
   command: 'ablate',
@@ -15,13 +15,14 @@ export const ablate: CommandModule<{}, Args> = {
   builder: (y) => gpuOptions(y)
     .option('arch', { type: 'string', demandOption: true, describe: `architecture: ${ARCHS.join(', ')}` })
     .option('weights', { type: 'string', demandOption: true, describe: 'safetensors file with PyTorch parameter names' })
+    .option('heads', { type: 'number', describe: 'attention heads of a ViT (default: metadata key num_heads; 12 for vit_b_16)' })
     .option('inputs', { type: 'string', demandOption: true, describe: 'float32 .npy [n, C, H, W], already preprocessed' })
     .option('labels', { type: 'string', demandOption: true, describe: 'integer .npy [n]' })
     .option('masks', { type: 'string', demandOption: true, describe: 'bool or uint8 .npy [k, |C|], 1 = kept' })
     .option('out', { type: 'string', demandOption: true, describe: 'output .npy: float32 [k, n] margins or [k, n, classes] logits' })
     .option('output', { choices: ['margins', 'logits'] as const, default: 'margins' as const, describe: 'what to write' }) as any,
   handler: async (args) => {
-    const model = loadModel(args.arch, args.weights);
+    const model = loadModel(args.arch, args.weights, { heads: args.heads });
     const ex = readExamples(args.inputs, args.labels, model);
     const { masks, k } = readMasks(args.masks, model.components.size);
     const ctx = await GpuContext.open(args);

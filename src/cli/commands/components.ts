@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ARCHS, loadModel } from '../../models/index.js';
 
-interface Args { arch: string; weights: string; json?: boolean }
+interface Args { arch: string; weights: string; heads?: number; json?: boolean }
 
 export const components: CommandModule<{}, Args> = {
   command: 'components',
@@ -9,9 +9,10 @@ export const components: CommandModule<{}, Args> = {
   builder: (y) => y
     .option('arch', { type: 'string', demandOption: true, describe: `architecture: ${ARCHS.join(', ')}` })
     .option('weights', { type: 'string', demandOption: true, describe: 'safetensors file with PyTorch parameter names' })
+    .option('heads', { type: 'number', describe: 'attention heads of a ViT (default: metadata key num_heads; 12 for vit_b_16)' })
     .option('json', { type: 'boolean', describe: 'print a JSON array of {index, name, layer}' }) as any,
   handler: (args) => {
-    const model = loadModel(args.arch, args.weights);
+    const model = loadModel(args.arch, args.weights, { heads: args.heads });
     const rows = [...model.components.entries()];
     if (args.json) {
       process.stdout.write(JSON.stringify(rows) + '\n');
