@@ -5,6 +5,7 @@
  *   node --import tsx bench/fit.ts compare        three sizes beside sklearn Ridge/Lasso, numpy lstsq
  *   node --import tsx bench/fit.ts resnet50 [m] [iters] |C| = 22,720 through the Gram path
  *   node --import tsx bench/fit.ts vit [m] [iters] |C| = 82,944 matrix-free, CG capped at iters
+ *   node --import tsx bench/fit.ts render         rewrite the section (with fit-notes.md) from the results
  *
  * Results accumulate in $COAR_BENCH_DIR/fit-results.json (default /tmp/coar-fit-bench) and
  * the `## Fit` section of BENCHMARKS.md is rewritten from them after every run.
@@ -163,6 +164,8 @@ if (mode === 'compare') {
   const store = join(WORK, `store-${m}-82944-100`);
   makeStore(store, m, 82944, 100);
   await record('ViT-B/16 scale', store, 'ridge', 0.01 * m, 'auto', [], 0, maxIter);
+} else if (mode === 'render') {
+  writeSection(load());
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(1);
