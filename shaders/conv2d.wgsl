@@ -7,12 +7,14 @@
 // One invocation computes TP consecutive output pixels (flattened over batch, y, x)
 // times TC4 groups of 4 output channels, in registers: no shared memory, no barriers
 // (barriers are very slow on software adapters; real GPUs get bigger tiles by tuning).
+// A workgroup's invocations share one channel group (workgroup_id.y): the weight reads
+// are uniform across the workgroup, which CPU adapters turn into broadcasts instead of
+// gathers, and GPUs serve from cache.
 
 const TP: u32 = 16u;    // output pixels per invocation
 const TC4: u32 = 2u;    // vec4 output-channel groups per invocation
 
-override WG_X: u32 = 4u;   // invocations along output channels
-override WG_Y: u32 = 16u;  // invocations along output pixels
+override WG: u32 = 64u;    // invocations per workgroup, along output pixels
 
 struct Params {
   batch: u32,          // items in this dispatch (masks x examples)
@@ -21,8 +23,8 @@ struct Params {
   KH: u32, KW: u32, stride: u32, pad: u32,
   inputItems: u32,     // item b reads input image b % inputItems (examples shared by all masks)
   itemsPerMask: u32,   // item b belongs to mask slot b / itemsPerMask
-  maskWords: u32,      // u32 words per mask row
-  maskOffset: u32,     // global component index of this layer's output channel 0
+  maskStride4: u32,    // vec4s per expanded mask row
+  maskOffset4: u32,    // this layer's first channel group in an expanded mask row
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,17 +33,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read> scaleShift: array<vec4f>; // [2, Cout4]
 @group(0) @binding(4) var<storage, read_write> y: array<vec4f>;    // [batch, Ho, Wo, Cout4]
 #if MASKED
-@group(0) @binding(5) var<storage, read> maskBits: array<u32>;     // [masks, maskWords], bit j = component j kept
+@group(0) @binding(5) var<storage, read> keep: array<vec4f>;       // [masks, maskStride4]: 1 = component kept (mask_expand.wgsl)
 #endif
 #if RESIDUAL
 @group(0) @binding(6) var<storage, read> residual: array<vec4f>;   // same shape as y
-#endif
-
-#if MASKED
-fn keep(slot: u32, component: u32) -> f32 {
-  let word = maskBits[slot * p.maskWords + (component >> 5u)];
-  return f32((word >> (component & 31u)) & 1u);
-}
 #endif
 
 #if GELU
@@ -62,12 +57,11 @@ fn erf4(x: vec4f) -> vec4f {
 }
 #endif
 
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c0 = gid.x * TC4;
-  if (c0 >= p.Cout4) { return; }
+@compute @workgroup_size(WG, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let c0 = wid.y * TC4;
   let pixels = p.batch * p.Ho * p.Wo;
-  let p0 = (gid.y + gid.z * groups.y * WG_Y) * TP;
+  let p0 = (gid.x + wid.z * groups.x * WG) * TP;
   if (p0 >= pixels) { return; }
   let hw = p.Ho * p.Wo;
 
@@ -130,8 +124,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       if (ch >= p.Cout4) { break; }
       var v = acc[t][c];
 #if MASKED
-      let comp = p.maskOffset + ch * 4u;
-      v = v * vec4f(keep(slot, comp), keep(slot, comp + 1u), keep(slot, comp + 2u), keep(slot, comp + 3u));
+      v = v * keep[slot * p.maskStride4 + p.maskOffset4 + ch];
 #endif
       v = v * scaleShift[ch] + scaleShift[p.Cout4 + ch];
 #if RESIDUAL

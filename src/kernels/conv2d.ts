@@ -53,10 +53,13 @@ export interface MapShape { h: number; w: number; c: number } // c padded to 4
 
 export type Activation = 'none' | 'relu' | 'gelu';
 
+/** Masks expanded to floats on the device (mask_expand.ts), and how items map to them. */
 export interface MaskBinding {
-  bits: GPUBuffer;
-  words: number;         // u32 words per mask
+  keep: GPUBuffer;       // f32 [masks, stride4 * 4]
+  stride4: number;       // vec4s per mask row
   itemsPerMask: number;  // consecutive items that share one mask
+  /** first vec4 of the layer whose components start at global index `componentOffset` */
+  start4(componentOffset: number): number;
 }
 
 export interface ConvCall {
@@ -88,21 +91,19 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
     call.batch, call.xShape.h, call.xShape.w, call.xShape.c / 4,
     o.h, o.w, cout4,
     cw.kh, cw.kw, cw.stride, cw.pad,
-    call.inputItems, call.mask?.itemsPerMask ?? 1, call.mask?.words ?? 0, call.mask?.offset ?? 0,
+    call.inputItems, call.mask?.itemsPerMask ?? 1, call.mask?.stride4 ?? 0, call.mask ? call.mask.start4(call.mask.offset) : 0,
   ];
   const { tp: TP, tc4: TC4, wg } = call.tile ?? DEFAULT_TILE;
-  const chanInv = Math.ceil(cout4 / TC4);
-  const wgx = Math.min(4, chanInv), wgy = Math.max(1, Math.floor(wg / wgx));
   const pixInv = Math.ceil((call.batch * o.h * o.w) / TP);
-  const [gy, gz] = splitGroups(Math.ceil(pixInv / wgy));
+  const [gx, gz] = splitGroups(Math.ceil(pixInv / wg));
   return ctx.prepare(
     {
       shader: 'conv2d.wgsl',
       defines: { MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4 },
-      constants: { WG_X: wgx, WG_Y: wgy },
+      constants: { WG: wg },
     },
-    [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.bits, call.residual],
-    [Math.ceil(chanInv / wgx), gy, gz],
+    [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual],
+    [gx, Math.ceil(cout4 / TC4), gz],
     `conv${cw.kh}x${cw.kw}`,
   );
 }

@@ -7,12 +7,13 @@
 import { readBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { encodeDispatches, type Dispatch, type GpuContext } from '../gpu/context.js';
 import { margin } from '../kernels/margin.js';
+import { expandedLayout, maskExpand, uploadComponentMap } from '../kernels/mask_expand.js';
 import { INPUT, inputShape, type Network } from './network.js';
 
 export interface BatchShape { masks: number; examples: number }
 
-/** u32 words per bit-packed mask row; 4 spare bits so a padded channel group never reads past the row. */
-export const maskWords = (components: number) => Math.ceil((components + 4) / 32);
+/** u32 words per bit-packed mask row. */
+export const maskWords = (components: number) => Math.max(1, Math.ceil(components / 32));
 
 export class BatchedNetwork {
   readonly items: number;
@@ -37,6 +38,16 @@ export class BatchedNetwork {
     this.labels = device.createBuffer({ size: Math.max(16, shape.examples * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, label: 'labels' });
     this.margins = device.createBuffer({ size: Math.max(16, this.items * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: 'margins' });
     this.owned.push(this.input, this.bits, this.labels, this.margins);
+    const layout = expandedLayout(net.components.groups);
+    const componentMap = uploadComponentMap(ctx, layout.component);
+    const keep = device.createBuffer({ size: layout.width * shape.masks * 4, usage: GPUBufferUsage.STORAGE, label: 'maskKeep' });
+    this.owned.push(componentMap, keep);
+    this.dispatches.push(maskExpand(ctx, this.bits, this.words, shape.masks, componentMap, layout.width, keep));
+    const start4 = (offset: number) => {
+      const s = layout.starts.get(offset);
+      if (s === undefined) throw new Error(`no component group starts at ${offset}`);
+      return s / 4;
+    };
 
     // liveness: last op index reading each tensor
     const lastUse = new Map<string, number>();
@@ -46,7 +57,7 @@ export class BatchedNetwork {
     const sizes = new Map<string, number>();
     const env = {
       ctx, batch: this.items, inputItems: shape.examples,
-      mask: { bits: this.bits, words: this.words, itemsPerMask: shape.examples },
+      mask: { keep, stride4: layout.width / 4, itemsPerMask: shape.examples, start4 },
       buf: (name: string) => {
         const b = buffers.get(name);
         if (!b) throw new Error(`tensor ${name} used before it is written`);
