@@ -28,7 +28,8 @@ override SCALE: f32 = 0.125;  // 1 / sqrt(d)
 
 struct Params {
   batch: u32,      // items
-  T: u32,          // tokens per item
+  T: u32,          // tokens per item (keys and values)
+  Tq: u32,         // queries per item: the first Tq tokens (T, or 1 when only the class token is needed)
   heads: u32,
   qkvStride: u32,  // V values per token in qkv (3D padded to 4)
   oStride: u32,    // V values per token in o (D padded to 4)
@@ -37,7 +38,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<V>;        // [batch, T, qkvStride]
-@group(0) @binding(2) var<storage, read_write> o: array<V>;    // [batch, T, oStride]
+@group(0) @binding(2) var<storage, read_write> o: array<V>;    // [batch, Tq, oStride]
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -45,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let t0 = gid.x * QT;
   let h = gid.y;
   let item = gid.z;
-  if (t0 >= p.T) { return; }
+  if (t0 >= p.Tq) { return; }
   let tok0 = item * p.T;
   let head = h * HDV;
 
@@ -54,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var m: array<f32, QT>;
   var l: array<f32, QT>;
   for (var i = 0u; i < QT; i++) {
-    let qb = (tok0 + min(t0 + i, p.T - 1u)) * p.qkvStride + head;
+    let qb = (tok0 + min(t0 + i, p.Tq - 1u)) * p.qkvStride + head;
     for (var j = 0u; j < HDV; j++) {
       q[i][j] = qkv[qb + j] * SCALE;
       acc[i][j] = V(0.0);
@@ -88,8 +89,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
   for (var i = 0u; i < QT; i++) {
     let t = t0 + i;
-    if (t >= p.T) { break; }
-    let ob = (tok0 + t) * p.oStride;
+    if (t >= p.Tq) { break; }
+    let ob = (item * p.Tq + t) * p.oStride;
     let inv = 1.0 / l[i];
     for (var j = 0u; j < HDV; j++) { o[ob + head + j] = acc[i][j] * inv; }
 #if SCALAR

@@ -3,6 +3,8 @@
 // embedding:  x[item, 0] = cls + pos[0],  x[item, t] = patch[example, t - 1] + pos[t].
 // The patch embedding does not depend on the mask, so it is computed once per example
 // and every item reads its example's patches.
+// `first_token` copies token 0 of every item: the class token that the last block's
+// residual and the classifier need (nothing else of the last block reaches the logits).
 
 override WG: u32 = 64u;
 
@@ -10,7 +12,7 @@ struct Params {
   batch: u32,      // items
   T: u32,          // tokens per item (patches + 1)
   D4: u32,         // vec4s per token
-  examples: u32,   // item b reads example b % examples
+  examples: u32,   // item b reads example b % examples (main only)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,4 +33,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   } else {
     x[i] = patches[((item % p.examples) * (p.T - 1u) + t - 1u) * p.D4 + c] + pos;
   }
+}
+
+@group(0) @binding(4) var<storage, read> tokens: array<vec4f>;    // [batch, T, D4]
+@group(0) @binding(5) var<storage, read_write> first: array<vec4f>; // [batch, D4]
+
+@compute @workgroup_size(WG, 1, 1)
+fn first_token(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + (gid.y + gid.z * groups.y) * groups.x * WG;
+  if (i >= p.batch * p.D4) { return; }
+  let c = i % p.D4;
+  let item = i / p.D4;
+  first[i] = tokens[item * p.T * p.D4 + c];
 }

@@ -1,4 +1,4 @@
-/** tokens.wgsl: class token + patch tokens + position embedding, per item. */
+/** tokens.wgsl: class token + patch tokens + position embedding, per item; and picking the class token. */
 import { uniformBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
 import { ceil4 } from './conv2d.js';
@@ -28,5 +28,18 @@ export function embedTokens(ctx: GpuContext, e: TokenEmbedding, call: { patches:
     [uniformBuffer(ctx.device, [call.batch, e.tokens, d4, call.examples], 'tokens.params'), call.patches, e.clsPos, call.x],
     [1, gy, gz],
     'tokens',
+  );
+}
+
+/** Token 0 of every item: [batch, T, D4] -> [batch, D4]. */
+export function firstToken(ctx: GpuContext, call: { x: GPUBuffer; tokens: number; d: number; y: GPUBuffer; batch: number }): Dispatch {
+  const d4 = ceil4(call.d) / 4;
+  const WG = 64;
+  const [gy, gz] = splitGroups(Math.ceil((call.batch * d4) / WG));
+  return ctx.prepare(
+    { shader: 'tokens.wgsl', entry: 'first_token', constants: { WG } },
+    [uniformBuffer(ctx.device, [call.batch, call.tokens, d4, 1], 'firstToken.params'), undefined, undefined, undefined, call.x, call.y],
+    [1, gy, gz],
+    'firstToken',
   );
 }

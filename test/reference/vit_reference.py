@@ -6,7 +6,7 @@ in timm's layout, renamed by hand (timm is not installed here; its names are doc
 
 usage: vit_reference.py OUT_DIR [--arch vit_b_16] [--layers L] [--width D] [--heads H]
          [--mlp M] [--patch P] [--size S] [--classes C] [--n N] [--seed S]
-         [--whole-block B] [--timm] [--no-metadata] [--no-forward] [--time]
+         [--whole-block B] [--timm] [--no-metadata] [--no-forward] [--time] [--masks K --alpha A]
 writes OUT_DIR/{weights.safetensors, [weights_timm.safetensors], inputs.npy, labels.npy,
 masks.npy, logits.npy, components.json}
 """
@@ -127,6 +127,8 @@ def main():
     ap.add_argument('--no-metadata', action='store_true', help='leave num_heads out of the safetensors metadata')
     ap.add_argument('--no-forward', action='store_true', help='only the weights and the component table')
     ap.add_argument('--time', action='store_true', help='report the seconds the ablated passes took')
+    ap.add_argument('--masks', type=int, default=None, help='instead of the test masks: this many i.i.d. masks at --alpha')
+    ap.add_argument('--alpha', type=float, default=0.05)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
@@ -153,6 +155,8 @@ def main():
     assert not m.all(), f'no block {block}'
     masks.append(m)
     masks = np.stack(masks)
+    if a.masks:
+        masks = rng.random((a.masks, total)) >= a.alpha
     seconds = None
     if a.no_forward:
         logits = np.zeros((len(masks), a.n, a.classes), np.float32)
@@ -174,7 +178,7 @@ def main():
     timm_names = [f'{timm_name(p)}[{r}]' for p, c in table for r in range(c)]
     with open(os.path.join(a.out, 'components.json'), 'w') as f:
         json.dump({'names': names, 'timm_names': timm_names, 'whole_block': block}, f)
-    print(json.dumps({'components': total, 'masks': len(masks), 'n': a.n, 'heads': heads, 'seconds': seconds}))
+    print(json.dumps({'components': total, 'masks': len(masks), 'n': a.n, 'heads': heads, 'seconds': seconds, 'threads': torch.get_num_threads()}))
 
 
 if __name__ == '__main__':
