@@ -4,8 +4,8 @@
  * run exactly; shards merge into the same store; margins equal PyTorch's for the same masks;
  * evaluation correlations equal scipy's.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -131,6 +131,37 @@ test('eval: per-example Pearson and Spearman equal scipy on the same margins', (
     o.pearson.forEach((v, e) => assert.ok(Math.abs(v - sc[i]!.pearson[e]!) < 1e-5, `pearson ${v} vs ${sc[i]!.pearson[e]}`));
     o.spearman.forEach((v, e) => assert.ok(Math.abs(v - sc[i]!.spearman[e]!) < 1e-5, `spearman ${v} vs ${sc[i]!.spearman[e]}`));
   });
+});
+
+test('a full disk: the sweep says so and leaves no store; the fit says so and the store stays whole', () => {
+  const mnt = join(dir, 'tiny');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mnt]);
+  try {
+    // a sweep too big for the disk fails at creation: nothing computed, nothing half-made
+    const big = coar(['sweep', ...model, '--masks', '100000', '--out', join(mnt, 'big'), '--quiet']);
+    assert.is(big.code, 1);
+    assert.match(big.stderr, /disk full/);
+    assert.not.ok(existsSync(join(mnt, 'big', 'manifest.json')));
+    // a finished store fills the disk; the fit cannot write, and the store is unchanged
+    cpSync(join(dir, 'full'), join(mnt, 'full'), { recursive: true });
+    for (const f of ['attributions.npy', 'bias.npy', 'fit.json', 'eval.json', 'components.txt']) execFileSync('rm', ['-f', join(mnt, 'full', f)]);
+    const before = store(join(mnt, 'full')).digest;
+    try { writeFileSync(join(mnt, 'filler'), Buffer.alloc(96 * 1024)); } catch { /* filled */ }
+    const r = coar(['fit', join(mnt, 'full'), '--method', 'ols', '--quiet']);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /disk full/);
+    assert.not.ok(existsSync(join(mnt, 'full', 'attributions.npy')));
+    assert.is(store(join(mnt, 'full')).digest, before);
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+});
+
+test('an unwritable output folder is refused with its name', () => {
+  const r = coar(sweepArgs('/etc/hostname/coar-store'));
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /cannot write \/etc\/hostname\/coar-store/);
 });
 
 test.run();

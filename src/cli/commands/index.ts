@@ -4,7 +4,8 @@ import { components } from './components.js';
 import { evalCommand } from './eval.js';
 import { fit } from './fit.js';
 import { info } from './info.js';
+import { run } from './run.js';
 import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, run];
