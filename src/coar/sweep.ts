@@ -212,8 +212,13 @@ export function mergeStores(out: string, shards: string[]): { rows: number; comp
       try {
         const masks = readNpy(join(s, 'masks.npy')).data as Uint8Array;
         const margins = readNpy(join(s, src.marginsFile)).data as Float32Array;
-        for (let r = 0; r < first.masks; r++) {
-          if (src.completed[r] && !target.completed[r]) target.writeRows(r, masks.subarray(r * C, (r + 1) * C), margins.subarray(r * n, (r + 1) * n), 1);
+        // runs of rows the shard has and the target lacks, one synced write per run
+        for (let r = 0; r < first.masks;) {
+          if (!src.completed[r] || target.completed[r]) { r++; continue; }
+          let e = r + 1;
+          while (e < first.masks && src.completed[e] && !target.completed[e]) e++;
+          target.writeRows(r, masks.subarray(r * C, e * C), margins.subarray(r * n, e * n), e - r);
+          r = e;
         }
       } finally { src.close(); }
     }
