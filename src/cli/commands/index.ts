@@ -4,8 +4,9 @@ import { components } from './components.js';
 import { evalCommand } from './eval.js';
 import { fit } from './fit.js';
 import { info } from './info.js';
+import { report } from './report.js';
 import { run } from './run.js';
 import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, run];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run];
