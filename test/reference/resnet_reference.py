@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'weights'))
 import safetensors_io  # noqa: E402
 import train_fashion  # noqa: E402
-from torch_ablation import ablated_logits, cnn_components, margins  # noqa: E402
+from torch_ablation import ablated_logits, cnn_components, margins, test_masks  # noqa: E402
 
 
 def MiniResNet(width, blocks, classes, in_channels=3):
@@ -76,19 +76,8 @@ def main():
     rng = np.random.default_rng(a.seed)
     x = torch.randn(a.n, 3, size, size, generator=gen)
     labels = rng.integers(0, a.classes, size=a.n).astype(np.int64)
-    masks = [np.ones(total, bool)]
-    for alpha in (0.05, 0.5):
-        masks.append(rng.random(total) >= alpha)
     whole = a.whole_layer or table[len(table) // 2][0].rsplit('.', 1)[0]
-    m = np.ones(total, bool)
-    j = 0
-    for pname, count in table:
-        if pname == f'{whole}.weight':
-            m[j:j + count] = False
-        j += count
-    assert not m.all(), f'no layer {whole}'
-    masks.append(m)
-    masks = np.stack(masks)
+    masks = test_masks(table, rng, lambda pname: pname == f'{whole}.weight', f'layer {whole}')
     if a.masks_from:
         masks = np.load(a.masks_from).astype(bool)
     logits = np.zeros((len(masks), a.n, a.classes), np.float32) if a.no_forward else ablated_logits(model, table, masks, x)

@@ -58,3 +58,18 @@ def margins(logits, labels):
     other = logits.copy()
     other[..., np.arange(n), labels] = -np.inf
     return (true - other.max(axis=-1)).astype(np.float32)
+
+
+def test_masks(table, rng, dropped, what):
+    """The masks every ablation test uses: nothing ablated, i.i.d. at alpha 5% and 50%, and
+    every row of the parameters `dropped(pname)` selects (a whole layer or block) ablated."""
+    total = sum(c for _, c in table)
+    masks = [np.ones(total, bool)] + [rng.random(total) >= alpha for alpha in (0.05, 0.5)]
+    m = np.ones(total, bool)
+    j = 0
+    for pname, count in table:
+        if dropped(pname):
+            m[j:j + count] = False
+        j += count
+    assert not m.all(), f'no {what}'
+    return np.stack(masks + [m])

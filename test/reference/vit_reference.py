@@ -22,7 +22,7 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(__file__))
 import safetensors_io  # noqa: E402
-from torch_ablation import ablated_logits, vit_components  # noqa: E402
+from torch_ablation import ablated_logits, test_masks, vit_components  # noqa: E402
 
 
 components = vit_components
@@ -105,20 +105,9 @@ def main():
     rng = np.random.default_rng(a.seed)
     x = torch.randn(a.n, 3, size, size, generator=gen)
     labels = rng.integers(0, a.classes, size=a.n).astype(np.int64)
-    masks = [np.ones(total, bool)]
-    for alpha in (0.05, 0.5):
-        masks.append(rng.random(total) >= alpha)
     block = layers // 2 if a.whole_block is None else a.whole_block
     prefix = f'encoder.layers.encoder_layer_{block}.'
-    m = np.ones(total, bool)
-    j = 0
-    for pname, count in table:
-        if pname.startswith(prefix):
-            m[j:j + count] = False
-        j += count
-    assert not m.all(), f'no block {block}'
-    masks.append(m)
-    masks = np.stack(masks)
+    masks = test_masks(table, rng, lambda pname: pname.startswith(prefix), f'block {block}')
     if a.masks:
         masks = rng.random((a.masks, total)) >= a.alpha
     seconds = None
