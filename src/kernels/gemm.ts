@@ -1,0 +1,52 @@
+/**
+ * gemm.wgsl and copy.wgsl: the two probes of the adapter's ceilings (compute and memory),
+ * with the tile and workgroup shapes they are searched over.
+ */
+import { uniformBuffer } from '../gpu/buffers.js';
+import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
+
+/** rows x vec4 columns per invocation, invocations per workgroup along M and N, shared-memory staging */
+export interface GemmTile { tm: number; tn4: number; wgm: number; wgn: number; shared: boolean; kc?: number }
+
+export const tileName = (t: GemmTile) => `${t.tm}x${t.tn4 * 4}/${t.wgm}x${t.wgn}${t.shared ? `/shared${t.kc ?? 16}` : ''}`;
+
+export interface GemmShape { m: number; n: number; k: number } // n, k multiples of 4
+
+export function gemm(ctx: GpuContext, s: GemmShape, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, t: GemmTile): Dispatch {
+  const n4 = s.n / 4;
+  return ctx.prepare(
+    { shader: 'gemm.wgsl', defines: { SHARED: t.shared, TM: t.tm, TN4: t.tn4, ...(t.shared ? { KC: t.kc ?? 16 } : {}) }, constants: { WGM: t.wgm, WGN: t.wgn } },
+    [uniformBuffer(ctx.device, [s.m, n4, s.k / 4], 'gemm.params'), a, b, c],
+    [Math.ceil(s.m / (t.tm * t.wgm)), Math.ceil(n4 / (t.tn4 * t.wgn))],
+    `gemm ${tileName(t)}`,
+  );
+}
+
+/** Candidate tiles: what CPU adapters like (register tiles, one column group per workgroup) and what GPUs like (2-D workgroups, shared memory). */
+export function gemmCandidates(maxInvocations: number, quick = false): GemmTile[] {
+  const out: GemmTile[] = [];
+  const reg: [number, number][] = quick ? [[16, 2], [8, 2]] : [[4, 2], [8, 1], [8, 2], [8, 4], [16, 1], [16, 2], [32, 1]];
+  const wgs: [number, number][] = quick ? [[64, 1], [16, 4]] : [[64, 1], [128, 1], [32, 1], [16, 4], [8, 8]];
+  for (const [tm, tn4] of reg) for (const [wgm, wgn] of wgs) out.push({ tm, tn4, wgm, wgn, shared: false });
+  const shared: GemmTile[] = quick ? [{ tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true }] : [
+    { tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
+    { tm: 8, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
+    { tm: 4, tn4: 2, wgm: 16, wgn: 8, shared: true, kc: 32 },
+    { tm: 8, tn4: 2, wgm: 8, wgn: 8, shared: true, kc: 16 },
+  ];
+  out.push(...shared);
+  return out.filter((t) => t.wgm * t.wgn <= maxInvocations);
+}
+
+export interface CopyVariant { wg: number; vpi: number }
+
+export function copy(ctx: GpuContext, vec4s: number, src: GPUBuffer, dst: GPUBuffer, v: CopyVariant): Dispatch {
+  const invocations = Math.ceil(vec4s / v.vpi);
+  const [gx, gy] = splitGroups(Math.ceil(invocations / v.wg));
+  return ctx.prepare(
+    { shader: 'copy.wgsl', defines: { VPI: v.vpi }, constants: { WG: v.wg } },
+    [uniformBuffer(ctx.device, [vec4s, gx * gy * v.wg], 'copy.params'), src, dst],
+    [gx, gy],
+    `copy ${v.wg}x${v.vpi}`,
+  );
+}
