@@ -69,6 +69,9 @@ export class TuningTable {
   private entries: Record<string, TunedEntry>;
   private pending = new Map<string, Tunable>();
 
+  /** try only a few candidates of each kind (tests, a first look) */
+  quick = false;
+
   constructor(readonly adapter: string, readonly mode: TuneMode = 'cached', path = tuningCachePath()) {
     this.path = path;
     const all = readCache(path);

@@ -46,8 +46,8 @@ export function attention(ctx: GpuContext, call: AttentionCall): Dispatch {
     flops: 4 * queries * call.tokens * call.d * call.batch,
     defaultChoice: { qt: DEFAULT_QT, wg: 0 },
     candidates: (stage: number, best: Choice) => {
-      if (stage === 0) return [1, 2, 4, 16].map((qt) => ({ qt, wg: 0 }));
-      if (stage === 1) return [16, 32, 128, 256].map((wg) => ({ qt: best.qt as number, wg }));
+      if (stage === 0) return (ctx.tuning.quick ? [4] : [1, 2, 4, 16]).map((qt) => ({ qt, wg: 0 }));
+      if (stage === 1 && !ctx.tuning.quick) return [16, 32, 128, 256].map((wg) => ({ qt: best.qt as number, wg }));
       return [];
     },
     prepare: (c) => prepareAttention(ctx, call, c.qt as number, (c.wg as number) || undefined),
@@ -70,6 +70,6 @@ function prepareAttention(ctx: GpuContext, call: AttentionCall, qt?: number, wg?
     { shader: 'attention.wgsl', defines: { SCALAR: scalar, HDV: hd / w, QT, F16: !!call.f16 }, constants: { WG, SCALE: 1 / Math.sqrt(hd) } },
     [uniformBuffer(ctx.device, params, 'attention.params'), call.qkv, call.o],
     [Math.ceil(blocks / WG), call.heads, call.batch],
-    'attention',
+    `attention ${QT}q/${WG}`,
   );
 }

@@ -116,11 +116,15 @@ export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f1
  * pixels (what CPU adapters want), then around the best of those, other workgroup shapes,
  * 2-D workgroups with shared-memory weight tiles and f16 arithmetic (what GPUs want).
  */
-export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number): ConvTile[] {
+export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false): ConvTile[] {
   const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) && t.wg * (t.wgc ?? 1) <= maxInvocations &&
     (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2;
   let out: ConvTile[] = [];
-  if (stage === 0) {
+  if (quick) {
+    // a few candidates of every kind, for tests and a first look
+    if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
+    if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
+  } else if (stage === 0) {
     for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) out.push({ tp, tc4, wg: 64 });
   } else if (stage === 1) {
     const { tp, tc4 } = best;
@@ -146,7 +150,7 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
     key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
     flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
     defaultChoice: { ...DEFAULT_TILE },
-    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256) as unknown as Record<string, number | boolean>[],
+    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick) as unknown as Record<string, number | boolean>[],
     prepare: (choice) => prepareConv(ctx, cw, call, choice as unknown as ConvTile),
   };
   const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
@@ -180,6 +184,6 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
     },
     [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual],
     [gx, Math.ceil(cout4 / (TC4 * wgc)), gz],
-    `conv${cw.kh}x${cw.kw}`,
+    `conv${cw.kh}x${cw.kw} ${convTileName(tile)}`,
   );
 }

@@ -61,7 +61,7 @@ export const bench: CommandModule<{}, Args> = {
     .option('alpha', { type: 'number', default: 0.05, describe: 'ablation fraction of the random masks' })
     .option('repeats', { type: 'number', default: 3, describe: 'timed repeats (the best is kept)' })
     .option('ceiling', { type: 'boolean', describe: 'with --profile: measure the ceiling now instead of using the cached one' })
-    .option('quick', { type: 'boolean', describe: 'ceiling: fewer candidates and smaller sizes' })
+    .option('quick', { type: 'boolean', describe: 'ceiling and tune: a few candidates of each kind only' })
     .option('gemm-size', { type: 'number', describe: 'ceiling: GEMM side n (n x n x n), default 1024' })
     .option('json', { type: 'boolean', describe: 'print JSON' }) as any,
   handler: async (args) => {
@@ -94,6 +94,7 @@ export const bench: CommandModule<{}, Args> = {
     const side = args.size ?? model.inputSize ?? 224;
     check(Number.isInteger(side) && side >= 1, () => `--size must be a positive integer, got ${args.size}`);
     const ctx = await GpuContext.open({ ...args, tune: args.tune || args.what === 'tune' });
+    ctx.tuning.quick = !!args.quick;
     try {
       const shape = { c: model.inChannels, h: side, w: side };
       const net = model.build(ctx, shape);
