@@ -11,6 +11,7 @@ import { copy, gemm, gemmCandidates, tileName, type CopyVariant, type GemmTile }
 export interface Ceiling {
   adapter: string;
   gemm: { gflops: number; tile: string; size: number };
+  bestTile: GemmTile;
   copy: { gbps: number; variant: string; mib: number };
   method: TimingMethod;
   /** every candidate measured */
@@ -34,9 +35,8 @@ export async function measureCeiling(ctx: GpuContext, opts: CeilingOptions = {})
   const repeats = opts.repeats ?? 3;
   const { device } = ctx;
   const maxInv = ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256;
-  const tiles = gemmCandidates(maxInv, opts.quick);
   const copies: CopyVariant[] = opts.quick ? [{ wg: 64, vpi: 1 }, { wg: 256, vpi: 4 }] : [{ wg: 64, vpi: 1 }, { wg: 64, vpi: 4 }, { wg: 256, vpi: 1 }, { wg: 256, vpi: 4 }, { wg: 256, vpi: 16 }];
-  const total = tiles.length + copies.length;
+  const total = gemmCandidates(0, undefined, maxInv, opts.quick).length + (opts.quick ? 1 : 8) + copies.length;
   const trials: Ceiling['trials'] = [];
   let method: TimingMethod = ctx.gpu.hasTimestamps ? 'timestamp' : 'wall-clock';
 
@@ -47,14 +47,20 @@ export async function measureCeiling(ctx: GpuContext, opts: CeilingOptions = {})
   device.queue.writeBuffer(a, 0, rand(n * n));
   device.queue.writeBuffer(b, 0, rand(n * n));
   let best: { rate: number; tile: GemmTile } | undefined;
-  for (const t of tiles) {
-    const d = gemm(ctx, { m: n, n, k: n }, a, b, c, t);
-    const times = await timeDispatches(ctx, [d], repeats + 1); // the first run also compiles
-    method = times.method;
-    const rate = (2 * n * n * n) / Math.min(...times.all.slice(1).map((r) => r[0]!)) / 1e9;
-    trials.push({ kind: 'gemm', name: tileName(t), rate });
-    opts.onTrial?.('gemm', tileName(t), rate, trials.length, total);
-    if (!best || rate > best.rate) best = { rate, tile: t };
+  for (let stage = 0; ; stage++) {
+    const tiles = gemmCandidates(stage, best?.tile, maxInv, opts.quick);
+    if (!tiles.length) break;
+    for (const t of tiles) {
+      device.pushErrorScope('validation');
+      const d = gemm(ctx, { m: n, n, k: n }, a, b, c, t);
+      if (await device.popErrorScope()) continue; // a tile this adapter cannot compile
+      const times = await timeDispatches(ctx, [d], repeats + 1); // the first run also compiles
+      method = times.method;
+      const rate = (2 * n * n * n) / Math.min(...times.all.slice(1).map((r) => r[0]!)) / 1e9;
+      trials.push({ kind: 'gemm', name: tileName(t), rate });
+      opts.onTrial?.('gemm', tileName(t), rate, trials.length, total);
+      if (!best || rate > best.rate) best = { rate, tile: t };
+    }
   }
   [a, b, c].forEach((x) => ctx.pool.release(x));
 
@@ -75,7 +81,7 @@ export async function measureCeiling(ctx: GpuContext, opts: CeilingOptions = {})
   [src, dst].forEach((x) => ctx.pool.release(x));
   return {
     adapter: ctx.gpu.description,
-    gemm: { gflops: best!.rate, tile: tileName(best!.tile), size: n },
+    gemm: { gflops: best!.rate, tile: tileName(best!.tile), size: n }, bestTile: best!.tile,
     copy: { gbps: bestCopy!.rate, variant: `${bestCopy!.v.wg}x${bestCopy!.v.vpi}`, mib },
     method, trials, date: new Date().toISOString(),
   };

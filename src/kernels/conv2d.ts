@@ -100,8 +100,12 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
  * channel groups of weights in workgroup memory; `half` multiplies in f16 (f16 storage only).
  */
 export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean }
-/** lavapipe's best on ResNet shapes when this was written; real GPUs get theirs by tuning */
-export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
+/**
+ * The tile used when none is cached: 16 pixels x 16 channels per invocation, 64 invocations.
+ * On lavapipe it beat 16 x 8 on every ResNet-50 and ViT-B/16 shape tried (1.2-2.9x, issue 6);
+ * other adapters get theirs by tuning.
+ */
+export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 4, wg: 64 };
 
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}`;
@@ -126,6 +130,7 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
   } else if (stage === 0) {
     for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) out.push({ tp, tc4, wg: 64 });
+    out.push({ tp: 8, tc4: 8, wg: 64 }, { tp: 16, tc4: 8, wg: 64 });
   } else if (stage === 1) {
     const { tp, tc4 } = best;
     out = [

@@ -22,19 +22,26 @@ export function gemm(ctx: GpuContext, s: GemmShape, a: GPUBuffer, b: GPUBuffer, 
   );
 }
 
-/** Candidate tiles: what CPU adapters like (register tiles, one column group per workgroup) and what GPUs like (2-D workgroups, shared memory). */
-export function gemmCandidates(maxInvocations: number, quick = false): GemmTile[] {
-  const out: GemmTile[] = [];
-  const reg: [number, number][] = quick ? [[16, 2], [8, 2]] : [[4, 2], [8, 1], [8, 2], [8, 4], [16, 1], [16, 2], [32, 1]];
-  const wgs: [number, number][] = quick ? [[64, 1], [16, 4]] : [[64, 1], [128, 1], [32, 1], [16, 4], [8, 8]];
-  for (const [tm, tn4] of reg) for (const [wgm, wgn] of wgs) out.push({ tm, tn4, wgm, wgn, shared: false });
-  const shared: GemmTile[] = quick ? [{ tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true }] : [
-    { tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
-    { tm: 8, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
-    { tm: 4, tn4: 2, wgm: 16, wgn: 8, shared: true, kc: 32 },
-    { tm: 8, tn4: 2, wgm: 8, wgn: 8, shared: true, kc: 16 },
-  ];
-  out.push(...shared);
+/**
+ * Candidate tiles, in two stages: register tiles in workgroups of 64 along M with one
+ * column group (what CPU adapters want: uniform B reads), then, around the best of those,
+ * other workgroup shapes, and 2-D workgroups staging A and B in shared memory (what GPUs want).
+ */
+export function gemmCandidates(stage: number, best: GemmTile | undefined, maxInvocations: number, quick = false): GemmTile[] {
+  let out: GemmTile[] = [];
+  if (stage === 0) {
+    const reg: [number, number][] = quick ? [[16, 2], [16, 4], [8, 4]] : [[4, 4], [8, 2], [8, 4], [8, 8], [16, 1], [16, 2], [16, 4], [16, 8], [32, 2], [32, 4]];
+    out = reg.map(([tm, tn4]) => ({ tm, tn4, wgm: 64, wgn: 1, shared: false }));
+  } else if (stage === 1 && best) {
+    const wgs: [number, number][] = quick ? [] : [[32, 1], [128, 1], [16, 4], [8, 8]];
+    out = wgs.map(([wgm, wgn]) => ({ ...best, wgm, wgn }));
+    out.push(...(quick ? [{ tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 }] : [
+      { tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
+      { tm: 8, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
+      { tm: 4, tn4: 2, wgm: 16, wgn: 8, shared: true, kc: 32 },
+      { tm: 8, tn4: 2, wgm: 8, wgn: 8, shared: true, kc: 16 },
+    ]));
+  }
   return out.filter((t) => t.wgm * t.wgn <= maxInvocations);
 }
 

@@ -53,7 +53,7 @@ export const run: CommandModule<{}, RunArgs> = {
       stages.push({ name, seconds: (performance.now() - t0) / 1000 });
       return r;
     };
-    const gpu = { backend: args.backend, adapter: args.adapter };
+    const gpu = { backend: args.backend, adapter: args.adapter, precision: args.precision, tune: args.tune, retune: args.retune };
     await stage('sweep', () => sweep.handler({
       ...gpu, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples: args.examples,
       alpha: args.alpha, masks: args.masks, seed: args.seed, out, quiet: args.quiet, _: [], $0: 'coar',
