@@ -8,7 +8,7 @@
  * interleaved in rounds (ceiling, ours, onnxruntime, PyTorch) and the best of the rounds
  * is quoted, with the load average beside each measurement.
  *
- *   node --import tsx bench/peers.ts [cnn,resnet50,vit] [--rounds 2] [--f16] [--json out.json]
+ *   node --import tsx bench/peers.ts [cnn,resnet50,vit] [--rounds 2] [--repeats 2] [--f16] [--json out.json]
  *
  * Scratch files (random weights, ONNX exports) go to a temporary folder, never the repo.
  */
@@ -37,6 +37,7 @@ const flag = (name: string) => { const i = argv.indexOf(name); return i >= 0 ? a
 const which = (argv[0] && !argv[0].startsWith('--') ? argv[0] : 'cnn,resnet50,vit').split(',');
 const rounds = Number(flag('--rounds') ?? 2);
 const withF16 = argv.includes('--f16');
+const repeats = Number(flag('--repeats') ?? 2);
 const scratch = tempDir('coar-peers-');
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 const log = (s: string) => console.error(`[${new Date().toISOString().slice(11, 19)} load ${load()}] ${s}`);
@@ -45,7 +46,7 @@ interface Config { name: string; arch: 'mini-resnet' | 'resnet50' | 'vit_b_16'; 
 
 function prepare(key: string): Config {
   if (key === 'cnn') {
-    return { name: 'MiniResNet (bundled, Fashion-MNIST, 16 ch)', arch: 'mini-resnet', weights: join(ROOT, 'weights', 'fashion-cnn.safetensors'), masks: 64, examples: 8, ortBatch: 64, side: 32, channels: 1 };
+    return { name: 'MiniResNet (bundled, Fashion-MNIST, 16 ch)', arch: 'mini-resnet', weights: join(ROOT, 'weights', 'fashion-cnn.safetensors'), masks: 32, examples: 32, ortBatch: 32, side: 32, channels: 1 };
   }
   const dir = join(scratch, key);
   if (key === 'resnet50') {
@@ -129,11 +130,11 @@ for (const key of which) {
     const l = load();
     const ceiling = await gemmNow();
     log(`round ${round + 1}: GEMM ceiling ${ceiling.toFixed(2)} GFLOP/s`);
-    const o = await ours(ctx, cfg, bn, 2);
+    const o = await ours(ctx, cfg, bn, repeats);
     log(`  ours ${o.toFixed(3)} passes/s`);
-    const o16 = bn16 ? await ours(ctx16!, cfg, bn16, 2) : undefined;
+    const o16 = bn16 ? await ours(ctx16!, cfg, bn16, repeats) : undefined;
     if (o16) log(`  ours f16 ${o16.toFixed(3)} passes/s`);
-    const ortOut = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(HERE, 'ort_run.ts'), onnx, String(cfg.ortBatch), String(cfg.channels), String(cfg.side), '2'],
+    const ortOut = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(HERE, 'ort_run.ts'), onnx, String(cfg.ortBatch), String(cfg.channels), String(cfg.side), String(repeats)],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 }).trim().split('\n').pop()!) as { seconds?: number[]; warmup?: number; missing?: string };
     const ort = ortOut.seconds ? cfg.ortBatch / Math.min(...ortOut.seconds) : undefined;
     ortNote = ortOut.missing;
@@ -145,8 +146,8 @@ for (const key of which) {
     rows.push({ round: round + 1, load: l, ceiling, ours: o, oursF16: o16, ort, torch: torch.passes / torch.seconds, torchThreads: torch.threads });
   }
   const bestCeil = Math.max(...rows.map((r) => r.ceiling));
-  const profile = await profileNetwork(ctx, bn, { gemm: { gflops: bestCeil, tile: '', size: N }, copy: ceil.copy }, 3);
-  const profileF16 = bn16 ? await profileNetwork(ctx16!, bn16, { gemm: { gflops: bestCeil, tile: '', size: N }, copy: ceil.copy }, 3) : undefined;
+  const profile = await profileNetwork(ctx, bn, { gemm: { gflops: bestCeil, tile: '', size: N }, copy: ceil.copy }, repeats);
+  const profileF16 = bn16 ? await profileNetwork(ctx16!, bn16, { gemm: { gflops: bestCeil, tile: '', size: N }, copy: ceil.copy }, repeats) : undefined;
   console.error(formatProfile(profile));
   const nominal = cfg.arch === 'vit_b_16' ? vitB16Flops() : networkFlops(net);
   results.push({ config: cfg, flops: nominal, executedFlops: networkFlops(net), rows, profile, profileF16, ortNote, ortWarmup, oursWarmup });
@@ -180,7 +181,7 @@ out.push(`Batches: ours ${results.map((r) => `${r.config.arch} ${r.config.masks}
 out.push(`Warm-up (pipeline compilation) excluded: ours ${results.map((r) => r.oursWarmup.toFixed(0) + ' s').join(', ')}; onnxruntime ${results.map((r) => (r.ortWarmup?.toFixed(0) ?? '-') + ' s').join(', ')}.`);
 for (const r of results) {
   out.push('');
-  out.push(`Per kernel, ${r.config.name}, ${r.config.masks} masks × ${r.config.examples} examples, f32 (${r.profile.method} timing, best of 3; % of the ceiling that bounds it):`);
+  out.push(`Per kernel, ${r.config.name}, ${r.config.masks} masks × ${r.config.examples} examples, f32 (${r.profile.method} timing, best of ${repeats}; % of the ceiling that bounds it):`);
   out.push('```');
   out.push(formatProfile(r.profile));
   out.push('```');

@@ -110,9 +110,14 @@ export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 4, wg: 64 };
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}`;
 
-/** The shape class a tuned tile is cached under: kernel, stride, channels, pixels to the nearest power of 2, precision. */
+/**
+ * The shape class a tuned tile is cached under: kernel, stride, channels, output pixels to
+ * the nearest power of 2 up to 2^16 (past that, more pixels only mean more workgroups of the
+ * same kind, so one measurement on 2^16 serves every larger batch), precision.
+ */
 export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f16: boolean): string {
-  return `conv2d k${cw.kh}x${cw.kw} s${cw.stride} ${cin4 * 4}->${ceil4(cw.cout)} px2^${Math.round(Math.log2(Math.max(1, pixels)))} ${f16 ? 'f16' : 'f32'}`;
+  const px = Math.min(16, Math.round(Math.log2(Math.max(1, pixels))));
+  return `conv2d k${cw.kh}x${cw.kw} s${cw.stride} ${cin4 * 4}->${ceil4(cw.cout)} px2^${px}${px === 16 ? '+' : ''} ${f16 ? 'f16' : 'f32'}`;
 }
 
 /**

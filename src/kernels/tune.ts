@@ -11,7 +11,9 @@ export interface TuneReport { key: string; choice: Choice; seconds: number; defa
 
 const name = (c: Choice) => JSON.stringify(c);
 
-export async function tuneOne(ctx: GpuContext, t: Tunable, repeats = 2): Promise<TuneReport> {
+export type OnCandidate = (key: string, choice: Choice, seconds: number) => void;
+
+export async function tuneOne(ctx: GpuContext, t: Tunable, repeats = 2, onCandidate?: OnCandidate): Promise<TuneReport> {
   const tried = new Map<string, number>();
   const measure = async (c: Choice): Promise<number> => {
     const k = name(c);
@@ -29,6 +31,7 @@ export async function tuneOne(ctx: GpuContext, t: Tunable, repeats = 2): Promise
       // a variant the adapter cannot compile is simply not a candidate
     }
     tried.set(k, s);
+    onCandidate?.(t.key, c, s);
     return s;
   };
   const defaultSeconds = await measure(t.defaultChoice);
@@ -45,11 +48,11 @@ export async function tuneOne(ctx: GpuContext, t: Tunable, repeats = 2): Promise
 }
 
 /** Tune everything pending in the context's tuning table; returns what was measured. */
-export async function tunePending(ctx: GpuContext, onDone?: (r: TuneReport, i: number, total: number) => void): Promise<TuneReport[]> {
+export async function tunePending(ctx: GpuContext, onDone?: (r: TuneReport, i: number, total: number) => void, onCandidate?: OnCandidate): Promise<TuneReport[]> {
   const pending = ctx.tuning.drain();
   const out: TuneReport[] = [];
   for (const t of pending) {
-    const r = await tuneOne(ctx, t);
+    const r = await tuneOne(ctx, t, 2, onCandidate);
     ctx.tuning.set(t.key, { choice: r.choice, seconds: r.seconds, defaultSeconds: r.defaultSeconds, flops: t.flops, candidates: r.candidates, date: new Date().toISOString() });
     out.push(r);
     onDone?.(r, out.length, pending.length);

@@ -108,11 +108,11 @@ export class BatchedNetwork {
    * opened with tune or retune), then prepare every dispatch again with the tuned tiles.
    * Runs once; `run` calls it.
    */
-  async tune(onDone?: Parameters<typeof tunePending>[1]): Promise<void> {
+  async tune(onDone?: Parameters<typeof tunePending>[1], onCandidate?: Parameters<typeof tunePending>[2]): Promise<void> {
     if (this.tuned) return;
     this.tuned = true;
     if (this.ctx.tuning.mode === 'cached') return;
-    const done = await tunePending(this.ctx, onDone);
+    const done = await tunePending(this.ctx, onDone, onCandidate);
     if (!done.length) return;
     this.opDispatches = this.net.ops.map((op) => op.encode(this.env));
     this.dispatches = [this.first, ...this.opDispatches.flat(), this.last];

@@ -159,7 +159,7 @@ async function tunePendingLogged(ctx: GpuContext, bn: BatchedNetwork, log: (s: s
   await bn.tune((r, i, total) => {
     any = true;
     log(`  [${i}/${total}] ${r.key}: ${JSON.stringify(r.choice)} ${(r.seconds * 1e3).toFixed(2)} ms (default ${(r.defaultSeconds * 1e3).toFixed(2)} ms, ${r.candidates} candidates)`);
-  });
+  }, (key, choice, s) => log(`    ${key} ${JSON.stringify(choice)}: ${Number.isFinite(s) ? `${(s * 1e3).toFixed(2)} ms` : 'not compiled'}`));
   return any;
 }
 
