@@ -134,8 +134,9 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
   } else if (stage === 0) {
-    for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) out.push({ tp, tc4, wg: 64 });
-    out.push({ tp: 8, tc4: 8, wg: 64 }, { tp: 16, tc4: 8, wg: 64 });
+    // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
+    for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
+    out.push({ tp: 8, tc4: 8, wg: 64 });
   } else if (stage === 1) {
     const { tp, tc4 } = best;
     out = [

@@ -30,7 +30,7 @@ export function gemm(ctx: GpuContext, s: GemmShape, a: GPUBuffer, b: GPUBuffer, 
 export function gemmCandidates(stage: number, best: GemmTile | undefined, maxInvocations: number, quick = false): GemmTile[] {
   let out: GemmTile[] = [];
   if (stage === 0) {
-    const reg: [number, number][] = quick ? [[16, 2], [16, 4], [8, 4]] : [[4, 4], [8, 2], [8, 4], [8, 8], [16, 1], [16, 2], [16, 4], [16, 8], [32, 2], [32, 4]];
+    const reg: [number, number][] = quick ? [[16, 2], [16, 4], [8, 4]] : [[4, 4], [8, 2], [8, 4], [8, 8], [16, 1], [16, 2], [16, 4], [32, 2]];
     out = reg.map(([tm, tn4]) => ({ tm, tn4, wgm: 64, wgn: 1, shared: false }));
   } else if (stage === 1 && best) {
     const wgs: [number, number][] = quick ? [] : [[32, 1], [128, 1], [16, 4], [8, 8]];
