@@ -101,11 +101,13 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
  */
 export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean }
 /**
- * The tile used when none is cached: 16 pixels x 16 channels per invocation, 64 invocations.
- * On lavapipe it beat 16 x 8 on every ResNet-50 and ViT-B/16 shape tried (1.2-2.9x, issue 6);
- * other adapters get theirs by tuning.
+ * The tile used when none is cached: 16 pixels x 8 channels per invocation, 64 invocations.
+ * On lavapipe 16 x 16 runs 1.2-2.9x faster on ResNet-50 / ViT-B/16 shapes (BENCHMARKS.md,
+ * issue 6) but its unrolled loops take lavapipe about twice as long to compile (a ResNet-50
+ * warm-up took 30 minutes under load 20), and every test process compiles afresh: so the
+ * tuner picks it where it is measured and cached (`coar bench tune`, --tune), not the default.
  */
-export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 4, wg: 64 };
+export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
 
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}`;
