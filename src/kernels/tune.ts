@@ -23,10 +23,11 @@ export async function tuneOne(ctx: GpuContext, t: Tunable, repeats = 2, onCandid
       ctx.device.pushErrorScope('validation');
       const d = t.prepare(c);
       if (await ctx.device.popErrorScope()) throw new Error('invalid variant');
-      const first = await timeDispatches(ctx, [d], 1); // compiles on lazy adapters
+      await timeDispatches(ctx, [d], 1); // compiles on lazy adapters: not a measurement
+      const first = (await timeDispatches(ctx, [d], 1)).seconds[0]!;
       const best = Math.min(...[...tried.values()]);
       // a candidate 3x slower than the best so far is not measured again
-      s = first.seconds[0]! > 3 * best ? first.seconds[0]! : (await timeDispatches(ctx, [d], repeats)).seconds[0]!;
+      s = first > 3 * best ? first : Math.min(first, (await timeDispatches(ctx, [d], repeats)).seconds[0]!);
     } catch {
       // a variant the adapter cannot compile is simply not a candidate
     }
