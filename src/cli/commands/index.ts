@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ablate } from './ablate.js';
+import { bench } from './bench.js';
 import { components } from './components.js';
 import { evalCommand } from './eval.js';
 import { fit } from './fit.js';
@@ -9,4 +10,4 @@ import { run } from './run.js';
 import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, bench];

@@ -58,7 +58,7 @@ export const run: CommandModule<{}, RunArgs> = {
       stages.push({ name, seconds: (performance.now() - t0) / 1000 });
       return r;
     };
-    const gpu = { backend: args.backend, adapter: args.adapter };
+    const gpu = { backend: args.backend, adapter: args.adapter, precision: args.precision, tune: args.tune, retune: args.retune };
     const swept = await stage('sweep', () => sweepCommand({
       ...gpu, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples,
       alpha: args.alpha, masks, seed: args.seed, out, quiet: args.quiet,
