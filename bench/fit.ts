@@ -2,16 +2,20 @@
  * Fit benchmarks (issue 4): `coar fit`'s solver against scikit-learn and numpy on the same
  * synthetic stores, and the ViT-B/16 (matrix-free) and ResNet-50 (Gram) scales.
  *
- *   node --import tsx bench/fit.ts compare        three sizes beside sklearn Ridge/Lasso, numpy lstsq
- *   node --import tsx bench/fit.ts resnet50 [m] [iters] |C| = 22,720 through the Gram path
- *   node --import tsx bench/fit.ts vit [m] [iters] |C| = 82,944 matrix-free, CG capped at iters
- *   node --import tsx bench/fit.ts render         rewrite the section (with fit-notes.md) from the results
+ *   node --import tsx bench/fit.ts compare            three sizes beside sklearn Ridge/Lasso, numpy lstsq
+ *   node --import tsx bench/fit.ts resnet50 [options]  |C| = 22,720 (m 10,000 unless --m)
+ *   node --import tsx bench/fit.ts vit [options]       |C| = 82,944 (m 20,000 unless --m)
+ *     options: --m M  --n N  --solver auto|gram|dual|matrix-free  --method ridge|ols|lasso  --lambda L
+ *              --tol T  --max-iter K  --label TEXT (the row's case name)
+ *   node --import tsx bench/fit.ts render             rewrite the section (with fit-notes.md) from the results
  *
- * Results accumulate in $COAR_BENCH_DIR/fit-results.json (default /tmp/coar-fit-bench) and
- * the `## Fit` section of BENCHMARKS.md is rewritten from them after every run.
+ * Stores are made in a child process first, so the peak RSS is the fit's alone. Results
+ * accumulate in $COAR_BENCH_DIR/fit-results.json (default /tmp/coar-fit-bench) and the
+ * `## Fit` section of BENCHMARKS.md is rewritten from them after every run.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fitAttributions, type FitMethod } from '../src/coar/fit.js';
@@ -32,6 +36,7 @@ interface Row {
   case: string; method: FitMethod; solver: Solver; m: number; c: number; n: number; lambda: number;
   fitSeconds: number; readSeconds: number; iterations: number; converged: boolean; maxIter?: number;
   peakRssGiB: number; peakDeviceGiB: number; reference?: Record<string, number>; date: string;
+  tol?: number; cpuSeconds?: number; load?: [number, number];
 }
 
 /** A store of i.i.d. masks (alpha ablated) whose margins depend on 20 components per example, plus noise. */
@@ -57,7 +62,7 @@ function makeStore(dir: string, m: number, c: number, n: number, seed = 1): void
   writeNpy(join(dir, 'test_margins.npy'), 'f2', [m, n], Uint16Array.from(margins, floatToHalf));
 }
 
-async function ours(store: string, method: FitMethod, lambda: number, solver: Solver | 'auto', maxIter?: number) {
+async function ours(store: string, method: FitMethod, lambda: number, solver: Solver | 'auto', maxIter?: number, tol?: number) {
   const t0 = performance.now();
   const s = openStore(store);
   const margins = readMargins(s, s.usedRows);
@@ -68,8 +73,8 @@ async function ours(store: string, method: FitMethod, lambda: number, solver: So
   try {
     const t1 = performance.now();
     const r = await fitAttributions(ctx, masks, margins, s.examples, {
-      method, lambda, solver, maxIter,
-      progress: (msg) => process.stderr.write(`  ${msg}\n`),
+      method, lambda, solver, maxIter, tol,
+      progress: (msg) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${msg}\n`),
     });
     return { r, readSeconds, fitSeconds: (performance.now() - t1) / 1000, m: s.usedRows.length, c: s.components, n: s.examples };
   } finally {
@@ -77,24 +82,30 @@ async function ours(store: string, method: FitMethod, lambda: number, solver: So
   }
 }
 
-function load(): Row[] { return existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Row[] : []; }
+function loadRows(): Row[] { return existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Row[] : []; }
 
 function save(row: Row): void {
-  const rows = load().filter((r) => !(r.case === row.case && r.method === row.method));
+  const rows = loadRows().filter((r) => !(r.case === row.case && r.method === row.method));
   rows.push(row);
   writeFileSync(RESULTS, JSON.stringify(rows, null, 2));
   writeSection(rows);
 }
 
-async function record(name: string, store: string, method: FitMethod, lambda: number, solver: Solver | 'auto', refs: string[], lassoLambda: number, maxIter?: number) {
+async function record(name: string, store: string, method: FitMethod, lambda: number, solver: Solver | 'auto', refs: string[], lassoLambda: number,
+  maxIter?: number, tol?: number) {
   process.stderr.write(`${name} ${method}\n`);
-  const o = await ours(store, method, lambda, solver, maxIter);
+  const load0 = loadavg()[0]!;
+  const cpu0 = process.cpuUsage();
+  const o = await ours(store, method, lambda, solver, maxIter, tol);
+  const cpu = process.cpuUsage(cpu0);
+  const load: [number, number] = [load0, loadavg()[0]!];
   let reference: Record<string, number> | undefined;
   if (refs.length) reference = JSON.parse(runReference('fit_sklearn.py', ['time', store, refs.join(','), String(lambda), String(lassoLambda)]));
   const row: Row = {
     case: name, method, solver: o.r.solver, m: o.m, c: o.c, n: o.n, lambda, fitSeconds: o.fitSeconds, readSeconds: o.readSeconds,
     iterations: o.r.iterations, converged: o.r.converged, maxIter, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20,
     peakDeviceGiB: o.r.peakDeviceBytes / 2 ** 30, reference, date: new Date().toISOString().slice(0, 10),
+    tol, cpuSeconds: (cpu.user + cpu.system) / 1e6, load,
   };
   save(row);
   console.log(JSON.stringify(row));
@@ -123,7 +134,7 @@ function writeSection(rows: Row[]): void {
     const refs = Object.entries(r.reference ?? {});
     const refText = refs.map(([k, v]) => `${k} ${f(v, 2)}`).join(', ') || '—';
     const ratio = refs.map(([k, v]) => `${f(r.fitSeconds / v, 2)}× ${k.replace(/_.*/, '')}`).join(', ') || '—';
-    const iters = `${r.iterations}${r.maxIter ? ` (cap ${r.maxIter})` : ''}${r.converged ? '' : ', not converged'}`;
+    const iters = `${r.iterations}${r.maxIter ? ` (cap ${r.maxIter})` : ''}${r.converged ? '' : ', not converged'}${r.tol ? ` (tol ${r.tol})` : ''}`;
     lines.push(`| ${r.case} | ${r.method} | ${r.m} | ${r.c} | ${r.n} | ${r.lambda} | ${r.solver} | ${f(r.fitSeconds)} | ${f(r.readSeconds)} | ${iters} | ${refText} | ${ratio} | ${f(r.peakRssGiB, 2)} | ${f(r.peakDeviceGiB, 2)} | ${r.date} |`);
   }
   const notes = join(WORK, 'fit-notes.md');
@@ -152,20 +163,27 @@ if (mode === 'compare') {
     await record(name, store, 'ols', 0, 'auto', ['ols'], 0);
     if (c <= 2304) await record(name, store, 'lasso', 0.01, 'auto', ['lasso'], 0.01);
   }
-} else if (mode === 'resnet50') {
-  const m = Number(rest[0] ?? 20000);
-  const maxIter = rest[1] ? Number(rest[1]) : undefined;
-  const store = join(WORK, `store-${m}-22720-100`);
-  makeStore(store, m, 22720, 100);
-  await record('ResNet-50 scale', store, 'ridge', 0.01 * m, 'gram', [], 0, maxIter);
-} else if (mode === 'vit') {
-  const m = Number(rest[0] ?? 20000);
-  const maxIter = rest[1] ? Number(rest[1]) : undefined;
-  const store = join(WORK, `store-${m}-82944-100`);
-  makeStore(store, m, 82944, 100);
-  await record('ViT-B/16 scale', store, 'ridge', 0.01 * m, 'auto', [], 0, maxIter);
+} else if (mode === 'resnet50' || mode === 'vit') {
+  const opt = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+  const c = mode === 'vit' ? 82944 : 22720;
+  const m = Number(opt('m') ?? (mode === 'vit' ? 20000 : 10000));
+  const n = Number(opt('n') ?? 100);
+  const method = (opt('method') ?? 'ridge') as FitMethod;
+  const lambda = Number(opt('lambda') ?? (method === 'ols' ? 0 : method === 'lasso' ? 0.01 : 0.01 * m));
+  const store = join(WORK, `store-${m}-${c}-${n}`);
+  if (!existsSync(join(store, 'test_margins.npy'))) {
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'make', store, String(m), String(c), String(n)], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(1);
+  }
+  const name = opt('label') ?? `${mode === 'vit' ? 'ViT-B/16' : 'ResNet-50'} scale`;
+  const maxIter = opt('max-iter') ? Number(opt('max-iter')) : undefined;
+  const tol = opt('tol') ? Number(opt('tol')) : undefined;
+  await record(name, store, method, lambda, (opt('solver') ?? 'auto') as Solver | 'auto', [], lambda, maxIter, tol);
+} else if (mode === 'make') {
+  const [store, m, c, n] = rest;
+  makeStore(store!, Number(m), Number(c), Number(n));
 } else if (mode === 'render') {
-  writeSection(load());
+  writeSection(loadRows());
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(1);

@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { packMaskArray, type PackedMasks } from './fit_masks.js';
 import {
-  Arena, blockRows, conjugateGradient, Design, fista, gramBytes, largestEigenvalue, readF32, run, uploadBits, validationError,
+  Arena, conjugateGradient, Design, fista, gramBytes, largestEigenvalue, maskRowLists, readF32, run, validationError,
   type Progress, type Solver,
 } from './fit_solver.js';
 
@@ -113,14 +113,14 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
       const mt = m - mv;
       if (mv < 1 || mt < 2) throw new UserError(`cannot hold out ${valFrac} of ${m} rows to choose lambda (${mt} train, ${mv} validation): give --lambda or more rows`);
       progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
-      const design = new Design(arena, packed, 0, mt, solver, progress);
+      const design = new Design(arena, packed, 0, mt, solver, chunk4, progress);
       const meanT = columnMeans(0, mt);
       const steps = opts.lambdaPath ?? (method === 'lasso' ? 12 : 13);
       lambdaGrid = method === 'lasso'
         ? Array.from({ length: steps }, (_, t) => 10 ** (-3 * t / (steps - 1)))
         : Array.from({ length: steps }, (_, t) => mt * 10 ** (2 - 6 * t / (steps - 1)));
       chosen = new Float64Array(n);
-      const valBits = uploadBits(arena, packed.bits, packed.wordsPerRow, mt, m, blockRows(ctx.maxBinding, packed.wordsPerRow * 4, 1), 'val bits');
+      const valLists = maskRowLists(arena, packed, mt, m, chunk4, 'validation lists');
       const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
       for (const [c0, c1] of chunks) {
         const n4 = Math.ceil((c1 - c0) / 4);
@@ -129,7 +129,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
         const yv = arena.upload(targets(mt, m, c0, c1, meanT), 'val Yc');
         const w = arena.create(cp * n4 * 16, 'weights');
         const lam = arena.create(n4 * 16, 'lambda');
-        const val = validationError(design, valBits, n4, w, yv, mv);
+        const val = validationError(design, valLists, n4, w, yv, mv);
         const best = new Float64Array(n4 * 4).fill(Infinity);
         let lambdaMax: Float64Array | undefined;
         if (method === 'lasso') {
@@ -157,7 +157,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
     }
 
     // 2. fit on all rows
-    const design = new Design(arena, packed, 0, m, solver, progress);
+    const design = new Design(arena, packed, 0, m, solver, chunk4, progress);
     const mean = columnMeans(0, m);
     const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
     const attributions = new Float32Array(C * n);

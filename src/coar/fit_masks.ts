@@ -86,3 +86,105 @@ export function transposeMasks(p: PackedMasks, start: number, end: number): { bi
   }
   return { bits, wordsPerRow: words, counts };
 }
+
+/**
+ * The set bits of a 0/1 matrix as index lists, for products that visit only them
+ * (shaders/fit_sparse.wgsl). Each list row holds the positions of its set bits, grouped
+ * into blocks of `blockWidth` consecutive positions so that one dispatch per block reads
+ * only that block's rows of the dense operand (a cache-sized piece on CPU adapters).
+ * Entries are ordered by (block, row, position); rows are split into chunks whose entries
+ * fit one storage binding.
+ */
+export interface ListChunk {
+  /** first row of the chunk and its row count */
+  row0: number;
+  rows: number;
+  /** ptr[b * (rows + 1) + r] .. ptr[b * (rows + 1) + r + 1]: the entries of row r in block b */
+  ptr: Uint32Array;
+  idx: Uint32Array;
+}
+
+export interface IndexLists {
+  chunks: ListChunk[];
+  blocks: number;
+  blockWidth: number;
+  /** entries per position (column sums of the 0/1 matrix) */
+  counts: Float64Array;
+  entries: number;
+}
+
+/** Visit the set bits of mask rows [start, end): f(row - start, component). */
+function forEachBit(p: PackedMasks, start: number, end: number, f: (r: number, j: number) => void): void {
+  for (let i = start; i < end; i++) {
+    const o = i * p.wordsPerRow;
+    for (let w = 0; w < p.wordsPerRow; w++) {
+      let v = p.bits[o + w]!;
+      while (v !== 0) {
+        const low = v & -v;
+        f(i - start, w * 32 + 31 - Math.clz32(low));
+        v ^= low;
+      }
+    }
+  }
+}
+
+/** Split `rows` rows with `perRow[r]` entries into runs of at most `maxEntries` entries. */
+function chunkRows(perRow: Uint32Array, maxEntries: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let r0 = 0;
+  let n = 0;
+  for (let r = 0; r < perRow.length; r++) {
+    if (n + perRow[r]! > maxEntries && r > r0) { runs.push([r0, r]); r0 = r; n = 0; }
+    n += perRow[r]!;
+  }
+  runs.push([r0, perRow.length]);
+  return runs;
+}
+
+function buildLists(rows: number, positions: number, blockWidth: number, maxEntries: number,
+  visit: (f: (row: number, pos: number) => void) => void): IndexLists {
+  const blocks = Math.max(1, Math.ceil(positions / blockWidth));
+  const perBlockRow = new Uint32Array(blocks * rows);
+  const perRow = new Uint32Array(rows);
+  const counts = new Float64Array(positions);
+  visit((r, j) => { perBlockRow[Math.floor(j / blockWidth) * rows + r]!++; perRow[r]!++; counts[j]!++; });
+  const chunkOf = new Uint32Array(rows);
+  const chunks = chunkRows(perRow, maxEntries).map(([a, b], c) => {
+    chunkOf.fill(c, a, b);
+    const ptr = new Uint32Array(blocks * (b - a + 1));
+    let k = 0;
+    for (let blk = 0; blk < blocks; blk++) {
+      for (let r = a; r < b; r++) { ptr[blk * (b - a + 1) + r - a] = k; k += perBlockRow[blk * rows + r]!; }
+      ptr[blk * (b - a + 1) + b - a] = k;
+    }
+    return { row0: a, rows: b - a, ptr, idx: new Uint32Array(k) };
+  });
+  // cursor per (block, row): where its next entry goes in its chunk
+  const cursor = new Uint32Array(blocks * rows);
+  for (const ch of chunks) {
+    for (let blk = 0; blk < blocks; blk++) for (let r = 0; r < ch.rows; r++) cursor[blk * rows + ch.row0 + r] = ch.ptr[blk * (ch.rows + 1) + r]!;
+  }
+  // positions arrive in increasing order within a row, so each list comes out sorted
+  visit((r, j) => { const c = Math.floor(j / blockWidth) * rows + r; chunks[chunkOf[r]!]!.idx[cursor[c]!++] = j; });
+  return { chunks, blocks, blockWidth, counts, entries: perRow.reduce((s, v) => s + v, 0) };
+}
+
+/** Per mask row of [start, end): the components whose bit is set (lists for U P), in component blocks. */
+export function rowLists(p: PackedMasks, start: number, end: number, blockWidth: number, maxEntries: number): IndexLists {
+  return buildLists(end - start, p.components, blockWidth, maxEntries, (f) => forEachBit(p, start, end, f));
+}
+
+/** Per component: the mask rows of [start, end) (counted from start) whose bit is set (lists for U^T Q), in row blocks. */
+export function componentLists(p: PackedMasks, start: number, end: number, blockWidth: number, maxEntries: number): IndexLists {
+  const lists = buildLists(p.components, end - start, blockWidth, maxEntries, (f) => forEachBit(p, start, end, (r, j) => f(j, r)));
+  // counts per component are the row lengths here
+  const counts = new Float64Array(p.components);
+  for (const ch of lists.chunks) {
+    for (let r = 0; r < ch.rows; r++) {
+      let n = 0;
+      for (let b = 0; b < lists.blocks; b++) n += ch.ptr[b * (ch.rows + 1) + r + 1]! - ch.ptr[b * (ch.rows + 1) + r]!;
+      counts[ch.row0 + r] = n;
+    }
+  }
+  return { ...lists, counts };
+}

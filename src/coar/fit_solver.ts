@@ -12,10 +12,10 @@
 import { readBuffer } from '../gpu/buffers.js';
 import { encodeDispatches, type Dispatch, type GpuContext } from '../gpu/context.js';
 import {
-  cgDirection, cgStep, colDot, colSqDiff, colWeightedSum, fistaStep, gramBlock, gramProduct, MATMUL_ROWS, packedProduct,
-  scaleRows, subtract, vecParams, type BitBlock,
+  cgDirection, cgStep, colDot, colSqDiff, colWeightedSum, fistaStep, gramBlock, gramProduct, listProduct, MATMUL_ROWS,
+  scaleRows, subtract, vecParams, type BitBlock, type ListBlock,
 } from '../kernels/fit.js';
-import { transposeMasks, type PackedMasks } from './fit_masks.js';
+import { componentLists, rowLists, transposeMasks, type IndexLists, type PackedMasks } from './fit_masks.js';
 
 export type Solver = 'gram' | 'matrix-free';
 export type Progress = (message: string) => void;
@@ -87,12 +87,44 @@ function blockRows(maxBinding: number, rowBytes: number, align: number): number 
 /** Bytes the stored Gram matrix would take for `components` columns. */
 export const gramBytes = (components: number) => (Math.ceil(components / 4) * 4) ** 2 * 4;
 
+/**
+ * Rows of the dense operand one list block covers: about 640 KiB of it, so that on a CPU
+ * adapter the rows a sparse product gathers stay in a core's L2 cache (at |C| = 82,944 this
+ * made the product ~6x faster than unblocked lists on lavapipe; see BENCHMARKS.md).
+ */
+export const listBlockWidth = (n4: number) => Math.max(64, Math.floor((640 << 10) / (n4 * 16)));
+
+/** Index lists on the device: chunks (one binding each) and the number of blocks per chunk. */
+export interface DeviceLists { chunks: ListBlock[]; blocks: number; entries: number }
+
+export function uploadLists(arena: Arena, lists: IndexLists, label: string): DeviceLists {
+  return {
+    blocks: lists.blocks,
+    entries: lists.entries,
+    chunks: lists.chunks.map((c) => ({ ptr: arena.upload(c.ptr, `${label} ptr`), idx: arena.upload(c.idx, `${label} idx`), row0: c.row0, rows: c.rows })),
+  };
+}
+
+/** out = (0/1 matrix of the lists) x - 1 sub^T, one dispatch per chunk and block. */
+export function listDispatches(ctx: GpuContext, lists: DeviceLists, x: GPUBuffer, n4: number, sub: GPUBuffer, out: GPUBuffer): Dispatch[] {
+  return lists.chunks.flatMap((c) => Array.from({ length: lists.blocks }, (_, block) => listProduct(ctx, { lists: c, block, x, n4, sub, out })));
+}
+
+/** Row lists of mask rows [start, end) on the device, for predictions on those rows. */
+export function maskRowLists(arena: Arena, masks: PackedMasks, start: number, end: number, n4: number, label: string): DeviceLists {
+  return uploadLists(arena, rowLists(masks, start, end, listBlockWidth(n4), Math.floor(arena.ctx.maxBinding / 4)), label);
+}
+
 /** A linear operator P -> (Z^T Z + diag(lambda)) P on [Cp x n4] matrices. */
 export interface Operator {
   prepare(x: GPUBuffer, lambda: GPUBuffer, out: GPUBuffer): Dispatch[];
 }
 
-/** The standardized masks of rows [start, end): statistics, bits on the device, and the operator. */
+/**
+ * The standardized masks of rows [start, end): statistics, the masks on the device (index
+ * lists of the set bits by component, plus by mask row for products, or bits by component for
+ * the Gram matrix) and the operator. `n4`: the widest block of examples that will be solved.
+ */
 export class Design {
   readonly m: number;
   readonly components: number;
@@ -102,20 +134,24 @@ export class Design {
   readonly invStd: Float64Array;
   readonly invStdBuf: GPUBuffer;
   readonly meanUBuf: GPUBuffer;
-  readonly colBlocks: BitBlock[];
-  readonly rowBlocks: BitBlock[];
+  /** per component: the rows where its bit is set (U^T products) */
+  readonly byComponent: DeviceLists;
+  /** per mask row: the components whose bit is set (U products; matrix-free only) */
+  readonly byRow?: DeviceLists;
   readonly gram: { buffer: GPUBuffer; row0: number; rows: number }[] = [];
 
-  constructor(readonly arena: Arena, readonly masks: PackedMasks, readonly start: number, readonly end: number, readonly solver: Solver, progress?: Progress) {
+  constructor(readonly arena: Arena, readonly masks: PackedMasks, readonly start: number, readonly end: number, readonly solver: Solver,
+    n4: number, progress?: Progress) {
     const ctx = arena.ctx;
     this.m = end - start;
     this.components = masks.components;
     this.cp = Math.ceil(masks.components / 4) * 4;
-    const t = transposeMasks(masks, start, end);
+    const maxEntries = Math.floor(ctx.maxBinding / 4);
+    const comp = componentLists(masks, start, end, listBlockWidth(n4), maxEntries);
     this.meanU = new Float64Array(this.cp);
     this.invStd = new Float64Array(this.cp);
     for (let j = 0; j < this.components; j++) {
-      const mu = t.counts[j]! / this.m;
+      const mu = comp.counts[j]! / this.m;
       const sd = Math.sqrt(mu * (1 - mu));
       this.meanU[j] = mu;
       // a constant column carries no information: weight 0, like scikit-learn after StandardScaler
@@ -123,20 +159,19 @@ export class Design {
     }
     this.invStdBuf = arena.upload(Float32Array.from(this.invStd), 'fit inv std');
     this.meanUBuf = arena.upload(Float32Array.from(this.meanU), 'fit mean');
-    const maxBinding = ctx.maxBinding;
-    let per = blockRows(maxBinding, t.wordsPerRow * 4, 32);
-    if (solver === 'gram') per = Math.min(per, blockRows(maxBinding, this.cp * 4, 32));
-    this.colBlocks = uploadBits(arena, t.bits, t.wordsPerRow, 0, this.cp, per, 'fit bits by component');
-    this.rowBlocks = solver === 'matrix-free'
-      ? uploadBits(arena, masks.bits, masks.wordsPerRow, start, end, blockRows(maxBinding, masks.wordsPerRow * 4, 1), 'fit bits by mask')
-      : [];
-    if (solver === 'gram') {
+    this.byComponent = uploadLists(arena, comp, 'fit lists by component');
+    progress?.(`${comp.entries} set bits in ${this.m} rows (${(100 * comp.entries / (this.m * this.components)).toFixed(1)}%)`);
+    if (solver === 'matrix-free') {
+      this.byRow = maskRowLists(arena, masks, start, end, n4, 'fit lists by mask');
+    } else {
+      const t = transposeMasks(masks, start, end);
+      const per = Math.min(blockRows(ctx.maxBinding, t.wordsPerRow * 4, 32), blockRows(ctx.maxBinding, this.cp * 4, 32));
+      const colBlocks = uploadBits(arena, t.bits, t.wordsPerRow, 0, this.cp, per, 'fit bits by component');
       const counts = arena.upload(Float32Array.from(t.counts), 'fit counts');
-      for (const bi of this.colBlocks) {
+      for (const bi of colBlocks) {
         const q = arena.create(bi.rows * this.cp * 4, 'fit gram');
         this.gram.push({ buffer: q, row0: bi.row0, rows: bi.rows });
-        const ds = this.colBlocks.map((bj) => gramBlock(ctx, { bitsI: bi, bitsJ: bj, counts, invStd: this.invStdBuf, q, cols: this.cp, m: this.m, scale: 1 }));
-        for (const d of ds) run(ctx, [d]);
+        for (const bj of colBlocks) run(ctx, [gramBlock(ctx, { bitsI: bi, bitsJ: bj, counts, invStd: this.invStdBuf, q, cols: this.cp, m: this.m, scale: 1 })]);
         progress?.(`gram rows ${bi.row0 + bi.rows}/${this.cp}`);
       }
     }
@@ -157,12 +192,13 @@ export class Design {
     const rowsOut = this.arena.create(this.m * n4 * 16, 'fit Z P');
     const back = this.arena.create(cp * n4 * 16, 'fit U^T Z P');
     const zeros = this.arena.create(n4 * 16, 'fit zeros');
+    // Z^T Z P = S^-1 U^T (U S^-1 P - 1 s^T): the mu (1^T Z P) term is 0 because Z's columns are centred
     return {
       prepare: (x, lambda, out) => [
         scaleRows(ctx, cp, n4, x, this.invStdBuf, zeros, x, scaled),
         colWeightedSum(ctx, cp, n4, this.meanUBuf, scaled, shift),
-        ...this.rowBlocks.map((bits) => packedProduct(ctx, { bits, x: scaled, n4, sub: shift, out: rowsOut })),
-        ...this.colBlocks.map((bits) => packedProduct(ctx, { bits, x: rowsOut, n4, sub: zeros, out: back })),
+        ...listDispatches(ctx, this.byRow!, scaled, n4, shift, rowsOut),
+        ...listDispatches(ctx, this.byComponent, rowsOut, n4, zeros, back),
         scaleRows(ctx, cp, n4, back, this.invStdBuf, lambda, x, out),
       ],
     };
@@ -175,7 +211,7 @@ export class Design {
     const t = this.arena.create(this.cp * n4 * 16, 'fit U^T Y');
     const b = this.arena.create(this.cp * n4 * 16, 'fit B');
     run(ctx, [
-      ...this.colBlocks.map((bits) => packedProduct(ctx, { bits, x: yc, n4, sub: zeros, out: t })),
+      ...listDispatches(ctx, this.byComponent, yc, n4, zeros, t),
       scaleRows(ctx, this.cp, n4, t, this.invStdBuf, zeros, t, b),
     ]);
     return b;
@@ -331,8 +367,8 @@ export async function fista(arena: Arena, op: Operator, rows: number, n4: number
   return { iterations: opts.maxIter, converged: false };
 }
 
-/** Column-wise squared error of the predictions Z W on rows given as bits, against Yc. */
-export function validationError(design: Design, bits: BitBlock[], n4: number, w: GPUBuffer, yc: GPUBuffer, rows: number): { dispatches: Dispatch[]; err: GPUBuffer } {
+/** Column-wise squared error of the predictions Z W on rows given as index lists, against Yc. */
+export function validationError(design: Design, lists: DeviceLists, n4: number, w: GPUBuffer, yc: GPUBuffer, rows: number): { dispatches: Dispatch[]; err: GPUBuffer } {
   const arena = design.arena;
   const ctx = arena.ctx;
   const cp = design.cp;
@@ -346,11 +382,10 @@ export function validationError(design: Design, bits: BitBlock[], n4: number, w:
     dispatches: [
       scaleRows(ctx, cp, n4, w, design.invStdBuf, zeros, w, scaled),
       colWeightedSum(ctx, cp, n4, design.meanUBuf, scaled, shift),
-      ...bits.map((b) => packedProduct(ctx, { bits: b, x: scaled, n4, sub: shift, out: pred })),
+      ...listDispatches(ctx, lists, scaled, n4, shift, pred),
       colSqDiff(ctx, rows, n4, pred, yc, err),
     ],
   };
 }
 
-export { uploadBits, blockRows };
 export const MATMUL_ALIGN = MATMUL_ROWS;

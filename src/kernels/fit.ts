@@ -55,11 +55,26 @@ export function gramProduct(ctx: GpuContext, a: {
     [params(ctx, u32s(a.rows, a.row0, a.cols / 4, a.n4)), a.q, a.x, a.lambda, a.out], groups(invocations), 'fit gram product');
 }
 
-/** out[row0 + r] = sum over the set bits b of bit row r of x[b]  -  sub. */
-export function packedProduct(ctx: GpuContext, a: { bits: BitBlock; x: GPUBuffer; n4: number; sub: GPUBuffer; out: GPUBuffer }): Dispatch {
-  return ctx.prepare({ shader: 'fit_packed.wgsl', constants: { WG } },
-    [params(ctx, u32s(a.bits.rows, a.bits.row0, a.bits.words4, a.n4)), a.bits.buffer, a.x, a.sub, a.out],
-    groups(a.bits.rows * a.n4), 'fit packed product');
+/** One chunk of index lists on the device (see fit_masks.ts, ListChunk). */
+export interface ListBlock {
+  ptr: GPUBuffer;
+  idx: GPUBuffer;
+  row0: number;
+  rows: number;
+}
+
+/** Lanes per list row: one SIMD vector of lavapipe's 256-bit build. */
+export const LIST_LANES = 8;
+
+/**
+ * Block `block` of a blocked sparse product: out[row0 + r] = sum of x over the entries of
+ * list row r in that block, minus `sub` (block 0) or added to out (later blocks).
+ */
+export function listProduct(ctx: GpuContext, a: { lists: ListBlock; block: number; x: GPUBuffer; n4: number; sub: GPUBuffer; out: GPUBuffer }): Dispatch {
+  const cb = Math.min(4, Math.ceil(a.n4 / LIST_LANES));
+  const u = params(ctx, u32s(a.lists.rows, a.lists.row0, a.n4, a.block * (a.lists.rows + 1), a.block > 0 ? 1 : 0, 0, 0, 0));
+  return ctx.prepare({ shader: 'fit_sparse.wgsl', defines: { CB: cb }, constants: { LANES: LIST_LANES } },
+    [u, a.lists.ptr, a.lists.idx, a.x, a.sub, a.out], splitGroups(a.lists.rows), 'fit sparse product');
 }
 
 /** A uniform block {rows, n4, s0, s1} that the caller may rewrite between submits (FISTA's step). */
