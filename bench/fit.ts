@@ -7,6 +7,8 @@
  *   node --import tsx bench/fit.ts vit [options]       |C| = 82,944 (m 20,000 unless --m)
  *     options: --m M  --n N  --solver auto|gram|dual|matrix-free  --method ridge|ols|lasso  --lambda L
  *              --tol T  --max-iter K  --label TEXT (the row's case name)
+ *   node --import tsx bench/fit.ts products [m] [C] [n] work per unit (CPU seconds) of a sparse product, a
+ *                                                  stored-Gram product and a Gram build: WORK_COST in fit.ts
  *   node --import tsx bench/fit.ts render             rewrite the section (with fit-notes.md) from the results
  *
  * Stores are made in a child process first, so the peak RSS is the fit's alone. Results
@@ -19,8 +21,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fitAttributions, type FitMethod } from '../src/coar/fit.js';
-import { packMasks } from '../src/coar/fit_masks.js';
-import type { Solver } from '../src/coar/fit_solver.js';
+import { packMaskArray, packMasks } from '../src/coar/fit_masks.js';
+import { Arena, defaultBlocking, Design, readF32, run, type Solver } from '../src/coar/fit_solver.js';
 import { openStore, readMargins, readMaskRows } from '../src/coar/store.js';
 import { GpuContext } from '../src/gpu/context.js';
 import { floatToHalf } from '../src/io/f16.js';
@@ -182,6 +184,45 @@ if (mode === 'compare') {
 } else if (mode === 'make') {
   const [store, m, c, n] = rest;
   makeStore(store!, Number(m), Number(c), Number(n));
+} else if (mode === 'products') {
+  const [m = 4000, c = 8000, n = 100] = rest.map(Number);
+  let seed = 7;
+  const rand = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32; };
+  const masks = new Uint8Array(m * c).map(() => (rand() < ALPHA ? 0 : 1));
+  const packed = packMaskArray(masks, m, c);
+  const ctx = await GpuContext.open();
+  const n4 = Math.ceil(n / 4);
+  const cpuTime = async (f: () => Promise<void> | void) => {
+    const c0 = process.cpuUsage(); const t0 = performance.now();
+    await f();
+    const cu = process.cpuUsage(c0);
+    return { cpu: (cu.user + cu.system) / 1e6, wall: (performance.now() - t0) / 1000 };
+  };
+  const out: Record<string, number> = {};
+  for (const solver of ['matrix-free', 'dual', 'gram'] as Solver[]) {
+    const arena = new Arena(ctx);
+    let design!: Design;
+    const build = await cpuTime(async () => { design = new Design(arena, packed, 0, m, solver, defaultBlocking(ctx, n4)); await readF32(ctx, design.invStdBuf, 4); });
+    const rows = design.rows;
+    const x = arena.upload(new Float32Array(rows * n4 * 4).map(() => rand() - 0.5), 'x');
+    const y = arena.create(rows * n4 * 16, 'y');
+    const lam = arena.create(n4 * 16, 'lambda');
+    const op = design.operator(n4);
+    run(ctx, op.prepare(x, lam, y)); await readF32(ctx, y, 4); // compile
+    const apply = await cpuTime(async () => { for (let k = 0; k < 3; k++) run(ctx, op.prepare(x, lam, y)); await readF32(ctx, y, 4); });
+    const nnz = design.byComponent.entries;
+    if (solver === 'matrix-free') out.sparse = apply.cpu / 3 / (2 * nnz * n);
+    else {
+      out[`${solver} dense`] = apply.cpu / 3 / (rows * rows * n);
+      const words = solver === 'dual' ? Math.ceil(c * 1.05 / 128) * 4 : Math.ceil(m / 128) * 4;
+      out[`${solver} popcount`] = build.cpu / (rows * rows / 2 * words);
+    }
+    console.log(`${solver}: build ${build.cpu.toFixed(1)} cpu-s (${build.wall.toFixed(1)} s), 3 operator applications ${apply.cpu.toFixed(1)} cpu-s (${apply.wall.toFixed(1)} s), load ${loadavg()[0]!.toFixed(1)}`);
+    arena.destroy();
+  }
+  const unit = out.sparse!;
+  console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, `${(v * 1e9).toFixed(2)} ns = ${(v / unit).toFixed(3)} sparse`]))));
+  ctx.destroy();
 } else if (mode === 'render') {
   writeSection(loadRows());
 } else {

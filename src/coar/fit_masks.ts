@@ -188,3 +188,43 @@ export function componentLists(p: PackedMasks, start: number, end: number, block
   }
   return { ...lists, counts };
 }
+
+/**
+ * Mask rows [start, end) repacked for the dual Gram matrix Z Z^T (fit_gram.wgsl, DUAL):
+ * components reordered by standard deviation and each group of equal standard deviation
+ * (equal set-bit count) padded to whole words, so one weight d = 1 / std^2 per word turns
+ * popcounts into sums of d_j u_ij u_kj. Constant components (std 0) are left out.
+ * Also a_i = sum_j d_j mu_j u_ij per row (padded rows 0) and c = sum_j d_j mu_j^2.
+ */
+export function dualBits(p: PackedMasks, start: number, end: number, invStd: Float64Array, meanU: Float64Array): {
+  bits: Uint32Array; wordsPerRow: number; weight: Float32Array; shift: Float32Array; constant: number; classes: number;
+} {
+  const order = Array.from({ length: p.components }, (_, j) => j).filter((j) => invStd[j]! > 0).sort((a, b) => invStd[a]! - invStd[b]!);
+  const pos = new Int32Array(p.components).fill(-1);
+  const classWeights: [number, number, number][] = []; // [first word, end word, d]
+  let cursor = 0;
+  for (let k = 0; k < order.length; k++) {
+    const j = order[k]!;
+    if (k === 0 || invStd[j] !== invStd[order[k - 1]!]) {
+      cursor = Math.ceil(cursor / 32) * 32;
+      classWeights.push([cursor >>> 5, 0, invStd[j]! ** 2]);
+    }
+    pos[j] = cursor++;
+  }
+  const words = wordsFor(cursor);
+  const weight = new Float32Array(words);
+  classWeights.forEach((c, i) => { c[1] = i + 1 < classWeights.length ? classWeights[i + 1]![0] : Math.ceil(cursor / 32); weight.fill(c[2], c[0], c[1]); });
+  const d = (j: number) => invStd[j]! ** 2;
+  let constant = 0;
+  for (const j of order) constant += d(j) * meanU[j]! ** 2;
+  const rows = end - start;
+  const bits = new Uint32Array(Math.ceil(rows / 4) * 4 * words);
+  const shift = new Float64Array(Math.ceil(rows / 4) * 4);
+  forEachBit(p, start, end, (r, j) => {
+    const q = pos[j]!;
+    if (q < 0) return;
+    bits[r * words + (q >>> 5)]! |= 1 << (q & 31);
+    shift[r]! += d(j) * meanU[j]!;
+  });
+  return { bits, wordsPerRow: words, weight, shift: Float32Array.from(shift), constant, classes: classWeights.length };
+}

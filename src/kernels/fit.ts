@@ -32,16 +32,23 @@ function u32s(...v: number[]): ArrayBuffer { return new Uint32Array(v).buffer; }
 
 function groups(invocations: number): [number, number] { return splitGroups(Math.ceil(invocations / WG)); }
 
-/** Block I x block J of the standardized Gram matrix, written into rows of `q` (block I). */
+/**
+ * Block I x block J of a standardized Gram matrix, written into rows of `q` (block I) and,
+ * with `qMirror`, transposed into the rows of block J. Primal: `rowA` = set-bit counts,
+ * `rowB` = inverse standard deviations, `constant` = m. Dual (`weight` given): `rowA` = a_i,
+ * `constant` = c (see fit_gram.wgsl).
+ */
 export function gramBlock(ctx: GpuContext, a: {
-  bitsI: BitBlock; bitsJ: BitBlock; counts: GPUBuffer; invStd: GPUBuffer; q: GPUBuffer; cols: number; m: number; scale: number;
+  bitsI: BitBlock; bitsJ: BitBlock; rowA: GPUBuffer; rowB?: GPUBuffer; weight?: GPUBuffer; q: GPUBuffer; qMirror?: GPUBuffer;
+  cols: number; constant: number; scale?: number; valid: number;
 }): Dispatch {
-  const w = new ArrayBuffer(32);
+  const w = new ArrayBuffer(48);
   new Uint32Array(w, 0, 6).set([a.bitsI.words4, a.bitsI.rows, a.bitsI.row0, a.bitsJ.rows, a.bitsJ.row0, a.cols]);
-  new Float32Array(w, 24, 2).set([a.m, a.scale]);
+  new Float32Array(w, 24, 2).set([a.constant, a.scale ?? 1]);
+  new Uint32Array(w, 32, 1).set([a.valid]);
   const tiles = Math.ceil(a.bitsI.rows / 4) * Math.ceil(a.bitsJ.rows / 4);
-  return ctx.prepare({ shader: 'fit_gram.wgsl', constants: { WG } },
-    [params(ctx, w), a.bitsI.buffer, a.bitsJ.buffer, a.counts, a.invStd, a.q], groups(tiles), 'fit gram');
+  return ctx.prepare({ shader: 'fit_gram.wgsl', constants: { WG }, defines: { DUAL: !!a.weight, MIRROR: !!a.qMirror } },
+    [params(ctx, w), a.bitsI.buffer, a.bitsJ.buffer, a.rowA, a.rowB, a.q, a.qMirror, a.weight], groups(tiles), 'fit gram');
 }
 
 export const MATMUL_ROWS = 8;
@@ -111,6 +118,9 @@ export const colWeightedSum = (ctx: GpuContext, rows: number, n4: number, v: GPU
 /** out[r, c] = a[r, c] s[r] + lambda[c] b[r, c] */
 export const scaleRows = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, s: GPUBuffer, lambda: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
   vec(ctx, 'scale_rows', false, { rows, n4, a, rowV: s, colU: lambda, b, out });
+/** out[r, c] = (a[r, c] - u[c]) mask[r] */
+export const centerColumns = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, u: GPUBuffer, mask: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'center', false, { rows, n4, a, colU: u, rowV: mask, out });
 /** out = a - b */
 export const subtract = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
   vec(ctx, 'sub', false, { rows, n4, a, b, out });
