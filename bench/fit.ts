@@ -9,6 +9,7 @@
  *              --tol T  --max-iter K  --label TEXT (the row's case name)
  *   node --import tsx bench/fit.ts products [m] [C] [n] work per unit (CPU seconds) of a sparse product, a
  *                                                  stored-Gram product and a Gram build: WORK_COST in fit.ts
+ *   node --import tsx bench/fit.ts residual STORE OUT LAMBDA   ridge's relative residual of OUT's attributions in float64
  *   node --import tsx bench/fit.ts render             rewrite the section (with fit-notes.md) from the results
  *
  * Stores are made in a child process first, so the peak RSS is the fit's alone. Results
@@ -26,7 +27,7 @@ import { Arena, defaultBlocking, Design, readF32, run, type Solver } from '../sr
 import { openStore, readMargins, readMaskRows } from '../src/coar/store.js';
 import { GpuContext } from '../src/gpu/context.js';
 import { floatToHalf } from '../src/io/f16.js';
-import { writeNpy } from '../src/io/npy.js';
+import { readNpy, toFloat32, writeNpy } from '../src/io/npy.js';
 import { runReference } from '../test/support/python.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +40,10 @@ interface Row {
   fitSeconds: number; readSeconds: number; iterations: number; converged: boolean; maxIter?: number;
   peakRssGiB: number; peakDeviceGiB: number; reference?: Record<string, number>; date: string;
   tol?: number; cpuSeconds?: number; load?: [number, number];
+  /** worst relative residual of the normal equations, recomputed in float64 from the written attributions */
+  residual64?: number;
+  /** the same as the fit measured it in float32 */
+  residual32?: number;
 }
 
 /** A store of i.i.d. masks (alpha ablated) whose margins depend on 20 components per example, plus noise. */
@@ -78,10 +83,72 @@ async function ours(store: string, method: FitMethod, lambda: number, solver: So
       method, lambda, solver, maxIter, tol,
       progress: (msg) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${msg}\n`),
     });
-    return { r, readSeconds, fitSeconds: (performance.now() - t1) / 1000, m: s.usedRows.length, c: s.components, n: s.examples };
+    const fitSeconds = (performance.now() - t1) / 1000;
+    const out = join(store, `out-${method}-${r.solver}`);
+    mkdirSync(out, { recursive: true });
+    writeNpy(join(out, 'attributions.npy'), 'f4', [s.components, s.examples], r.attributions);
+    writeNpy(join(out, 'bias.npy'), 'f4', [s.examples], r.bias);
+    return { r, readSeconds, fitSeconds, m: s.usedRows.length, c: s.components, n: s.examples, out };
   } finally {
     ctx.destroy();
   }
+}
+
+/**
+ * Ridge's normal equations in standardized units, Z^T (yc - Z w_s) - lambda w_s relative to
+ * Z^T yc, per example, in float64 from the written attributions (raw units: Z w_s = Xc w_raw,
+ * w_s = S w_raw). Independent of the device code: only the store and the outputs.
+ */
+function residual64(store: string, out: string, lambda: number): { worst: number; median: number } {
+  const s = openStore(store);
+  const y = readMargins(s, s.usedRows);
+  const p = packMasks((a, b) => readMaskRows(s, a, b), s.usedRows, s.components);
+  s.close();
+  const m = p.rows, c = p.components, n = s.examples;
+  const w = Float64Array.from(toFloat32(readNpy(join(out, 'attributions.npy'))));
+  // X = U or 1 - U (flipped): X w = base + sign * U w with base = 0 or sum_j w_j
+  const sign = p.flipped ? -1 : 1;
+  const count = new Float64Array(c);
+  const visit = (f: (i: number, j: number) => void) => {
+    for (let i = 0; i < m; i++) for (let k = 0; k < p.wordsPerRow; k++) {
+      let v = p.bits[i * p.wordsPerRow + k]!;
+      while (v !== 0) { const low = v & -v; f(i, k * 32 + 31 - Math.clz32(low)); v ^= low; }
+    }
+  };
+  visit((_, j) => { count[j]!++; });
+  const mean = Float64Array.from(count, (k) => (p.flipped ? 1 - k / m : k / m));
+  const sd = Float64Array.from(mean, (u) => Math.sqrt(u * (1 - u)));
+  const ybar = new Float64Array(n);
+  for (let i = 0; i < m; i++) for (let k = 0; k < n; k++) ybar[k]! += y[i * n + k]! / m;
+  const base = new Float64Array(n);
+  const muW = new Float64Array(n);
+  for (let j = 0; j < c; j++) for (let k = 0; k < n; k++) { if (p.flipped) base[k]! += w[j * n + k]!; muW[k]! += mean[j]! * w[j * n + k]!; }
+  // e = yc - Xc w
+  const e = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let k = 0; k < n; k++) e[i * n + k] = y[i * n + k]! - ybar[k]! - base[k]! + muW[k]!;
+  visit((i, j) => { for (let k = 0; k < n; k++) e[i * n + k]! -= sign * w[j * n + k]!; });
+  // X^T v = base' + sign U^T v: accumulate U^T e and U^T yc
+  const ue = new Float64Array(c * n);
+  const uy = new Float64Array(c * n);
+  visit((i, j) => { for (let k = 0; k < n; k++) { ue[j * n + k]! += e[i * n + k]!; uy[j * n + k]! += y[i * n + k]! - ybar[k]!; } });
+  const sumE = new Float64Array(n);
+  for (let i = 0; i < m; i++) for (let k = 0; k < n; k++) sumE[k]! += e[i * n + k]!;
+  const rel: number[] = [];
+  for (let k = 0; k < n; k++) {
+    let g2 = 0, b2 = 0;
+    for (let j = 0; j < c; j++) {
+      if (!(sd[j]! > 1e-12)) continue;
+      // (X - 1 mu^T)^T e = X^T e - mu (1^T e), X^T e = (flipped ? 1^T e : 0) + sign U^T e
+      const xe = (p.flipped ? sumE[k]! : 0) + sign * ue[j * n + k]! - mean[j]! * sumE[k]!;
+      const g = xe / sd[j]! - lambda * sd[j]! * w[j * n + k]!;
+      const b = sign * uy[j * n + k]! / sd[j]!;
+      g2 += g * g;
+      b2 += b * b;
+    }
+    rel.push(Math.sqrt(g2 / b2));
+  }
+  rel.sort((a, b) => a - b);
+  return { worst: rel[rel.length - 1]!, median: rel[Math.floor(rel.length / 2)]! };
 }
 
 function loadRows(): Row[] { return existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Row[] : []; }
@@ -101,13 +168,19 @@ async function record(name: string, store: string, method: FitMethod, lambda: nu
   const o = await ours(store, method, lambda, solver, maxIter, tol);
   const cpu = process.cpuUsage(cpu0);
   const load: [number, number] = [load0, loadavg()[0]!];
+  let residual64: number | undefined;
+  if (refs.length === 0 && method !== 'lasso') {
+    // in a child process, so that the fit's peak RSS stays its own
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'residual', store, o.out, String(lambda)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status === 0) residual64 = JSON.parse(r.stdout.trim().split('\n').pop()!).worst;
+  }
   let reference: Record<string, number> | undefined;
   if (refs.length) reference = JSON.parse(runReference('fit_sklearn.py', ['time', store, refs.join(','), String(lambda), String(lassoLambda)]));
   const row: Row = {
     case: name, method, solver: o.r.solver, m: o.m, c: o.c, n: o.n, lambda, fitSeconds: o.fitSeconds, readSeconds: o.readSeconds,
     iterations: o.r.iterations, converged: o.r.converged, maxIter, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20,
     peakDeviceGiB: o.r.peakDeviceBytes / 2 ** 30, reference, date: new Date().toISOString().slice(0, 10),
-    tol, cpuSeconds: (cpu.user + cpu.system) / 1e6, load,
+    tol, cpuSeconds: (cpu.user + cpu.system) / 1e6, load, residual64, residual32: o.r.residual,
   };
   save(row);
   console.log(JSON.stringify(row));
@@ -181,6 +254,9 @@ if (mode === 'compare') {
   const maxIter = opt('max-iter') ? Number(opt('max-iter')) : undefined;
   const tol = opt('tol') ? Number(opt('tol')) : undefined;
   await record(name, store, method, lambda, (opt('solver') ?? 'auto') as Solver | 'auto', [], lambda, maxIter, tol);
+} else if (mode === 'residual') {
+  const [store, out, lam] = rest;
+  console.log(JSON.stringify(residual64(store!, out!, Number(lam))));
 } else if (mode === 'make') {
   const [store, m, c, n] = rest;
   makeStore(store!, Number(m), Number(c), Number(n));

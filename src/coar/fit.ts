@@ -62,7 +62,7 @@ export function gramBudget(): number { return Math.min(0.35 * totalmem(), 16 * 2
  * example, one set bit), multiply-add of a stored-Gram product, 32-bit AND + popcount of a
  * Gram build. Measured with bench/fit.ts `products` (see BENCHMARKS.md, "Fit").
  */
-export const WORK_COST = { sparse: 1, dense: 0.3, popcount: 0.35 };
+export const WORK_COST = { sparse: 1, dense: 0.5, popcount: 2 };
 
 export interface FitShape {
   rows: number;
