@@ -89,7 +89,7 @@ export const fit: CommandModule<{}, FitArgs> = {
       valFrac: result.lambda ? args['val-frac'] : null, lambdaGrid: result.lambdaGrid ?? null,
       lambdaGridUnits: result.lambdaGrid ? (args.method === 'lasso' ? 'fraction of each example\'s lambda_max' : 'absolute') : null,
       solver: result.solver, rows: store.usedRows.length, components: C, examples: n, split: store.split,
-      iterations: result.iterations, converged: result.converged, seconds, peakDeviceBytes: result.peakDeviceBytes,
+      iterations: result.iterations, converged: result.converged, residual: result.residual ?? null, seconds, peakDeviceBytes: result.peakDeviceBytes,
       units: 'raw mask units: predicted margin = bias + mask . attributions',
     };
     writeFileAtomic(join(outDir, 'fit.json'), [new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n')]);
