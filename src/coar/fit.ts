@@ -175,6 +175,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
       if (mv < 1 || mt < 2) throw new UserError(`cannot hold out ${valFrac} of ${m} rows to choose lambda (${mt} train, ${mv} validation): give --lambda or more rows`);
       progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
       const design = new Design(arena, packed, 0, mt, solver, blocking, progress, space(mt));
+      await design.ready(progress);
       const meanT = columnMeans(0, mt);
       const steps = opts.lambdaPath ?? (method === 'lasso' ? 12 : 13);
       lambdaGrid = method === 'lasso'
@@ -221,6 +222,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
 
     // 2. fit on all rows
     const design = new Design(arena, packed, 0, m, solver, blocking, progress, space(m));
+    await design.ready(progress);
     const mean = columnMeans(0, m);
     const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
     const attributions = new Float32Array(C * n);

@@ -157,6 +157,13 @@ export class Design {
    * m < |C|: the primal then has a null space of dimension |C| - m + 1 where rounding errors
    * gather and stall CG at eigenvalue lambda).
    */
+  /** Wait for the device to finish building the design (the Gram matrix is built asynchronously). */
+  async ready(progress?: Progress): Promise<void> {
+    const t0 = Date.now();
+    await this.arena.ctx.device.queue.onSubmittedWorkDone();
+    if (this.gram.length) progress?.(`Gram matrix built (${((Date.now() - t0) / 1000).toFixed(1)} s after the last block was queued)`);
+  }
+
   constructor(readonly arena: Arena, readonly masks: PackedMasks, readonly start: number, readonly end: number, readonly solver: Solver,
     blocking: Blocking, progress?: Progress, readonly space: 'primal' | 'dual' = solver === 'dual' ? 'dual' : 'primal') {
     const ctx = arena.ctx;
@@ -208,7 +215,7 @@ export class Design {
     const started = Date.now();
     for (let i = 0; i < bits.length; i++) {
       for (let j = i; j < bits.length; j++) run(ctx, [block(bits[i]!, bits[j]!, this.gram[i]!.buffer, j > i ? this.gram[j]!.buffer : undefined)]);
-      progress?.(`gram block row ${i + 1}/${bits.length} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      progress?.(`gram block row ${i + 1}/${bits.length} queued (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     }
   }
 
