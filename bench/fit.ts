@@ -169,7 +169,7 @@ async function record(name: string, store: string, method: FitMethod, lambda: nu
   const cpu = process.cpuUsage(cpu0);
   const load: [number, number] = [load0, loadavg()[0]!];
   let residual64: number | undefined;
-  if (refs.length === 0 && method !== 'lasso') {
+  if (method !== 'lasso') {
     // in a child process, so that the fit's peak RSS stays its own
     const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'residual', store, o.out, String(lambda)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (r.status === 0) residual64 = JSON.parse(r.stdout.trim().split('\n').pop()!).worst;
@@ -197,20 +197,27 @@ function writeSection(rows: Row[]): void {
     `Produced by \`node --import tsx bench/fit.ts compare|resnet50|vit\`; dates per row. Synthetic stores: i.i.d. masks with α = ${ALPHA}`,
     'ablated, float16 margins depending on 20 components per example plus noise. "fit" is `fitAttributions` (Gram or',
     'products, CG / FISTA, raw-unit conversion; includes pipeline compilation), "read" is reading and bit-packing the store.',
-    'References run in the same session on the same store with Debian\'s numpy/scikit-learn (float64, OMP_NUM_THREADS=2),',
-    'including their StandardScaler. "ours / reference" is our fit time over theirs (below 1: we are faster). Peak RSS is the',
-    'bench process\'s high-water mark (lavapipe\'s device memory is host memory, so it includes the device buffers); rows run',
-    'in one process share it. The CPU is shared with other engineers\' processes, so times vary by 10-20% or more.',
+    '"CPU" is the CPU time the bench process got during the fit (lavapipe runs in-process), "load" the 1-minute load average',
+    'at its start and end: the 2-core machine is shared with other engineers\' builds, so wall times depend on it.',
+    '"residual (f64)" is the worst relative residual of the normal equations over the examples, recomputed in float64 from',
+    'the written attributions by `bench/fit.ts residual` (independent of the device code); "iterations" names the tolerance',
+    'the solver was given. References run in the same session on the same store with Debian\'s numpy/scikit-learn (float64,',
+    'OMP_NUM_THREADS=2), including their StandardScaler. "ours / reference" is our fit time over theirs (below 1: we are',
+    'faster). Peak RSS is the bench process\'s high-water mark (lavapipe\'s device memory is host memory, so it includes the',
+    'device buffers; stores are made in a child process); rows run in one process share it.',
     '',
-    '| case | method | m | \\|C\\| | n | λ | solver | fit (s) | read (s) | iterations | reference (s) | ours / reference | peak RSS (GiB) | device buffers (GiB) | date |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| case | method | m | \\|C\\| | n | λ | solver | fit (s) | CPU (s) | load | read (s) | iterations | residual (f64) | reference (s) | ours / reference | peak RSS (GiB) | device buffers (GiB) | date |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const refs = Object.entries(r.reference ?? {});
     const refText = refs.map(([k, v]) => `${k} ${f(v, 2)}`).join(', ') || '—';
     const ratio = refs.map(([k, v]) => `${f(r.fitSeconds / v, 2)}× ${k.replace(/_.*/, '')}`).join(', ') || '—';
     const iters = `${r.iterations}${r.maxIter ? ` (cap ${r.maxIter})` : ''}${r.converged ? '' : ', not converged'}${r.tol ? ` (tol ${r.tol})` : ''}`;
-    lines.push(`| ${r.case} | ${r.method} | ${r.m} | ${r.c} | ${r.n} | ${r.lambda} | ${r.solver} | ${f(r.fitSeconds)} | ${f(r.readSeconds)} | ${iters} | ${refText} | ${ratio} | ${f(r.peakRssGiB, 2)} | ${f(r.peakDeviceGiB, 2)} | ${r.date} |`);
+    const load = r.load ? `${f(r.load[0])}–${f(r.load[1])}` : '—';
+    const cpu = r.cpuSeconds !== undefined ? f(r.cpuSeconds) : '—';
+    const res = r.residual64 !== undefined ? r.residual64.toExponential(1) : '—';
+    lines.push(`| ${r.case} | ${r.method} | ${r.m} | ${r.c} | ${r.n} | ${r.lambda} | ${r.solver} | ${f(r.fitSeconds)} | ${cpu} | ${load} | ${f(r.readSeconds)} | ${iters} | ${res} | ${refText} | ${ratio} | ${f(r.peakRssGiB, 2)} | ${f(r.peakDeviceGiB, 2)} | ${r.date} |`);
   }
   const notes = join(WORK, 'fit-notes.md');
   if (existsSync(notes)) lines.push('', readFileSync(notes, 'utf8').trim());
