@@ -5,6 +5,9 @@
  *   predicted margin = bias + mask . attributions.
  * Methods: ols and ridge by conjugate gradient, lasso by FISTA along a warm-started path;
  * without a given lambda, each example picks its own on the last val-frac of the rows.
+ * Solvers (fit_solver.ts): a stored |C| x |C| Gram matrix, a stored m x m kernel matrix
+ * (ridge / OLS in the dual), or products with index lists of the masks (primal, or dual
+ * when m < |C|); the automatic choice is the cheapest that fits (solverCosts).
  */
 import { totalmem } from 'node:os';
 import { UserError } from '../errors.js';

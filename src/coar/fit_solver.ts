@@ -7,7 +7,9 @@
  * standard deviations, the standardized design is Z = (U - 1 mu^T) S^-1 and the solvers
  * only ever need A P = Z^T Z P and B = Z^T (Y - 1 ybar^T). A comes either from a stored
  * Gram matrix (built from the bits by popcount) or matrix-free, as S^-1 U^T (U S^-1 P - 1 s^T)
- * with s = mu^T S^-1 P.
+ * with s = mu^T S^-1 P, the products visiting only the set bits through index lists. Ridge
+ * and OLS may instead solve the dual (Z Z^T + lambda) A = Yc, W = Z^T A, with a stored
+ * kernel matrix or the same products (RidgeSystem).
  */
 import { readBuffer } from '../gpu/buffers.js';
 import { encodeDispatches, type Dispatch, type GpuContext } from '../gpu/context.js';
