@@ -5,7 +5,7 @@ import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
-import { chooseSolver, DEFAULT_VAL_FRAC, fitAttributions, type FitMethod } from '../../coar/fit.js';
+import { DEFAULT_VAL_FRAC, fitAttributions, type FitMethod } from '../../coar/fit.js';
 import { packMasks } from '../../coar/fit_masks.js';
 import { openStore, readMargins, readMaskRows } from '../../coar/store.js';
 import type { Solver } from '../../coar/fit_solver.js';
@@ -34,7 +34,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy (needed when the store has several)' })
     .option('out', { type: 'string', describe: 'output folder (default: the store)' })
-    .option('solver', { choices: ['auto', 'gram', 'matrix-free'] as const, default: 'auto' as const, describe: 'stored Gram matrix or products with the masks' })
+    .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), or products with the masks; auto: the cheapest that fits' })
     .option('tol', { type: 'number', describe: 'relative tolerance (CG residual / FISTA change)' })
     .option('max-iter', { type: 'number', describe: 'iteration cap per solve' })
     .option('quiet', { type: 'boolean', describe: 'no progress on stderr' }) as any,
@@ -62,13 +62,12 @@ export const fit: CommandModule<{}, FitArgs> = {
     } finally {
       store.close();
     }
-    const solver = chooseSolver(store.components, args.solver);
     const ctx = await GpuContext.open(args);
     const started = Date.now();
     let result;
     try {
       result = await fitAttributions(ctx, masks, margins, store.examples, {
-        method: args.method, lambda: args.lambda, valFrac: args['val-frac'], solver, tol: args.tol, maxIter: args['max-iter'],
+        method: args.method, lambda: args.lambda, valFrac: args['val-frac'], solver: args.solver, tol: args.tol, maxIter: args['max-iter'],
         progress: log,
       });
     } finally {
@@ -90,7 +89,7 @@ export const fit: CommandModule<{}, FitArgs> = {
       valFrac: result.lambda ? args['val-frac'] : null, lambdaGrid: result.lambdaGrid ?? null,
       lambdaGridUnits: result.lambdaGrid ? (args.method === 'lasso' ? 'fraction of each example\'s lambda_max' : 'absolute') : null,
       solver: result.solver, rows: store.usedRows.length, components: C, examples: n, split: store.split,
-      iterations: result.iterations, converged: result.converged, seconds, peakDeviceBytes: result.peakDeviceBytes,
+      iterations: result.iterations, converged: result.converged, residual: result.residual ?? null, seconds, peakDeviceBytes: result.peakDeviceBytes,
       units: 'raw mask units: predicted margin = bias + mask . attributions',
     };
     writeFileAtomic(join(outDir, 'fit.json'), [new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n')]);
