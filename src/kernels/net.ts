@@ -43,7 +43,8 @@ export interface NetBuffers {
 
 export interface NetVariant { relu: boolean; grouped: boolean }
 
-function train(ctx: GpuContext, entry: string, v: NetVariant, uniform: GPUBuffer, b: Partial<NetBuffers>, invocations: number): Dispatch {
+/** One entry point of net_train.wgsl with the buffers it binds. */
+export function netDispatch(ctx: GpuContext, entry: string, v: NetVariant, uniform: GPUBuffer, b: Partial<NetBuffers>, invocations: number): Dispatch {
   return ctx.prepare({ shader: 'net_train.wgsl', entry, constants: { WG, RELU: v.relu ? 1 : 0, GROUPED: v.grouped ? 1 : 0 } },
     [uniform, b.bits, b.rowIdx, b.tbits, b.invStd, b.meanU, b.w1, b.b1, b.w2, b.b2, b.q, b.h, b.targets, b.dy, b.dpre, b.gw1, b.gb1, b.gw2, b.gb2],
     groups(invocations), `net ${entry}`);
@@ -52,21 +53,21 @@ function train(ctx: GpuContext, entry: string, v: NetVariant, uniform: GPUBuffer
 /** The forward pass of the first layer: q (the layer's output for an all-zero bit row), then h for the batch rows. */
 export function forwardHidden(ctx: GpuContext, v: NetVariant, s: NetShape, uniform: GPUBuffer, b: Pick<NetBuffers, 'bits' | 'rowIdx' | 'invStd' | 'meanU' | 'w1' | 'b1' | 'q' | 'h'>): Dispatch[] {
   return [
-    train(ctx, 'shift', v, uniform, { invStd: b.invStd, meanU: b.meanU, w1: b.w1, b1: b.b1, q: b.q }, s.d4),
-    train(ctx, 'hidden', v, uniform, { bits: b.bits, rowIdx: b.rowIdx, invStd: b.invStd, w1: b.w1, q: b.q, h: b.h }, s.rows * s.d4),
+    netDispatch(ctx, 'shift', v, uniform, { invStd: b.invStd, meanU: b.meanU, w1: b.w1, b1: b.b1, q: b.q }, s.d4),
+    netDispatch(ctx, 'hidden', v, uniform, { bits: b.bits, rowIdx: b.rowIdx, invStd: b.invStd, w1: b.w1, q: b.q, h: b.h }, s.rows * s.d4),
   ];
 }
 
 /** One minibatch's gradient of 0.5 * mean squared error (per example, summed over examples) into gw1, gb1, gw2, gb2. */
 export function gradientStep(ctx: GpuContext, v: NetVariant, s: NetShape, uniform: GPUBuffer, b: NetBuffers): Dispatch[] {
   return [
-    train(ctx, 'transpose_bits', v, uniform, { bits: b.bits, rowIdx: b.rowIdx, tbits: b.tbits }, s.components * s.bwords),
+    netDispatch(ctx, 'transpose_bits', v, uniform, { bits: b.bits, rowIdx: b.rowIdx, tbits: b.tbits }, s.components * s.bwords),
     ...forwardHidden(ctx, v, s, uniform, b),
-    train(ctx, 'output', v, uniform, { rowIdx: b.rowIdx, w2: b.w2, b2: b.b2, h: b.h, targets: b.targets, dy: b.dy }, s.rows * s.examples),
-    train(ctx, 'grad_w2', v, uniform, { h: b.h, dy: b.dy, gw2: b.gw2, gb2: b.gb2 }, s.examples * s.g4),
-    train(ctx, 'grad_hidden', v, uniform, { w2: b.w2, h: b.h, dy: b.dy, dpre: b.dpre }, s.rows * s.d4),
-    train(ctx, 'grad_b1', v, uniform, { dpre: b.dpre, gb1: b.gb1 }, s.d4),
-    train(ctx, 'grad_w1', v, uniform, { tbits: b.tbits, invStd: b.invStd, meanU: b.meanU, dpre: b.dpre, gw1: b.gw1, gb1: b.gb1 }, s.components * s.d4),
+    netDispatch(ctx, 'output', v, uniform, { rowIdx: b.rowIdx, w2: b.w2, b2: b.b2, h: b.h, targets: b.targets, dy: b.dy }, s.rows * s.examples),
+    netDispatch(ctx, 'grad_w2', v, uniform, { h: b.h, dy: b.dy, gw2: b.gw2, gb2: b.gb2 }, s.examples * s.g4),
+    netDispatch(ctx, 'grad_hidden', v, uniform, { w2: b.w2, h: b.h, dy: b.dy, dpre: b.dpre }, s.rows * s.d4),
+    netDispatch(ctx, 'grad_b1', v, uniform, { dpre: b.dpre, gb1: b.gb1 }, s.d4),
+    netDispatch(ctx, 'grad_w1', v, uniform, { tbits: b.tbits, invStd: b.invStd, meanU: b.meanU, dpre: b.dpre, gw1: b.gw1, gb1: b.gb1 }, s.components * s.d4),
   ];
 }
 
@@ -114,4 +115,9 @@ export function predictionMoments(ctx: GpuContext, s: LinearShape, uniform: GPUB
 /** best <- current for the examples whose flag is 1. */
 export function keepFlagged(ctx: GpuContext, s: LinearShape, uniform: GPUBuffer, b: { flags: GPUBuffer; curW: GPUBuffer; curB: GPUBuffer; bestW: GPUBuffer; bestB: GPUBuffer }): Dispatch {
   return linear(ctx, 'keep', true, uniform, [undefined, undefined, undefined, undefined, b.bestW, b.bestB, undefined, undefined, undefined, undefined, b.flags, b.curW, b.curB], (s.components + 1) * s.n4);
+}
+
+/** out = a + (rowV[r] colV[c]) x on [rows x n4] (shared_prior.wgsl). */
+export function addScaled(ctx: GpuContext, uniform: GPUBuffer, rows: number, n4: number, b: { a: GPUBuffer; x: GPUBuffer; rowV: GPUBuffer; colV: GPUBuffer; out: GPUBuffer }): Dispatch {
+  return ctx.prepare({ shader: 'shared_prior.wgsl', constants: { WG } }, [uniform, b.a, b.x, b.rowV, b.colV, b.out], groups(rows * n4), 'shared prior term');
 }
