@@ -10,10 +10,12 @@ import { packMasks } from '../../coar/fit_masks.js';
 import { openStore, readMargins, readMaskRows } from '../../coar/store.js';
 import type { Solver } from '../../coar/fit_solver.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
+import { fitOtherEstimator } from './fit_estimators.js';
 
-interface FitArgs extends GpuArgs {
+export interface FitArgs extends GpuArgs {
   store: string;
-  method: FitMethod;
+  method: EstimatorName;
   lambda?: number;
   'val-frac': number;
   split?: string;
@@ -26,10 +28,10 @@ interface FitArgs extends GpuArgs {
 
 export const fit: CommandModule<{}, FitArgs> = {
   command: 'fit <store>',
-  describe: 'fit component attributions (ridge, OLS or LASSO) for every example of a mask/margin store',
+  describe: 'fit component attributions (ridge, OLS, LASSO, extracted or shared) for every example of a mask/margin store',
   builder: (y) => gpuOptions(y)
     .positional('store', { type: 'string', demandOption: true, describe: 'folder with masks.npy, <split>_margins.npy, optional _completed.npy' })
-    .option('method', { choices: ['ols', 'ridge', 'lasso'] as const, default: 'ridge' as FitMethod, describe: 'regression' })
+    .option('method', { choices: ESTIMATORS, default: 'ridge' as FitMethod, describe: 'estimator: regression (ols, ridge, lasso), the seed\'s extracted network, or the shared prior' })
     .option('lambda', { type: 'number', describe: 'regularisation; absent: chosen per example on held-out rows' })
     .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy (needed when the store has several)' })
@@ -62,13 +64,14 @@ export const fit: CommandModule<{}, FitArgs> = {
     } finally {
       store.close();
     }
+    if (args.method === 'extracted' || args.method === 'shared') return fitOtherEstimator(args, { store, masks, margins, outDir, log });
     const solver = chooseSolver(store.components, args.solver);
     const ctx = await GpuContext.open(args);
     const started = Date.now();
     let result;
     try {
       result = await fitAttributions(ctx, masks, margins, store.examples, {
-        method: args.method, lambda: args.lambda, valFrac: args['val-frac'], solver, tol: args.tol, maxIter: args['max-iter'],
+        method: args.method as FitMethod, lambda: args.lambda, valFrac: args['val-frac'], solver, tol: args.tol, maxIter: args['max-iter'],
         progress: log,
       });
     } finally {
