@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { writeNpy } from '../io/npy.js';
 import { columnCorrelations, predictMargins } from './eval.js';
 import { fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
 import { packMaskArray } from './fit_masks.js';
@@ -41,6 +42,11 @@ export interface CurveData {
   components: number;
   examples: number;
 }
+
+/** A point's attributions and bias, kept beside its record. */
+export const attributionPaths = (dir: string, estimator: string, m: number) => ({
+  attributions: join(dir, 'points', `${estimator}-${m}.attributions.npy`), bias: join(dir, 'points', `${estimator}-${m}.bias.npy`),
+});
 
 export interface CurvePoint {
   estimator: EstimatorName;
@@ -81,7 +87,7 @@ export function fingerprint(attributions: Float32Array, bias: Float32Array): str
 }
 
 /** Fit one estimator on the first m training rows and score it on the held-out masks. */
-export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: EstimatorName, m: number, opts: EstimatorOptions): Promise<CurvePoint> {
+export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: EstimatorName, m: number, opts: EstimatorOptions): Promise<CurvePoint & { attributions: Float32Array; bias: Float32Array }> {
   const { components: C, examples: n } = data;
   if (m > data.train.rows) throw new UserError(`the training store has ${data.train.rows} rows, the curve asks for m = ${m}`);
   const started = performance.now();
@@ -93,7 +99,7 @@ export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: Es
   const pearson = [...c.pearson], spearman = [...c.spearman];
   return {
     estimator, masks: m, seconds, pearson, spearman, summary: summarize(pearson, spearman), details: fit.details,
-    fingerprint: fingerprint(fit.attributions, fit.bias),
+    fingerprint: fingerprint(fit.attributions, fit.bias), attributions: fit.attributions, bias: fit.bias,
   };
 }
 
@@ -124,7 +130,11 @@ export async function runCurve(ctx: GpuContext, data: CurveData, dir: string, pl
     for (const estimator of plan.estimators) {
       const old = readPoint(dir, estimator, m);
       if (old) { points.push(old); onPoint?.(old, false); continue; }
-      const p = await curvePoint(ctx, data, estimator, m, opts);
+      const { attributions, bias, ...p } = await curvePoint(ctx, data, estimator, m, opts);
+      const files = attributionPaths(dir, estimator, m);
+      writeNpy(files.attributions, 'f4', [data.components, data.examples], attributions);
+      writeNpy(files.bias, 'f4', [data.examples], bias);
+      // the record last: a point counts as done once its record exists
       writeFileAtomic(pointPath(dir, estimator, m), [new TextEncoder().encode(JSON.stringify(p) + '\n')]);
       points.push(p);
       onPoint?.(p, true);

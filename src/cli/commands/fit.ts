@@ -44,6 +44,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
     check(args.lambda === undefined || (Number.isFinite(args.lambda) && args.lambda >= 0), () => `--lambda must be a number >= 0, got ${args.lambda}`);
     check(!(args.method === 'ols' && args.lambda !== undefined && args.lambda !== 0), () => `--method ols has no lambda (got --lambda ${args.lambda}); use --method ridge`);
+    check(!['extracted', 'shared'].includes(args.method) || args.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${args.method}`);
     check(args.lambda !== undefined || args.method === 'ols' || (args['val-frac'] > 0 && args['val-frac'] < 1),
       () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
     check(args.tol === undefined || args.tol > 0, () => `--tol must be > 0, got ${args.tol}`);

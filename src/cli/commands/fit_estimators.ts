@@ -12,7 +12,6 @@ import type { FitArgs } from './fit.js';
 
 export async function fitOtherEstimator(args: FitArgs, d: { store: StoreReader; masks: PackedMasks; margins: Float32Array; outDir: string; log: (s: string) => void }): Promise<void> {
   const method = args.method as EstimatorName;
-  check(args.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${method}`);
   const rows = d.store.usedRows.length;
   check(rows >= 4, () => `--method ${method} needs at least 4 completed rows, the store has ${rows}`);
   const n = d.store.examples, C = d.store.components;

@@ -81,6 +81,9 @@ export interface TrainOutput {
 
 export const ceil4 = (x: number) => Math.ceil(x / 4) * 4;
 
+/** Training steps between two validation reads (at least one epoch). */
+const CHECK_STEPS = 16;
+
 function lowbias32(x: number): number {
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);
@@ -250,6 +253,8 @@ export async function trainNetwork(ctx: GpuContext, spec: NetworkSpec, train: Tr
     const lastKeep = input.keepAt ? Math.max(0, ...input.keepAt) : 0;
     const cap = input.keepAt ? Math.min(train.epochs, lastKeep) : train.epochs;
     const flagWords = new Float32Array(n4 * 4);
+    // a validation read stalls the queue: with few steps per epoch, read every few epochs
+    const checkEvery = Math.max(1, Math.ceil(CHECK_STEPS / steps.length));
     let stale = 0;
     let epoch = 0;
     const started = Date.now();
@@ -258,6 +263,8 @@ export async function trainNetwork(ctx: GpuContext, spec: NetworkSpec, train: Tr
       const order = input.order?.(epoch) ?? epochOrder(train.seed, epoch, mt);
       device.queue.writeBuffer(b.rowIdx, 0, order.map((i) => i + t0));
       run(ctx, steps.flat());
+      const check = !validation || epoch % checkEvery === 0 || epoch === cap;
+      if (!check) continue;
       run(ctx, [extract, ...(validation?.dispatches ?? [])]);
       flagWords.fill(0);
       let improved = false;
@@ -277,8 +284,8 @@ export async function trainNetwork(ctx: GpuContext, spec: NetworkSpec, train: Tr
         device.queue.writeBuffer(flags, 0, flagWords);
         run(ctx, [keep]);
       }
-      stale = improved ? 0 : stale + 1;
-      if (epoch % 10 === 0 || epoch === cap) {
+      stale = improved ? 0 : stale + (validation ? checkEvery : 1);
+      if (epoch % (10 * checkEvery) === 0 || epoch === cap) {
         const meanR = 1 - error.reduce((a, x) => a + x, 0) / n;
         input.progress?.(`epoch ${epoch}: ${validation ? `best validation correlation, mean over examples ${meanR.toFixed(4)}` : 'trained'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       }
