@@ -6,7 +6,7 @@
 import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { curveSizes, headline, runCurve, type CurveData, type CurvePoint } from '../../coar/curve.js';
-import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
+import { ESTIMATORS, type EstimatorName, type EstimatorOptions } from '../../coar/estimators/index.js';
 import { openStore, readMargins, readMaskRows, type StoreReader } from '../../coar/store.js';
 import type { SweepManifest } from '../../coar/sweep.js';
 import { check } from '../../errors.js';
@@ -21,10 +21,8 @@ import { sweep } from './sweep.js';
 interface CurveArgs extends GpuArgs {
   store?: string; heldout?: string; model?: string; examples: number; alpha: number; seed: number; 'heldout-masks': number;
   out?: string; estimators: string; 'min-masks'?: number; 'max-masks'?: number; 'val-frac': number; split?: string; quiet?: boolean;
+  'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number;
 }
-
-export const LASSO_TOL = 1e-5;
-export const LASSO_MAX_ITER = 2000;
 
 /** The longest run of completed rows from row 0: the curve's rows are its prefixes. */
 function completedPrefix(s: StoreReader): number {
@@ -92,6 +90,12 @@ export const curve: CommandModule<{}, CurveArgs> = {
     .option('max-masks', { type: 'number', describe: 'largest m (default 8 |C|, at most the training rows)' })
     .option('val-frac', { type: 'number', default: 0.2, describe: 'share of each point\'s training rows held out to choose hyperparameters' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy in both stores' })
+    // FISTA's defaults (tolerance 1e-7, 20,000 iterations per lambda) take many minutes per point on a CPU adapter
+    .option('lasso-path', { type: 'number', default: 12, describe: 'lasso: lambdas tried per point', group: 'Estimators:' })
+    .option('lasso-max-iter', { type: 'number', default: 2000, describe: 'lasso: FISTA iterations per lambda', group: 'Estimators:' })
+    .option('lasso-tol', { type: 'number', default: 1e-5, describe: 'lasso: FISTA tolerance', group: 'Estimators:' })
+    .option('extracted-epochs', { type: 'number', default: 300, describe: 'extracted: most epochs per training', group: 'Estimators:' })
+    .option('extracted-batch', { type: 'number', default: 64, describe: 'extracted: minibatch rows', group: 'Estimators:' })
     .option('quiet', { type: 'boolean' }) as any,
   handler: async (args) => {
     const estimators = args.estimators.split(',').map((s) => s.trim()).filter(Boolean);
@@ -100,6 +104,10 @@ export const curve: CommandModule<{}, CurveArgs> = {
     check(args['val-frac'] > 0 && args['val-frac'] < 1, () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
     check((args.model === undefined) !== (args.store === undefined), () => 'give either --model (sweeps made here) or --store with --heldout');
     check(args.store === undefined || args.heldout !== undefined, () => '--store needs --heldout: a store of fresh masks to score on');
+    for (const k of ['lasso-path', 'lasso-max-iter', 'extracted-epochs', 'extracted-batch'] as const) {
+      check(Number.isInteger(args[k]) && args[k] >= 2, () => `--${k} must be an integer >= 2, got ${args[k]}`);
+    }
+    check(args['lasso-tol'] > 0, () => `--lasso-tol must be > 0, got ${args['lasso-tol']}`);
     for (const k of ['min-masks', 'max-masks'] as const) {
       const v = args[k];
       check(v === undefined || (Number.isInteger(v) && v >= 4), () => `--${k} must be an integer >= 4, got ${v}`);
@@ -125,6 +133,12 @@ export const curve: CommandModule<{}, CurveArgs> = {
       out = resolve(args.out ?? join(trainDir, 'curve'));
     }
     check(trainDir !== heldDir, () => 'the held-out store must not be the training store');
+    const opts: EstimatorOptions = {
+      regression: { valFrac: args['val-frac'] },
+      lasso: { tol: args['lasso-tol'], maxIter: args['lasso-max-iter'], lambdaPath: args['lasso-path'] },
+      extracted: { valFrac: args['val-frac'], epochs: args['extracted-epochs'], batch: args['extracted-batch'] },
+      shared: {},
+    };
     const train = openStore(trainDir, { split: args.split });
     let data: CurveData, sizes: number[];
     let key: Record<string, unknown>;
@@ -142,19 +156,12 @@ export const curve: CommandModule<{}, CurveArgs> = {
         const rows = Array.from({ length: sizes[sizes.length - 1]! }, (_, i) => i);
         data = { train: read(train, rows), heldout: read(held, held.usedRows), components: C, examples: train.examples };
         const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as any).model?.sha256 ?? null } : null });
-        key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], lasso: { tol: LASSO_TOL, maxIter: LASSO_MAX_ITER } };
+        key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], estimators: opts };
       } finally { held.close(); }
     } finally { train.close(); }
     log(`${estimators.join(', ')} at m = ${sizes.join(', ')}; ${data.heldout.rows} held-out masks, ${data.examples} examples, ${data.components} components`);
     const ctx = await GpuContext.open(args);
     let points: CurvePoint[];
-    const opts = {
-      regression: { valFrac: args['val-frac'] },
-      // FISTA's defaults (1e-7, 20,000 iterations per lambda) take many minutes per point on a CPU adapter
-      lasso: { tol: LASSO_TOL, maxIter: LASSO_MAX_ITER },
-      extracted: { valFrac: args['val-frac'] },
-      shared: {},
-    };
     try {
       points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key }, opts, (p, fresh) =>
         log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`));
@@ -164,7 +171,7 @@ export const curve: CommandModule<{}, CurveArgs> = {
     const manifest = train.manifest as Partial<SweepManifest> | null;
     const result = {
       train: trainDir, heldout: heldDir, components: data.components, examples: data.examples, heldoutMasks: data.heldout.rows,
-      alpha: manifest?.alpha ?? null, model: manifest?.model ?? null, valFrac: args['val-frac'], sizes, estimators,
+      alpha: manifest?.alpha ?? null, model: manifest?.model ?? null, valFrac: args['val-frac'], options: opts, sizes, estimators,
       headline: headline(points, estimators), points,
     };
     writeFileAtomic(join(out, 'curve.json'), [new TextEncoder().encode(JSON.stringify(result, null, 1) + '\n')]);
