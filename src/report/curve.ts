@@ -121,11 +121,13 @@ ${targetRows}
 </section>
 <section id="table">
 <h2>All points</h2>
+<div style="overflow-x:auto">
 <table class="summary"><thead><tr><th rowspan="2" class="num">m</th>${d.estimators.map((e) => `<th colspan="3" class="group">${esc(e)}</th>`).join('')}</tr>
 <tr>${d.estimators.map(() => '<th class="num">Pearson ± sd</th><th class="num">Spearman</th><th class="num">fit s</th>').join('')}</tr></thead>
 <tbody>
 ${bySize}
 </tbody></table>
+</div>
 </section>
 <section id="estimators">
 <h2>Estimators</h2>

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 
-def make(d, m, c, n, seed, alpha=0.1, noise=0.3, wseed=0):
+def make(d, m, c, n, seed, alpha=0.1, noise=0.1, wseed=0):
     w = np.random.default_rng(wseed).normal(size=(c, n))
     rng = np.random.default_rng(seed)
     masks = rng.random((m, c)) >= alpha
@@ -37,8 +37,12 @@ def score(curve, heldout, est, m):
     x = np.load(os.path.join(heldout, 'masks.npy')).astype(np.float64)
     y = np.load(os.path.join(heldout, 'test_margins.npy')).astype(np.float64)
     p = x @ a + b
-    out = {'pearson': [stats.pearsonr(y[:, e], p[:, e])[0] for e in range(y.shape[1])],
-           'spearman': [stats.spearmanr(y[:, e], p[:, e])[0] for e in range(y.shape[1])]}
+    def r(f, e):
+        if np.ptp(p[:, e]) == 0 or np.ptp(y[:, e]) == 0:
+            return None  # undefined: constant predictions or margins
+        return float(f(y[:, e], p[:, e])[0])
+    out = {'pearson': [r(stats.pearsonr, e) for e in range(y.shape[1])],
+           'spearman': [r(stats.spearmanr, e) for e in range(y.shape[1])]}
     print(json.dumps(out))
 
 
@@ -47,7 +51,7 @@ if __name__ == '__main__':
     if cmd == 'make':
         kw = dict(zip([k.lstrip('-') for k in args[1::2]], args[2::2]))
         make(args[0], int(kw['m']), int(kw['c']), int(kw['n']), int(kw['seed']), float(kw.get('alpha', 0.1)),
-             float(kw.get('noise', 0.3)), int(kw.get('wseed', 0)))
+             float(kw.get('noise', 0.1)), int(kw.get('wseed', 0)))
     elif cmd == 'score':
         score(args[0], args[1], args[2], int(args[3]))
     else:

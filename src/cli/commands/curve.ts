@@ -35,12 +35,17 @@ function completedPrefix(s: StoreReader): number {
 function checkPair(train: StoreReader, held: StoreReader): void {
   check(train.components === held.components, () => `the held-out store has ${held.components} components, the training store ${train.components}`);
   check(train.examples === held.examples, () => `the held-out store has ${held.examples} examples, the training store ${train.examples}`);
-  const a = train.manifest as Partial<SweepManifest> | null, b = held.manifest as Partial<SweepManifest> | null;
-  if (!a?.model || !b?.model) return;
-  check(a.model.sha256 === b.model.sha256, () => `the held-out store was made with other weights than the training store`);
-  check(JSON.stringify(a.examples) === JSON.stringify(b.examples), () => `the held-out store measures other examples than the training store`);
-  check(a.alpha === b.alpha, () => `the held-out store's alpha is ${b.alpha}, the training store's ${a.alpha}: the curve scores at the training alpha`);
-  check(a.seed !== b.seed, () => `the held-out store has the training store's seed (${a.seed}): its masks are the training masks; sweep it with another --seed`);
+  const a = (train.manifest ?? {}) as Partial<SweepManifest>, b = (held.manifest ?? {}) as Partial<SweepManifest>;
+  if (a.model && b.model) {
+    check(a.model.sha256 === b.model.sha256, () => `the held-out store was made with other weights than the training store`);
+    check(JSON.stringify(a.examples) === JSON.stringify(b.examples), () => `the held-out store measures other examples than the training store`);
+  }
+  if (a.alpha !== undefined && b.alpha !== undefined) {
+    check(a.alpha === b.alpha, () => `the held-out store's alpha is ${b.alpha}, the training store's ${a.alpha}: the curve scores at the training alpha`);
+  }
+  if (a.seed !== undefined && b.seed !== undefined) {
+    check(a.seed !== b.seed, () => `the held-out store has the training store's seed (${a.seed}): its masks are the training masks; sweep it with another --seed`);
+  }
 }
 
 function read(store: StoreReader, rows: number[]): { masks: Uint8Array; margins: Float32Array; rows: number } {
@@ -155,7 +160,7 @@ export const curve: CommandModule<{}, CurveArgs> = {
         if (prefix < want) log(`the training store has ${prefix} completed rows from row 0: the curve stops at m = ${sizes[sizes.length - 1]} instead of ${want}`);
         const rows = Array.from({ length: sizes[sizes.length - 1]! }, (_, i) => i);
         data = { train: read(train, rows), heldout: read(held, held.usedRows), components: C, examples: train.examples };
-        const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as any).model?.sha256 ?? null } : null });
+        const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as Partial<SweepManifest>).model?.sha256 ?? null } : null });
         key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], estimators: opts };
       } finally { held.close(); }
     } finally { train.close(); }
@@ -175,7 +180,9 @@ export const curve: CommandModule<{}, CurveArgs> = {
       headline: headline(points, estimators), points,
     };
     writeFileAtomic(join(out, 'curve.json'), [new TextEncoder().encode(JSON.stringify(result, null, 1) + '\n')]);
-    const title = args.model ? `Estimators on ${args.model === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}` : `Estimators on ${trainDir}`;
+    const bundled = Object.entries(BUNDLED).find(([, b]) => manifest?.model && resolve(b.weights) === resolve(manifest.model.weights))?.[0];
+    const title = bundled ? `Estimators on ${bundled === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`
+      : `Estimators on ${manifest?.model ? `${manifest.model.arch} (${manifest.model.weights})` : trainDir}`;
     writeFileAtomic(join(out, 'curve.html'), [Buffer.from(renderCurvePage({ title, ...result }), 'utf8')]);
     printCurve(points, sizes, estimators);
     console.log(`\ncurve: ${join(out, 'curve.json')}, report: ${join(out, 'curve.html')}`);
