@@ -4,6 +4,8 @@
  * attributions in raw mask units, as `coar fit` writes them:
  *   predicted margin = bias + mask . attributions   (mask 1 = kept).
  */
+import { UserError } from '../../errors.js';
+import type { GpuContext } from '../../gpu/context.js';
 import type { PackedMasks } from '../fit_masks.js';
 
 export interface EstimatorResult {
@@ -66,4 +68,30 @@ export function toRawUnits(w: ArrayLike<number>, stride: number, b: ArrayLike<nu
 export function validationSplit(m: number, valFrac: number): { train: number; validate: number } {
   const validate = Math.min(m - 2, Math.max(2, Math.round(m * valFrac)));
   return { train: m - validate, validate };
+}
+
+/**
+ * Run device work under error scopes: a kernel the device rejects, or memory it cannot give,
+ * fails the fit instead of returning zeros. The scopes are popped whether or not `f` throws.
+ */
+export async function checkedOnDevice<T>(ctx: GpuContext, what: string, f: () => Promise<T>): Promise<T> {
+  ctx.device.pushErrorScope('out-of-memory');
+  ctx.device.pushErrorScope('validation');
+  let result: T | undefined;
+  let failure: unknown;
+  try { result = await f(); } catch (e) { failure = e; }
+  const invalid = await ctx.device.popErrorScope();
+  const oom = await ctx.device.popErrorScope();
+  if (oom) throw new UserError(`the device ran out of memory ${what} (${oom.message}); use fewer masks or examples`);
+  if (invalid) throw new Error(`${what}: WebGPU validation error: ${invalid.message}`);
+  if (failure !== undefined) throw failure;
+  return result as T;
+}
+
+/** The mask bits must fit one storage binding for the network and shared kernels. */
+export function checkBitsFit(ctx: GpuContext, masks: PackedMasks, method: string): void {
+  const bytes = masks.rows * masks.wordsPerRow * 4;
+  if (bytes > ctx.maxBinding) {
+    throw new UserError(`${masks.rows} masks over ${masks.components} components take ${(bytes / 2 ** 20).toFixed(0)} MiB as bits, more than one storage binding on this device (${(ctx.maxBinding / 2 ** 20).toFixed(0)} MiB): --method ${method} cannot fit this store; use fewer rows or --method ridge`);
+  }
 }
