@@ -10,12 +10,12 @@ import { packMasks } from '../../coar/fit_masks.js';
 import { openStore, readMargins, readMaskRows } from '../../coar/store.js';
 import type { Solver } from '../../coar/fit_solver.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
-import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
-import { fitOtherEstimator } from './fit_estimators.js';
+import { ESTIMATORS } from '../../coar/estimators/index.js';
+import { fitOtherEstimator, isOtherEstimator } from './fit_estimators.js';
 
 export interface FitArgs extends GpuArgs {
   store: string;
-  method: EstimatorName;
+  method: FitMethod;
   lambda?: number;
   'val-frac': number;
   split?: string;
@@ -44,7 +44,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
     check(args.lambda === undefined || (Number.isFinite(args.lambda) && args.lambda >= 0), () => `--lambda must be a number >= 0, got ${args.lambda}`);
     check(!(args.method === 'ols' && args.lambda !== undefined && args.lambda !== 0), () => `--method ols has no lambda (got --lambda ${args.lambda}); use --method ridge`);
-    check(!['extracted', 'shared'].includes(args.method) || args.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${args.method}`);
+    check(!isOtherEstimator(args.method) || args.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${args.method}`);
     check(args.lambda !== undefined || args.method === 'ols' || (args['val-frac'] > 0 && args['val-frac'] < 1),
       () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
     check(args.tol === undefined || args.tol > 0, () => `--tol must be > 0, got ${args.tol}`);
@@ -62,17 +62,17 @@ export const fit: CommandModule<{}, FitArgs> = {
       const started = Date.now();
       masks = packMasks((s, e) => readMaskRows(store, s, e), rows, store.components,
         (done) => { if (Date.now() - started > 2000) log(`packing masks: ${done}/${rows.length} rows`); });
+      if (isOtherEstimator(args.method)) return await fitOtherEstimator(args, { store, masks, margins, outDir, log });
     } finally {
       store.close();
     }
-    if (args.method === 'extracted' || args.method === 'shared') return fitOtherEstimator(args, { store, masks, margins, outDir, log });
     const solver = chooseSolver(store.components, args.solver);
     const ctx = await GpuContext.open(args);
     const started = Date.now();
     let result;
     try {
       result = await fitAttributions(ctx, masks, margins, store.examples, {
-        method: args.method as FitMethod, lambda: args.lambda, valFrac: args['val-frac'], solver, tol: args.tol, maxIter: args['max-iter'],
+        method: args.method, lambda: args.lambda, valFrac: args['val-frac'], solver, tol: args.tol, maxIter: args['max-iter'],
         progress: log,
       });
     } finally {

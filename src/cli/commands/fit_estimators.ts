@@ -10,8 +10,11 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
 import type { FitArgs } from './fit.js';
 
+/** The estimators `coar fit` hands to src/coar/estimators (the regression stays in fit.ts). */
+export const isOtherEstimator = (method: string) => method === 'extracted' || method === 'shared';
+
 export async function fitOtherEstimator(args: FitArgs, d: { store: StoreReader; masks: PackedMasks; margins: Float32Array; outDir: string; log: (s: string) => void }): Promise<void> {
-  const method = args.method as EstimatorName;
+  const method = args.method as string as EstimatorName;
   const rows = d.store.usedRows.length;
   check(rows >= 4, () => `--method ${method} needs at least 4 completed rows, the store has ${rows}`);
   const n = d.store.examples, C = d.store.components;

@@ -17,7 +17,7 @@ import {
   adamParams, adamTick, adamUpdate, extractLinear, forwardHidden, gradientStep, keepFlagged, linearParams, netParams, predictionMoments,
   type LinearShape, type NetBuffers, type NetShape, type NetVariant,
 } from '../../kernels/net.js';
-import type { PackedMasks } from '../fit_masks.js';
+import { transposeMasks, type PackedMasks } from '../fit_masks.js';
 import { Arena, readF32, run } from '../fit_solver.js';
 import { checkBitsFit, checkedOnDevice } from './common.js';
 
@@ -128,22 +128,10 @@ export function initialWeights(spec: NetworkSpec, components: number, examples: 
   };
 }
 
-/** Mean and 1/std of each component's packed bit over rows [start, end) (0 for a constant column). */
+/** Mean and 1/std of each component's packed bit over rows [start, end) (0 for a constant column, as fit_solver.ts). */
 export function bitStatistics(masks: PackedMasks, start: number, end: number): { meanU: Float64Array; invStd: Float64Array } {
-  const C = masks.components;
-  const counts = new Float64Array(C);
-  for (let r = start; r < end; r++) {
-    const o = r * masks.wordsPerRow;
-    for (let w = 0; w < masks.wordsPerRow; w++) {
-      let v = masks.bits[o + w]!;
-      while (v !== 0) {
-        counts[w * 32 + 31 - Math.clz32(v & -v)]!++;
-        v &= v - 1;
-      }
-    }
-  }
   const rows = end - start;
-  const meanU = counts.map((c) => c / rows);
+  const meanU = transposeMasks(masks, start, end).counts.map((c) => c / rows);
   const invStd = meanU.map((mu) => { const sd = Math.sqrt(mu * (1 - mu)); return sd > 1e-12 ? 1 / sd : 0; });
   return { meanU, invStd };
 }
