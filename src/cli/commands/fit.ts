@@ -10,8 +10,10 @@ import { packMasks } from '../../coar/fit_masks.js';
 import { openStore, readMargins, readMaskRows } from '../../coar/store.js';
 import type { Solver } from '../../coar/fit_solver.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { ESTIMATORS } from '../../coar/estimators/index.js';
+import { fitOtherEstimator, isOtherEstimator } from './fit_estimators.js';
 
-interface FitArgs extends GpuArgs {
+export interface FitArgs extends GpuArgs {
   store: string;
   method: FitMethod;
   lambda?: number;
@@ -26,10 +28,10 @@ interface FitArgs extends GpuArgs {
 
 export const fit: CommandModule<{}, FitArgs> = {
   command: 'fit <store>',
-  describe: 'fit component attributions (ridge, OLS or LASSO) for every example of a mask/margin store',
+  describe: 'fit component attributions (ridge, OLS, LASSO, extracted or shared) for every example of a mask/margin store',
   builder: (y) => gpuOptions(y)
     .positional('store', { type: 'string', demandOption: true, describe: 'folder with masks.npy, <split>_margins.npy, optional _completed.npy' })
-    .option('method', { choices: ['ols', 'ridge', 'lasso'] as const, default: 'ridge' as FitMethod, describe: 'regression' })
+    .option('method', { choices: ESTIMATORS, default: 'ridge' as FitMethod, describe: 'estimator: regression (ols, ridge, lasso), the seed\'s extracted network, or the shared prior' })
     .option('lambda', { type: 'number', describe: 'regularisation; absent: chosen per example on held-out rows' })
     .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy (needed when the store has several)' })
@@ -42,6 +44,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
     check(args.lambda === undefined || (Number.isFinite(args.lambda) && args.lambda >= 0), () => `--lambda must be a number >= 0, got ${args.lambda}`);
     check(!(args.method === 'ols' && args.lambda !== undefined && args.lambda !== 0), () => `--method ols has no lambda (got --lambda ${args.lambda}); use --method ridge`);
+    check(!isOtherEstimator(args.method) || args.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${args.method}`);
     check(args.lambda !== undefined || args.method === 'ols' || (args['val-frac'] > 0 && args['val-frac'] < 1),
       () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
     check(args.tol === undefined || args.tol > 0, () => `--tol must be > 0, got ${args.tol}`);
@@ -59,6 +62,7 @@ export const fit: CommandModule<{}, FitArgs> = {
       const started = Date.now();
       masks = packMasks((s, e) => readMaskRows(store, s, e), rows, store.components,
         (done) => { if (Date.now() - started > 2000) log(`packing masks: ${done}/${rows.length} rows`); });
+      if (isOtherEstimator(args.method)) return await fitOtherEstimator(args, { store, masks, margins, outDir, log });
     } finally {
       store.close();
     }
