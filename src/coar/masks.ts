@@ -27,7 +27,8 @@ export function packMasks(masks: Uint8Array, components: number, first: number, 
  */
 export const MASK_GENERATOR = 'lowbias32-chain-v1';
 
-function lowbias32(x: number): number {
+/** Wellons' lowbias32 integer hash (a bijection on 32-bit words). */
+export function lowbias32(x: number): number {
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);
   x ^= x >>> 15;

@@ -18,6 +18,7 @@ import {
   type LinearShape, type NetBuffers, type NetShape, type NetVariant,
 } from '../../kernels/net.js';
 import { transposeMasks, type PackedMasks } from '../fit_masks.js';
+import { lowbias32 } from '../masks.js';
 import { Arena, readF32, run } from '../fit_solver.js';
 import { checkBitsFit, checkedOnDevice } from './common.js';
 
@@ -84,15 +85,6 @@ export const ceil4 = (x: number) => Math.ceil(x / 4) * 4;
 
 /** Training steps between two validation reads (at least one epoch). */
 const CHECK_STEPS = 16;
-
-function lowbias32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
 
 /** A uniform number in [0, 1) from (seed, stream, index): counter-based, so any value can be regenerated alone. */
 function uniform01(seed: number, stream: number, i: number): number {
