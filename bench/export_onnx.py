@@ -52,8 +52,18 @@ def main():
     a = ap.parse_args()
     model, cin, size = build_model(a.arch, a.weights)
     x = torch.zeros(a.batch, cin, size, size)
+    mode = torch.onnx.TrainingMode.EVAL
+    if a.arch == 'vit_b_16':
+        # in eval mode torchvision's attention takes PyTorch's fused fast path, which has no ONNX
+        # export; the ViT has no batch norm and zero dropout, so train mode computes the same logits
+        with torch.no_grad():
+            ref = model(x[:1])
+        model.train()
+        mode = torch.onnx.TrainingMode.PRESERVE
+        with torch.no_grad():
+            assert torch.allclose(model(x[:1]), ref, rtol=1e-5, atol=1e-5), 'train-mode ViT differs from eval mode'
     with torch.no_grad():
-        torch.onnx.export(model, x, a.out, input_names=['input'], output_names=['logits'], opset_version=14)
+        torch.onnx.export(model, x, a.out, input_names=['input'], output_names=['logits'], opset_version=14, training=mode)
     print(f'{a.out}: {a.arch}, batch {a.batch}, input {cin}x{size}x{size}')
 
 

@@ -120,7 +120,14 @@ for (const key of which) {
 
   // peers' inputs: ONNX export and masks for the reference procedure
   const onnx = join(scratch, `${key}.onnx`);
-  execFileSync(PYTHON, [join(HERE, 'export_onnx.py'), cfg.arch, cfg.weights, onnx, '--batch', String(cfg.ortBatch)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let exportError: string | undefined;
+  try {
+    execFileSync(PYTHON, [join(HERE, 'export_onnx.py'), cfg.arch, cfg.weights, onnx, '--batch', String(cfg.ortBatch)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    // a peer that cannot run is a row that says so, not a lost benchmark
+    exportError = `ONNX export failed: ${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n').pop()}`;
+    log(exportError);
+  }
   const masksNpy = join(scratch, `${key}_masks.npy`);
   writeNpy(masksNpy, 'b1', [cfg.masks, model.components.size], generateMasks(7, 0.05, 0, cfg.masks, model.components.size));
 
@@ -134,8 +141,9 @@ for (const key of which) {
     log(`  ours ${o.toFixed(3)} passes/s`);
     const o16 = bn16 ? await ours(ctx16!, cfg, bn16, repeats) : undefined;
     if (o16) log(`  ours f16 ${o16.toFixed(3)} passes/s`);
-    const ortOut = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(HERE, 'ort_run.ts'), onnx, String(cfg.ortBatch), String(cfg.channels), String(cfg.side), String(repeats)],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 }).trim().split('\n').pop()!) as { seconds?: number[]; warmup?: number; missing?: string };
+    const ortOut = exportError ? { missing: exportError } as { seconds?: number[]; warmup?: number; missing?: string }
+      : JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(HERE, 'ort_run.ts'), onnx, String(cfg.ortBatch), String(cfg.channels), String(cfg.side), String(repeats)],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 }).trim().split('\n').pop()!) as { seconds?: number[]; warmup?: number; missing?: string };
     const ort = ortOut.seconds ? cfg.ortBatch / Math.min(...ortOut.seconds) : undefined;
     ortNote = ortOut.missing;
     ortWarmup = ortOut.warmup;
