@@ -132,8 +132,9 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2;
   let out: ConvTile[] = [];
   if (quick) {
-    // a few candidates of every kind, for tests and a first look
-    if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
+    // a few candidates of every kind, for tests and a first look: a smaller and a larger register
+    // tile than the default (16 x 16 won on every shape measured on lavapipe, BENCHMARKS.md), and shared memory
+    if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
   } else if (stage === 0) {
     // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
