@@ -309,7 +309,7 @@ function rate(r: number): string {
   return r >= 100 ? int(r) : String(Number(r.toPrecision(3)));
 }
 
-const CSS = `
+export const CSS = `
 :root { --ink: #1d232b; --muted: #66717f; --line: #e3e7ec; --page: #f5f6f8; --card: #fff; --pos: ${POSITIVE}; --neg: ${NEGATIVE}; }
 * { box-sizing: border-box; }
 html { background: var(--page); }

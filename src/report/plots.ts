@@ -16,7 +16,7 @@ const MUTED = '#7a8594';
 
 let dom: Document | undefined;
 
-function svg(options: Plot.PlotOptions): string {
+export function svg(options: Plot.PlotOptions): string {
   dom ??= parseHTML('<!doctype html><html><head></head><body></body></html>').document;
   const el = Plot.plot({
     style: { fontSize: '11px', fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', color: INK, background: 'transparent', overflow: 'visible' },

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ablate } from './ablate.js';
 import { components } from './components.js';
+import { edit } from './edit.js';
 import { evalCommand } from './eval.js';
 import { fit } from './fit.js';
 import { info } from './info.js';
@@ -8,4 +9,4 @@ import { run } from './run.js';
 import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, run];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, run, edit];

@@ -1,0 +1,142 @@
+/**
+ * COAR-Edit (REFERENCE.md, "COAR-Edit"; paper §5): score every component by a Welch
+ * t-statistic between the attributions of a target set and of a reference set, ablate the
+ * top-k (to lower the target margins) or the bottom-k (to raise them), and choose k by
+ * ablating one more component at a time on a validation set, under a budget for the drop
+ * in the validation reference accuracy.
+ *
+ * Attributions are in raw mask units with 1 = kept (REFERENCE.md, "Regression"): a positive
+ * attribution means ablating the component lowers the margin. So a component with a large
+ * positive t supports the target examples more than the reference ones.
+ */
+import type { Ablator } from './ablate.js';
+
+export type Direction = 'lower' | 'raise';
+
+/**
+ * Welch's t per component: (mean_T − mean_R) / sqrt(var_T/n_T + var_R/n_R), population
+ * variances. `target` and `reference` are attribution matrices [C, n_T] and [C, n_R]
+ * (row-major, one row per component). A zero denominator gives ±Infinity (or 0 when the
+ * means are equal too), so a component that separates the sets exactly still ranks first.
+ */
+export function welchScores(target: Float32Array, nT: number, reference: Float32Array, nR: number): Float64Array {
+  const C = target.length / nT;
+  if (!Number.isInteger(C) || reference.length !== C * nR) throw new Error(`attribution shapes differ: ${target.length}/${nT} vs ${reference.length}/${nR}`);
+  const out = new Float64Array(C);
+  const moments = (a: Float32Array, n: number, j: number): [number, number] => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += a[j * n + i]!;
+    const mean = s / n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (a[j * n + i]! - mean) ** 2;
+    return [mean, v / n];
+  };
+  for (let j = 0; j < C; j++) {
+    const [mT, vT] = moments(target, nT, j);
+    const [mR, vR] = moments(reference, nR, j);
+    const diff = mT - mR;
+    const se = Math.sqrt(vT / nT + vR / nR);
+    out[j] = se > 0 ? diff / se : diff === 0 ? 0 : diff * Infinity;
+  }
+  return out;
+}
+
+/**
+ * Components in the order COAR-Edit ablates them: decreasing score to lower the target
+ * margins (top-k), increasing score to raise them (bottom-k). Ties keep model order.
+ */
+export function ablationOrder(scores: Float64Array, direction: Direction): number[] {
+  const sign = direction === 'lower' ? -1 : 1;
+  return Array.from(scores.keys()).sort((a, b) => sign * (scores[a]! - scores[b]!) || a - b);
+}
+
+/** Masks [ks.length, C] (1 = kept): row r ablates the first ks[r] components of `order`. */
+export function prefixMasks(order: readonly number[], components: number, ks: readonly number[]): Uint8Array {
+  const masks = new Uint8Array(ks.length * components).fill(1);
+  ks.forEach((k, r) => {
+    for (let i = 0; i < k; i++) masks[r * components + order[i]!] = 0;
+  });
+  return masks;
+}
+
+/** Accuracy and mean margin of one set of examples under one candidate edit. */
+export interface SetScore { accuracy: number; meanMargin: number }
+
+export interface CurvePoint {
+  k: number;
+  target: SetScore;
+  reference: SetScore;
+  /** margins of the validation examples (target set first) with the first k components ablated */
+  margins: Float32Array;
+}
+
+export function setScore(margins: ArrayLike<number>, first: number, count: number): SetScore {
+  let correct = 0, sum = 0;
+  for (let i = first; i < first + count; i++) {
+    // the margin is true-class logit minus the best other: > 0 exactly when the argmax is right
+    if (margins[i]! > 0) correct++;
+    sum += margins[i]!;
+  }
+  return { accuracy: count ? correct / count : NaN, meanMargin: count ? sum / count : NaN };
+}
+
+/**
+ * The k to use, from a curve that starts at k = 0: among the candidates whose reference
+ * accuracy dropped by at most `maxDrop` (a fraction, 0.005 = half a point), the one with
+ * the best target accuracy (highest to raise, lowest to lower); ties go to the smaller k.
+ * k = 0 (no edit) is always admissible.
+ */
+export function chooseK(curve: readonly CurvePoint[], direction: Direction, maxDrop: number): CurvePoint {
+  const base = curve[0]!;
+  if (base.k !== 0) throw new Error('the curve must start at k = 0');
+  const better = (a: number, b: number) => (direction === 'raise' ? a > b : a < b);
+  let best = base;
+  for (const p of curve) {
+    const drop = base.reference.accuracy - p.reference.accuracy;
+    if (drop <= maxDrop + 1e-12 && better(p.target.accuracy, best.target.accuracy)) best = p;
+  }
+  return best;
+}
+
+/** Nothing left to gain on the target set: every example right (raise) or wrong (lower). */
+function saturated(p: CurvePoint, direction: Direction): boolean {
+  return direction === 'raise' ? p.target.accuracy >= 1 : p.target.accuracy <= 0;
+}
+
+export interface CurveOptions {
+  maxK: number;
+  maxDrop: number;
+  /** candidate ks per engine call (one batch of masks) */
+  chunk: number;
+  onProgress?: (kDone: number, kMax: number) => void;
+}
+
+/**
+ * Evaluate k = 0, 1, 2, ... on the validation set: the ablator holds `n` examples, the
+ * first `nTarget` the validation target set, the rest the validation reference set. Many
+ * candidate ks per dispatch. Stops early once a candidate within the budget gets every
+ * target example right (raise) or wrong (lower), or once a whole chunk is over the budget.
+ */
+export async function validationCurve(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<CurvePoint[]> {
+  const C = ablator.net.components.size;
+  const curve: CurvePoint[] = [];
+  for (let k0 = 0; k0 <= opts.maxK;) {
+    const ks = Array.from({ length: Math.min(opts.chunk, opts.maxK + 1 - k0) }, (_, i) => k0 + i);
+    const { margins } = await ablator.run(prefixMasks(order, C, ks), ks.length);
+    const points = ks.map((k, r) => ({
+      k,
+      target: setScore(margins, r * n, nTarget),
+      reference: setScore(margins, r * n + nTarget, n - nTarget),
+      margins: margins.slice(r * n, (r + 1) * n),
+    }));
+    curve.push(...points);
+    k0 += ks.length;
+    opts.onProgress?.(k0 - 1, opts.maxK);
+    const base = curve[0]!;
+    const within = (p: CurvePoint) => base.reference.accuracy - p.reference.accuracy <= opts.maxDrop + 1e-12;
+    // a saturated candidate within the budget is the answer: a larger k cannot beat it
+    if (points.some((p) => saturated(p, direction) && within(p))) break;
+    if (k0 > 1 && !points.some(within)) break;
+  }
+  return curve;
+}
