@@ -81,6 +81,20 @@ def held_out_metrics(study, model):
     return {'test_accuracy': float(correct.mean()), 'held_out_accuracy': float(correct[idx].mean())}
 
 
+def cached(path, digest, compute):
+    """compute(), remembered in `path` for the edited file with this sha256 (the metrics of
+    one edit take minutes on a busy CPU; a re-run scores only new edits)."""
+    if os.path.exists(path):
+        saved = json.load(open(path))
+        if saved.get('edited_sha256') == digest:
+            return saved['metrics']
+    metrics = compute()
+    with open(path + '.tmp', 'w') as f:
+        json.dump({'edited_sha256': digest, 'metrics': metrics}, f)
+    os.replace(path + '.tmp', path)
+    return metrics
+
+
 def source_of(data):
     if data['source'] == 'fashion-mnist':
         assert data['split'] == 'test'
@@ -97,8 +111,9 @@ def evaluate_study(study, out):
     edits = sorted(glob.glob(os.path.join(folder, 'edit*', 'edit.json')), key=lambda p: (len(p), p))
     if not edits:
         return None
-    base, _ = tf.load_model(os.path.join(HERE, '..', 'weights', WEIGHTS[study]))
-    before = held_out_metrics(study, base)
+    base_path = os.path.join(HERE, '..', 'weights', WEIGHTS[study])
+    base, _ = tf.load_model(base_path)
+    before = cached(os.path.join(folder, 'held_out_before.json'), sha256(base_path), lambda: held_out_metrics(study, base))
     sets, entries = {}, []
     for path in edits:
         record = json.load(open(path))
@@ -115,13 +130,13 @@ def evaluate_study(study, out):
                 key = f'{role}-{s["indices"][0]}' if len(s['indices']) == 1 else role
                 sets[key] = {'source': source, 'indices': s['indices']}
             roles[role] = {'set': key, 'accuracy_before': s['before']['accuracy'], 'accuracy_after': s['after']['accuracy']}
+        digest = sha256(os.path.join(edit_dir, record['edited']))
         entry = {
             'id': study if len(edits) == 1 else f'{study}-{os.path.basename(edit_dir)[len("edit-"):]}',
             'k': record['chosen']['k'], 'components': [c['name'] for c in record['chosen']['components']],
             'scores': [c['score'] for c in record['chosen']['components']],
-            'edited_sha256': sha256(os.path.join(edit_dir, record['edited'])),
-            'engine_seconds': record['seconds'], 'sets': roles,
-            'held_out': held_out_metrics(study, model),
+            'edited_sha256': digest, 'engine_seconds': record['seconds'], 'sets': roles,
+            'held_out': cached(os.path.join(edit_dir, 'held_out.json'), digest, lambda: held_out_metrics(study, model)),
         }
         if study == 'fix-error':
             t = record['sets']['target']['indices'][0]

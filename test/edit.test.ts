@@ -6,13 +6,13 @@
  * byte and PyTorch reproduces their reported accuracies; bad input gets one line.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ablationOrder, chooseK, prefixMasks, welchScores, type CurvePoint } from '../src/coar/edit.js';
-import { editedSafetensors } from '../src/coar/edit_export.js';
+import { editedSafetensors, editMetadata } from '../src/coar/edit_export.js';
 import { writeNpy } from '../src/io/npy.js';
 import { loadModel } from '../src/models/index.js';
 import type { EditRecord } from '../src/report/edit.js';
@@ -142,20 +142,40 @@ test('bad input: one line naming the problem, a non-zero exit, no output folder'
 
 const RESULTS = join(ROOT, 'case-studies', 'results.json');
 
-test('case studies: each edited model is rebuilt byte for byte, and PyTorch reproduces its reported accuracies', () => {
+interface CaseResults {
+  studies: {
+    study: string; weights: string; direction: string;
+    edits: { id: string; components: string[]; edited_sha256: string; held_out: Record<string, unknown>; sets: Record<string, { set: string; accuracy_before: number; accuracy_after: number }> }[];
+  }[];
+}
+
+test('case studies: each edited model is rebuilt byte for byte, and PyTorch reproduces the accuracies reported for it', () => {
   assert.ok(existsSync(RESULTS), 'case-studies/results.json (written by case-studies/reproduce.sh)');
-  const results = JSON.parse(readFileSync(RESULTS, 'utf8')) as { studies: { study: string; weights: string; edits: { id: string; components: string[]; edited_sha256: string; sets: Record<string, { accuracy_before: number; accuracy_after: number }>; held_out: Record<string, number> }[] }[] };
+  const results = JSON.parse(readFileSync(RESULTS, 'utf8')) as CaseResults;
   const edited = join(dir, 'cases');
+  mkdirSync(edited);
   for (const s of results.studies) {
     const weights = join(ROOT, s.weights);
     const model = loadModel('mini-resnet', weights);
     const index = new Map(model.components.names().map((n, i) => [n, i]));
+    const source = sha256(readFileSync(weights));
     for (const e of s.edits) {
-      const bytes = editedSafetensors(weights, model.components, e.components.map((n) => index.get(n)!), {});
-      void bytes;
+      const ablated = e.components.map((n) => index.get(n)!);
+      const bytes = editedSafetensors(weights, model.components, ablated, editMetadata(s.direction, e.components, source));
+      assert.is(sha256(bytes), e.edited_sha256, `${e.id}: the edited file differs from the one coar edit wrote`);
+      writeFileSync(join(edited, `${e.id}.safetensors`), bytes);
     }
   }
-  void edited;
+  const torch = JSON.parse(runReference('edit_reference.py', ['cases', RESULTS, edited])) as Record<string, { sets: Record<string, { before: number; after: number }>; held_out?: Record<string, unknown> }>;
+  for (const s of results.studies) {
+    for (const e of s.edits) {
+      for (const [role, r] of Object.entries(e.sets)) {
+        assert.is(torch[e.id]!.sets[role]!.before, r.accuracy_before, `${e.id} ${role}: accuracy before the edit`);
+        assert.is(torch[e.id]!.sets[role]!.after, r.accuracy_after, `${e.id} ${role}: accuracy after the edit`);
+      }
+      if (torch[e.id]!.held_out) assert.equal(torch[e.id]!.held_out, e.held_out, `${e.id}: held-out metrics`);
+    }
+  }
 });
 
 test.run();

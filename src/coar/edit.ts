@@ -103,6 +103,9 @@ function saturated(p: CurvePoint, direction: Direction): boolean {
   return direction === 'raise' ? p.target.accuracy >= 1 : p.target.accuracy <= 0;
 }
 
+/** Consecutive over-budget ks after which the search stops. */
+export const PATIENCE = 4;
+
 export interface CurveOptions {
   maxK: number;
   maxDrop: number;
@@ -115,7 +118,7 @@ export interface CurveOptions {
  * Evaluate k = 0, 1, 2, ... on the validation set: the ablator holds `n` examples, the
  * first `nTarget` the validation target set, the rest the validation reference set. Many
  * candidate ks per dispatch. Stops early once a candidate within the budget gets every
- * target example right (raise) or wrong (lower), or once a whole chunk is over the budget.
+ * target example right (raise) or wrong (lower), or once PATIENCE ks in a row are over the budget.
  */
 export async function validationCurve(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<CurvePoint[]> {
   const C = ablator.net.components.size;
@@ -136,7 +139,9 @@ export async function validationCurve(ablator: Ablator, n: number, nTarget: numb
     const within = (p: CurvePoint) => base.reference.accuracy - p.reference.accuracy <= opts.maxDrop + 1e-12;
     // a saturated candidate within the budget is the answer: a larger k cannot beat it
     if (points.some((p) => saturated(p, direction) && within(p))) break;
-    if (k0 > 1 && !points.some(within)) break;
+    // the reference accuracy is noisy in k: give up only after PATIENCE ks in a row over the budget
+    const last = curve.slice(-PATIENCE);
+    if (last.length === PATIENCE && last[0]!.k > 0 && !last.some(within)) break;
   }
   return curve;
 }

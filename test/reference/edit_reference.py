@@ -91,16 +91,17 @@ def zeroed(original_path, edited_path, names):
 
 
 def cases(results_path, edited_dir):
-    import evaluate  # case-studies/evaluate.py: the held-out metrics
+    import evaluate  # case-studies/evaluate.py: the sets' images and the held-out metrics
     results = json.load(open(results_path))
     out = {}
     for study in results['studies']:
+        base, _ = tf.load_model(os.path.join(ROOT, study['weights']))
+        data = {name: evaluate.set_data(s['source'], s['indices']) for name, s in study['sets'].items()}
+        before = {name: float((margins(base, x, y) > 0).mean()) for name, (x, y) in data.items()}
         for e in study['edits']:
             model, _ = tf.load_model(os.path.join(edited_dir, f"{e['id']}.safetensors"))
-            sets = {}
-            for name, s in e['sets'].items():
-                x, y = evaluate.set_data(s['source'], s['indices'])
-                sets[name] = float((margins(model, x, y) > 0).mean())
+            sets = {role: {'before': before[s['set']], 'after': float((margins(model, *data[s['set']]) > 0).mean())}
+                    for role, s in e['sets'].items()}
             entry = {'sets': sets}
             if len(study['edits']) == 1:
                 entry['held_out'] = evaluate.held_out_metrics(study['study'], model)
