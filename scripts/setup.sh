@@ -46,6 +46,9 @@ else
   echo "setup: no apt-get here; install a Vulkan driver, PyTorch, scikit-learn and scipy yourself" >&2
 fi
 
+# onnxruntime-node (devDependency, a peer in bench/) would download CUDA parts in its install
+# script; .npmrc says skip, and so does this for npm versions that ignore unknown .npmrc keys
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error

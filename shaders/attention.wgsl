@@ -12,12 +12,26 @@
 // Head channels are read as vec4s when the head width d and D are multiples of 4
 // (V = vec4f); otherwise one float at a time (SCALAR: V = f32).
 
+// F16: q, k, v and the output stored as f16; scores, softmax and sums in f32.
+
+#if F16
+enable f16;
+#endif
 #if SCALAR
 alias V = f32;
 fn vdot(a: V, b: V) -> f32 { return a * b; }
 #else
 alias V = vec4f;
 fn vdot(a: V, b: V) -> f32 { return dot(a, b); }
+#endif
+#if F16
+#if SCALAR
+alias QV = f16;
+#else
+alias QV = vec4<f16>;
+#endif
+#else
+alias QV = V;
 #endif
 
 const HDV: u32 = 16u;   // V values per head (d / 4, or d when SCALAR)
@@ -37,8 +51,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<V>;        // [batch, T, qkvStride]
-@group(0) @binding(2) var<storage, read_write> o: array<V>;    // [batch, Tq, oStride]
+@group(0) @binding(1) var<storage, read> qkv: array<QV>;        // [batch, T, qkvStride]
+@group(0) @binding(2) var<storage, read_write> o: array<QV>;    // [batch, Tq, oStride]
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -57,7 +71,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = 0u; i < QT; i++) {
     let qb = (tok0 + min(t0 + i, p.Tq - 1u)) * p.qkvStride + head;
     for (var j = 0u; j < HDV; j++) {
-      q[i][j] = qkv[qb + j] * SCALE;
+      q[i][j] = V(qkv[qb + j]) * SCALE;
       acc[i][j] = V(0.0);
     }
     m[i] = -3.4e38;
@@ -70,7 +84,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     var w: array<f32, QT>;
     for (var i = 0u; i < QT; i++) {
       var score = 0.0;
-      for (var j = 0u; j < HDV; j++) { score += vdot(q[i][j], qkv[kb + j]); }
+      for (var j = 0u; j < HDV; j++) { score += vdot(q[i][j], V(qkv[kb + j])); }
       if (score > m[i]) {
         // new max: rescale what was summed under the old one
         let r = exp(m[i] - score);
@@ -82,7 +96,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       l[i] += w[i];
     }
     for (var j = 0u; j < HDV; j++) {
-      let v = qkv[vb + j];
+      let v = V(qkv[vb + j]);
       for (var i = 0u; i < QT; i++) { acc[i][j] += w[i] * v; }
     }
   }
@@ -92,11 +106,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     if (t >= p.Tq) { break; }
     let ob = (item * p.Tq + t) * p.oStride;
     let inv = 1.0 / l[i];
-    for (var j = 0u; j < HDV; j++) { o[ob + head + j] = acc[i][j] * inv; }
+    for (var j = 0u; j < HDV; j++) { o[ob + head + j] = QV(acc[i][j] * inv); }
 #if SCALAR
     // the last head also zeroes the padding channels D..oStride (pooled buffers are not clean)
     if (h == p.heads - 1u) {
-      for (var c = p.DV; c < p.oStride; c++) { o[ob + c] = 0.0; }
+      for (var c = p.DV; c < p.oStride; c++) { o[ob + c] = QV(0.0); }
     }
 #endif
   }

@@ -5,16 +5,49 @@
 // Every channel count is padded to a multiple of 4; padded weights are zero.
 //
 // One invocation computes TP consecutive output pixels (flattened over batch, y, x)
-// times TC4 groups of 4 output channels, in registers: no shared memory, no barriers
-// (barriers are very slow on software adapters; real GPUs get bigger tiles by tuning).
-// A workgroup's invocations share one channel group (workgroup_id.y): the weight reads
-// are uniform across the workgroup, which CPU adapters turn into broadcasts instead of
-// gathers, and GPUs serve from cache.
+// times TC4 groups of 4 output channels, in registers. A workgroup is WG invocations
+// along pixels times WGC along channel groups. With WGC = 1 all its invocations share one
+// channel group: the weight reads are uniform across the workgroup, which CPU adapters
+// turn into broadcasts instead of gathers (and barriers are very slow there). With SHARED
+// the workgroup stages KCH input-channel groups of its weights in workgroup memory behind
+// barriers, the tiling GPUs want. Tiles are chosen per adapter by measurement (tune.ts).
+//
+// Precision: F16 stores weights as f16; X_F16 / Y_F16 say the input and the output (and
+// residual) activations are f16. HALF_MATH multiplies in f16 (4-term dot products) and
+// accumulates in f32; without it f16 values are widened and every operation is f32.
+#if F16
+enable f16;
+#endif
 
 const TP: u32 = 16u;    // output pixels per invocation
 const TC4: u32 = 2u;    // vec4 output-channel groups per invocation
+const KCH: u32 = 4u;    // SHARED: input-channel groups (of 4) staged per step
 
 override WG: u32 = 64u;    // invocations per workgroup, along output pixels
+override WGC: u32 = 1u;    // invocations per workgroup, along output channel groups
+
+#if F16
+alias WV = vec4<f16>;
+#else
+alias WV = vec4f;
+#endif
+#if X_F16
+alias XV = vec4<f16>;
+#else
+alias XV = vec4f;
+#endif
+#if Y_F16
+alias YV = vec4<f16>;
+#else
+alias YV = vec4f;
+#endif
+#if HALF_MATH
+alias AV = vec4<f16>;
+alias AM = mat4x4<f16>;
+#else
+alias AV = vec4f;
+alias AM = mat4x4f;
+#endif
 
 struct Params {
   batch: u32,          // items in this dispatch (masks x examples)
@@ -28,15 +61,18 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;          // [inputItems, H, W, Cin4]
-@group(0) @binding(2) var<storage, read> w: array<vec4f>;          // [KH*KW*Cin4*4, Cout4]
+@group(0) @binding(1) var<storage, read> x: array<XV>;             // [inputItems, H, W, Cin4]
+@group(0) @binding(2) var<storage, read> w: array<WV>;             // [KH*KW*Cin4*4, Cout4]
 @group(0) @binding(3) var<storage, read> scaleShift: array<vec4f>; // [2, Cout4]
-@group(0) @binding(4) var<storage, read_write> y: array<vec4f>;    // [batch, Ho, Wo, Cout4]
+@group(0) @binding(4) var<storage, read_write> y: array<YV>;       // [batch, Ho, Wo, Cout4]
 #if MASKED
 @group(0) @binding(5) var<storage, read> keep: array<vec4f>;       // [masks, maskStride4]: 1 = component kept (mask_expand.wgsl)
 #endif
 #if RESIDUAL
-@group(0) @binding(6) var<storage, read> residual: array<vec4f>;   // same shape as y
+@group(0) @binding(6) var<storage, read> residual: array<YV>;      // same shape as y
+#endif
+#if SHARED
+var<workgroup> ws: array<WV, KCH * 4u * WGC * TC4>;                 // [KCH * 4 rows, WGC * TC4]
 #endif
 
 #if GELU
@@ -57,12 +93,16 @@ fn erf4(x: vec4f) -> vec4f {
 }
 #endif
 
-@compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let c0 = wid.y * TC4;
+@compute @workgroup_size(WG, WGC, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let c0 = (wid.y * WGC + lid.y) * TC4;
   let pixels = p.batch * p.Ho * p.Wo;
-  let p0 = (gid.x + wid.z * groups.x * WG) * TP;
+  let p0 = ((wid.x + wid.z * groups.x) * WG + lid.x) * TP;
+#if SHARED
+  // no early return: every invocation reaches the barriers (pixels past the end are clamped)
+#else
   if (p0 >= pixels) { return; }
+#endif
   let hw = p.Ho * p.Wo;
 
   var iy0: array<i32, TP>;
@@ -96,20 +136,48 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
         off[t] = select(-1, i32((base[t] + u32(iy) * p.W + u32(ix)) * p.Cin4), inside);
       }
       let tapRow = (ky * p.KW + kx) * p.Cin4 * 4u;
+#if SHARED
+      for (var ci0 = 0u; ci0 < p.Cin4; ci0 += KCH) {
+        // stage rows tapRow + 4 ci0 .. + 4 KCH of this workgroup's WGC * TC4 channel groups
+        workgroupBarrier();
+        let cols = WGC * TC4;
+        for (var i = lid.y * WG + lid.x; i < KCH * 4u * cols; i += WG * WGC) {
+          let r = i / cols;
+          let ch = min(wid.y * cols + i % cols, lastC);
+          let ci = ci0 + r / 4u;
+          ws[i] = select(WV(0.0), w[(tapRow + min(ci, p.Cin4 - 1u) * 4u + r % 4u) * p.Cout4 + ch], ci < p.Cin4);
+        }
+        workgroupBarrier();
+        for (var cc = 0u; cc < KCH; cc++) {
+          let ci = ci0 + cc;
+          var a: array<AV, TP>;
+          for (var t = 0u; t < TP; t++) {
+            a[t] = AV(0.0);
+            if (off[t] >= 0 && ci < p.Cin4) { a[t] = AV(x[u32(off[t]) + ci]); }
+          }
+          for (var c = 0u; c < TC4; c++) {
+            let col = cc * 4u * cols + lid.y * TC4 + c;
+            let m = AM(AV(ws[col]), AV(ws[col + cols]), AV(ws[col + 2u * cols]), AV(ws[col + 3u * cols]));
+            for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m * a[t]); }
+          }
+        }
+      }
+#else
       for (var ci = 0u; ci < p.Cin4; ci++) {
-        var a: array<vec4f, TP>;
+        var a: array<AV, TP>;
         for (var t = 0u; t < TP; t++) {
-          a[t] = vec4f(0.0);
-          if (off[t] >= 0) { a[t] = x[u32(off[t]) + ci]; }
+          a[t] = AV(0.0);
+          if (off[t] >= 0) { a[t] = AV(x[u32(off[t]) + ci]); }
         }
         // 4 input channels x 4 output channels as one matrix: acc += W * a
         let row = (tapRow + ci * 4u) * p.Cout4;
         for (var c = 0u; c < TC4; c++) {
           let col = row + min(c0 + c, lastC);
-          let m = mat4x4f(w[col], w[col + p.Cout4], w[col + 2u * p.Cout4], w[col + 3u * p.Cout4]);
-          for (var t = 0u; t < TP; t++) { acc[t][c] += m * a[t]; }
+          let m = AM(AV(w[col]), AV(w[col + p.Cout4]), AV(w[col + 2u * p.Cout4]), AV(w[col + 3u * p.Cout4]));
+          for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m * a[t]); }
         }
       }
+#endif
     }
   }
 
@@ -128,14 +196,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
 #endif
       v = v * scaleShift[ch] + scaleShift[p.Cout4 + ch];
 #if RESIDUAL
-      v = v + residual[pix * p.Cout4 + ch];
+      v = v + vec4f(residual[pix * p.Cout4 + ch]);
 #endif
 #if RELU
       v = max(v, vec4f(0.0));
 #elif GELU
       v = gelu(v);
 #endif
-      y[pix * p.Cout4 + ch] = v;
+      y[pix * p.Cout4 + ch] = YV(v);
     }
   }
 }

@@ -111,3 +111,14 @@ fn fista(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   out[i] = w_new;
   out2[i] = w_new + p.s1 * (w_new - w_old);
 }
+
+// out[r, c] = (a[r, c] - col_u[c]) * row_v[r]: subtract a per-column value (a mean), keeping
+// padding rows (row_v = 0) at zero.
+@compute @workgroup_size(WG)
+fn center(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  let r = i / p.n4;
+  let c = i % p.n4;
+  out[i] = (a[i] - col_u[c]) * row_v[r];
+}

@@ -6,6 +6,14 @@
 // Row t < outTokens of each item is normalised; with outTokens = 1 this also picks the
 // class token for the classifier (LayerNorm acts on each token alone).
 
+// F16: x and y stored as f16, statistics in f32.
+#if F16
+enable f16;
+alias SV = vec4<f16>;   // stored activations
+#else
+alias SV = vec4f;
+#endif
+
 override WG: u32 = 64u;
 override EPS: f32 = 1e-6;
 
@@ -18,9 +26,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;            // [items, inTokens, D4]
+@group(0) @binding(1) var<storage, read> x: array<SV>;               // [items, inTokens, D4]
 @group(0) @binding(2) var<storage, read> gammaBeta: array<vec4f>;    // [2, D4]
-@group(0) @binding(3) var<storage, read_write> y: array<vec4f>;      // [items, outTokens, D4]
+@group(0) @binding(3) var<storage, read_write> y: array<SV>;         // [items, outTokens, D4]
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -32,12 +40,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let dst = r * p.D4;
 
   var s = vec4f(0.0);
-  for (var c = 0u; c < p.D4; c++) { s += x[src + c]; }
+  for (var c = 0u; c < p.D4; c++) { s += vec4f(x[src + c]); }
   let mean = (s.x + s.y + s.z + s.w) / f32(p.D);
 
   var q = vec4f(0.0);
   for (var c = 0u; c < p.D4; c++) {
-    let d = x[src + c] - mean;
+    let d = vec4f(x[src + c]) - mean;
     q += d * d;
   }
   // each padded (zero) channel added mean^2 to the sum: take it back out
@@ -46,6 +54,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let rstd = inverseSqrt(variance + EPS);
 
   for (var c = 0u; c < p.D4; c++) {
-    y[dst + c] = (x[src + c] - mean) * rstd * gammaBeta[c] + gammaBeta[p.D4 + c];
+    y[dst + c] = SV((vec4f(x[src + c]) - mean) * rstd * gammaBeta[c] + gammaBeta[p.D4 + c]);
   }
 }

@@ -2,6 +2,14 @@
 // Average pooling divides by the full window (PyTorch's count_include_pad=True); the
 // adaptive average pool to 1x1 is the window that covers the whole map.
 
+// F16: activations stored as f16, arithmetic in f32.
+#if F16
+enable f16;
+alias SV = vec4<f16>;   // stored activations
+#else
+alias SV = vec4f;
+#endif
+
 override WG: u32 = 64u;
 
 struct Params {
@@ -12,8 +20,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<SV>;
+@group(0) @binding(2) var<storage, read_write> y: array<SV>;
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -36,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     for (var kx = 0u; kx < p.KW; kx++) {
       let ix = i32(ox * p.stride + kx) - i32(p.pad);
       if (ix < 0 || ix >= i32(p.W)) { continue; }
-      let v = x[((b * p.H + u32(iy)) * p.W + u32(ix)) * p.C4 + c];
+      let v = vec4f(x[((b * p.H + u32(iy)) * p.W + u32(ix)) * p.C4 + c]);
 #if MAX
       acc = max(acc, v);
 #else
@@ -45,8 +53,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     }
   }
 #if MAX
-  y[i] = acc;
+  y[i] = SV(acc);
 #else
-  y[i] = acc / f32(p.KH * p.KW);
+  y[i] = SV(acc / f32(p.KH * p.KW));
 #endif
 }

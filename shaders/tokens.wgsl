@@ -6,6 +6,14 @@
 // `first_token` copies token 0 of every item: the class token that the last block's
 // residual and the classifier need (nothing else of the last block reaches the logits).
 
+// F16: patches, tokens and outputs stored as f16 (class token and positions stay f32).
+#if F16
+enable f16;
+alias SV = vec4<f16>;   // stored activations
+#else
+alias SV = vec4f;
+#endif
+
 override WG: u32 = 64u;
 
 struct Params {
@@ -16,9 +24,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> patches: array<vec4f>;   // [examples, T - 1, D4]
+@group(0) @binding(1) var<storage, read> patches: array<SV>;     // [examples, T - 1, D4]
 @group(0) @binding(2) var<storage, read> clsPos: array<vec4f>;    // [1 + T, D4]: class token, then pos[0..T)
-@group(0) @binding(3) var<storage, read_write> x: array<vec4f>;   // [batch, T, D4]
+@group(0) @binding(3) var<storage, read_write> x: array<SV>;     // [batch, T, D4]
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -29,14 +37,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let item = i / (p.D4 * p.T);
   let pos = clsPos[(1u + t) * p.D4 + c];
   if (t == 0u) {
-    x[i] = clsPos[c] + pos;
+    x[i] = SV(clsPos[c] + pos);
   } else {
-    x[i] = patches[((item % p.examples) * (p.T - 1u) + t - 1u) * p.D4 + c] + pos;
+    x[i] = SV(vec4f(patches[((item % p.examples) * (p.T - 1u) + t - 1u) * p.D4 + c]) + pos);
   }
 }
 
-@group(0) @binding(4) var<storage, read> tokens: array<vec4f>;    // [batch, T, D4]
-@group(0) @binding(5) var<storage, read_write> first: array<vec4f>; // [batch, D4]
+@group(0) @binding(4) var<storage, read> tokens: array<SV>;      // [batch, T, D4]
+@group(0) @binding(5) var<storage, read_write> first: array<SV>;   // [batch, D4]
 
 @compute @workgroup_size(WG, 1, 1)
 fn first_token(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {

@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fitAttributions } from '../src/coar/fit.js';
+import { fitAttributions, type FitOptions } from '../src/coar/fit.js';
+import { packMasks } from '../src/coar/fit_masks.js';
+import { openStore, readMargins, readMaskRows } from '../src/coar/store.js';
 import { GpuContext } from '../src/gpu/context.js';
 import { readNpy, toFloat32, writeNpy } from '../src/io/npy.js';
 import { coar } from './support/cli.js';
@@ -127,6 +129,75 @@ function fitOutputs(out: string, w: Float32Array, b: Float32Array, c: number, n:
   writeNpy(join(out, 'attributions.npy'), 'f4', [c, n], w);
   writeNpy(join(out, 'bias.npy'), 'f4', [n], b);
 }
+
+// ---- solver paths (stored Gram, stored kernel matrix, products with index lists), forced and automatic ----
+
+let shared: GpuContext | undefined;
+
+/** Fit a store in this process through the API, write the outputs as `coar fit` would; returns the solver used. */
+async function apiFit(store: string, out: string, opts: FitOptions): Promise<string> {
+  shared ??= await GpuContext.open();
+  const s = openStore(store);
+  const margins = readMargins(s, s.usedRows);
+  const masks = packMasks((a, b) => readMaskRows(s, a, b), s.usedRows, s.components);
+  s.close();
+  const res = await fitAttributions(shared, masks, margins, s.examples, opts);
+  fitOutputs(out, res.attributions, res.bias, s.components, s.examples);
+  return res.solver;
+}
+
+function ridgeAgrees(store: string, lambda: number, outs: string[]): void {
+  const r = reference('ridge_many', store, String(lambda), ...outs);
+  for (const out of outs) assert.ok(r[out].attributions < 1e-4 && r[out].bias < 1e-4, `${out}: ${JSON.stringify(r[out])}`);
+}
+
+test('m > |C|: the kernel-matrix (dual) solver and products cut into many blocks and chunks give scikit-learn\'s ridge', async () => {
+  const dual = join(dir, 'ridge-dual-tall');
+  const blocked = join(dir, 'ridge-blocked-tall');
+  assert.is(await apiFit(main, dual, { method: 'ridge', lambda: 10, solver: 'dual' }), 'dual');
+  await apiFit(main, blocked, { method: 'ridge', lambda: 10, solver: 'matrix-free', blocking: { width: 7, entries: 500 } });
+  ridgeAgrees(main, 10, [dual, blocked]);
+});
+
+// (The stored primal Gram matrix is not among them: with m < |C| its null space holds |C| - m + 1
+// eigenvalues equal to lambda, and f32 rounding that leaks there is amplified by
+// bulk eigenvalue / lambda: ~2e-4 relative at these sizes. That is why m < |C| solves in the dual.)
+test('m < |C|: the dual solvers give scikit-learn\'s ridge; the automatic choice is the kernel matrix for dense masks, products for sparse ones', async () => {
+  const dense = makeStore({ m: 150, c: 400, n: 6, seed: 22, alpha: 0.5 });
+  const sparse = makeStore({ m: 150, c: 400, n: 6, seed: 21 });
+  const outs: Record<string, string[]> = { [dense]: [], [sparse]: [] };
+  for (const [store, solver, expected] of [
+    [dense, 'auto', 'dual'], [dense, 'matrix-free', 'matrix-free'], [sparse, 'auto', 'matrix-free'], [sparse, 'dual', 'dual'],
+  ] as const) {
+    const out = join(dir, `ridge-wide-${outs[store]!.length}-${store === dense ? 'dense' : 'sparse'}`);
+    assert.is(await apiFit(store, out, { method: 'ridge', lambda: 3, solver }), expected);
+    outs[store]!.push(out);
+  }
+  ridgeAgrees(dense, 3, outs[dense]!);
+  ridgeAgrees(sparse, 3, outs[sparse]!);
+});
+
+test('m < |C|: OLS returns the minimum-norm solution in standardized units, as numpy\'s lstsq on the centred standardized masks', async () => {
+  const store = makeStore({ m: 120, c: 360, n: 5, seed: 23, alpha: 0.3 });
+  const outs = [join(dir, 'ols-wide-auto'), join(dir, 'ols-wide-free')];
+  await apiFit(store, outs[0]!, { method: 'ols' });
+  assert.is(await apiFit(store, outs[1]!, { method: 'ols', solver: 'matrix-free' }), 'matrix-free');
+  const r = reference('ols_min_norm', store, ...outs);
+  assert.is(r.rank, 119, 'the centred design has rank m - 1');
+  for (const out of outs) assert.ok(r[out].attributions < 1e-4 && r[out].bias < 1e-4, `${out}: ${JSON.stringify(r[out])}`);
+});
+
+test('LASSO refuses the dual solver with a clear message', async () => {
+  shared ??= await GpuContext.open();
+  try {
+    await fitAttributions(shared, { data: new Uint8Array(40).fill(1), rows: 10, components: 4 }, new Float32Array(10), 1, { method: 'lasso', lambda: 0.1, solver: 'dual' });
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.match((e as Error).message, /--solver dual solves ridge and OLS only/);
+  }
+});
+
+test.after(() => { shared?.destroy(); });
 
 // ---- bad input: one line, exit 1, nothing written ----
 

@@ -3,11 +3,11 @@
  * (REFERENCE.md, "Components" and "Ablation"). The reference runs live: random models with
  * non-trivial BatchNorm statistics, built, ablated and run by Debian's PyTorch.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { coar } from './support/cli.js';
+import { assertComponentTable } from './support/components.js';
 import { loadF32, relError } from './support/compare.js';
 import { runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
@@ -32,14 +32,7 @@ for (const c of cases) {
 
   test(`${label}: component table has ${c.components} components named and ordered as PyTorch's named_modules`, () => {
     runReference('resnet_reference.py', [c.arch, dir, ...c.args, ...(c.forward ? [] : ['--no-forward'])]);
-    const r = coar(['components', '--arch', c.arch, '--weights', weights, '--json']);
-    assert.is(r.code, 0, r.stderr);
-    const ours = JSON.parse(r.stdout) as { index: number; name: string }[];
-    const ref = JSON.parse(readFileSync(join(dir, 'components.json'), 'utf8')) as { names: string[] };
-    assert.is(ours.length, c.components);
-    assert.is(ref.names.length, c.components);
-    assert.equal(ours.map((x) => x.name), ref.names);
-    assert.equal(ours.map((x) => x.index), ref.names.map((_, i) => i));
+    assertComponentTable(['--arch', c.arch, '--weights', weights], dir, c.components);
   });
 
   if (!c.forward) continue;

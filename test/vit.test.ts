@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { writeNpy } from '../src/io/npy.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { coar } from './support/cli.js';
+import { assertComponentTable } from './support/components.js';
 import { loadF32, relError } from './support/compare.js';
 import { runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
@@ -70,14 +71,7 @@ for (const c of cases) {
 
   test(`${c.name}: component table has ${c.components} components named and ordered as PyTorch's named_modules`, () => {
     runReference('vit_reference.py', [dir, ...c.args, ...(c.timm ? ['--timm'] : [])]);
-    const r = coar(['components', '--arch', c.arch ?? 'vit', '--weights', weights, ...heads, '--json']);
-    assert.is(r.code, 0, r.stderr);
-    const ours = JSON.parse(r.stdout) as { index: number; name: string }[];
-    const ref = JSON.parse(readFileSync(join(dir, 'components.json'), 'utf8')) as { names: string[] };
-    assert.is(ours.length, c.components);
-    assert.is(ref.names.length, c.components);
-    assert.equal(ours.map((x) => x.name), ref.names);
-    assert.equal(ours.map((x) => x.index), ref.names.map((_, i) => i));
+    assertComponentTable(['--arch', c.arch ?? 'vit', '--weights', weights, ...heads], dir, c.components);
   });
 
   test(`${c.name}: ablated logits equal PyTorch zeroing weight rows (alpha 0, 5%, 50%, whole block) to ${TOL}`, () => {

@@ -3,8 +3,10 @@
  * `dispatch`, which binds buffers by binding number and records one compute dispatch.
  */
 import { BufferPool } from './buffers.js';
-import { openGpu, type Gpu, type GpuOptions } from './device.js';
+import { UserError } from '../errors.js';
+import { openGpu, type Gpu, type GpuOptions, type Precision } from './device.js';
 import { PipelineCache, type PipelineSpec } from './pipelines.js';
+import { TuningTable } from './tuning.js';
 
 export const MAX_GROUPS = 65535;
 
@@ -28,16 +30,33 @@ export class GpuContext {
   readonly device: GPUDevice;
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
+  /** storage precision of activations and weights */
+  readonly precision: Precision;
+  /** tiles measured on this adapter (cached on disk), and what is waiting to be measured */
+  readonly tuning: TuningTable;
 
-  private constructor(readonly gpu: Gpu) {
+  private constructor(readonly gpu: Gpu, opts: GpuOptions) {
     this.device = gpu.device;
     this.pipelines = new PipelineCache(gpu.device);
     this.pool = new BufferPool(gpu.device, gpu.limits.maxStorageBufferBindingSize ?? 128 << 20);
+    this.precision = opts.precision ?? 'f32';
+    this.tuning = new TuningTable(gpu.description, opts.retune ? 'rebuild' : opts.tune ? 'missing' : 'cached');
   }
 
   static async open(opts: GpuOptions = {}): Promise<GpuContext> {
-    return new GpuContext(await openGpu(opts));
+    if (opts.precision !== undefined && opts.precision !== 'f32' && opts.precision !== 'f16') {
+      throw new UserError(`--precision '${opts.precision}' is not one of f32, f16`);
+    }
+    const gpu = await openGpu(opts);
+    if (opts.precision === 'f16' && !gpu.hasF16) {
+      gpu.destroy();
+      throw new UserError(`--precision f16 needs the shader-f16 feature, which adapter '${gpu.adapterName}' lacks: use --precision f32`);
+    }
+    return new GpuContext(gpu, opts);
   }
+
+  /** bytes per stored activation or weight */
+  get elemBytes(): number { return this.precision === 'f16' ? 2 : 4; }
 
   get maxBinding(): number { return this.gpu.limits.maxStorageBufferBindingSize ?? 128 << 20; }
   get maxBuffer(): number { return this.gpu.limits.maxBufferSize ?? 256 << 20; }

@@ -13,7 +13,15 @@ export interface GpuOptions {
   /** substring of the adapter name to pick among several */
   adapter?: string;
   powerPreference?: GPUPowerPreference;
+  /** f32 (default) or f16: activations and weights stored as f16 (needs shader-f16) */
+  precision?: Precision;
+  /** measure tiles for shape classes missing from the tuning cache */
+  tune?: boolean;
+  /** measure every shape class met again, replacing the adapter's cached tiles */
+  retune?: boolean;
 }
+
+export type Precision = 'f32' | 'f16';
 
 export interface Gpu {
   device: GPUDevice;

@@ -5,12 +5,15 @@
  */
 import { uniformBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
+import type { Tunable } from '../gpu/tuning.js';
+import { floatToHalf } from '../io/f16.js';
 
 export const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /** A convolution's weights on the device, in the layout the kernel reads. */
 export interface ConvWeights {
-  w: GPUBuffer;          // [KH, KW, Cin4*4, Cout4*4], zero-padded
+  w: GPUBuffer;          // [KH, KW, Cin4*4, Cout4*4], zero-padded; f16 when `f16`
+  f16: boolean;
   scaleShift: GPUBuffer; // [2, Cout4*4]
   kh: number; kw: number; stride: number; pad: number;
   /** real (unpadded) channel counts */
@@ -42,8 +45,9 @@ export function uploadConv(ctx: GpuContext, label: string, weight: Float32Array,
   const ss = new Float32Array(2 * cout4);
   ss.set(scale, 0);
   ss.set(shift, cout4);
+  const f16 = ctx.precision === 'f16';
   return {
-    w: uploadBuffer(ctx.device, t, `${label}.w`),
+    w: uploadBuffer(ctx.device, f16 ? toHalf(t) : t, `${label}.w`), f16,
     scaleShift: uploadBuffer(ctx.device, ss, `${label}.scaleShift`),
     kh, kw, stride: opts.stride ?? 1, pad: opts.pad ?? 0, cin, cout,
   };
@@ -69,7 +73,17 @@ export interface ConvCall {
   residual?: GPUBuffer;
   /** activation after the residual add */
   act: Activation;
+  /** the input, and the output and residual, are stored as f16 (default: f32) */
+  xF16?: boolean;
+  yF16?: boolean;
+  /** a fixed tile (else the tuned one for this shape class on this adapter, else DEFAULT_TILE) */
   tile?: ConvTile;
+}
+
+function toHalf(x: Float32Array): Uint16Array {
+  const h = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) h[i] = floatToHalf(x[i]!);
+  return h;
 }
 
 export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
@@ -80,11 +94,83 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
   };
 }
 
-/** Work of one invocation (TP output pixels x 4*TC4 output channels) and of one workgroup. */
-export interface ConvTile { tp: number; tc4: number; wg: number }
+/**
+ * Work of one invocation (tp output pixels x 4*tc4 output channels) and of one workgroup
+ * (wg invocations along pixels x wgc along channel groups); `shared` stages kch input
+ * channel groups of weights in workgroup memory; `half` multiplies in f16 (f16 storage only).
+ */
+export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean }
+/**
+ * The tile used when none is cached: 16 pixels x 8 channels per invocation, 64 invocations.
+ * On lavapipe 16 x 16 runs 1.2-2.9x faster on ResNet-50 / ViT-B/16 shapes (BENCHMARKS.md,
+ * issue 6) but its unrolled loops take lavapipe about twice as long to compile (a ResNet-50
+ * warm-up took 30 minutes under load 20), and every test process compiles afresh: so the
+ * tuner picks it where it is measured and cached (`coar bench tune`, --tune), not the default.
+ */
 export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
 
+export const convTileName = (t: ConvTile) =>
+  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}`;
+
+/**
+ * The shape class a tuned tile is cached under: kernel, stride, channels, output pixels to
+ * the nearest power of 2 up to 2^16 (past that, more pixels only mean more workgroups of the
+ * same kind, so one measurement on 2^16 serves every larger batch), precision.
+ */
+export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f16: boolean): string {
+  const px = Math.min(16, Math.round(Math.log2(Math.max(1, pixels))));
+  return `conv2d k${cw.kh}x${cw.kw} s${cw.stride} ${cin4 * 4}->${ceil4(cw.cout)} px2^${px}${px === 16 ? '+' : ''} ${f16 ? 'f16' : 'f32'}`;
+}
+
+/**
+ * The tiles the tuner tries, in two stages: register tiles in a workgroup of 64 along
+ * pixels (what CPU adapters want), then around the best of those, other workgroup shapes,
+ * 2-D workgroups with shared-memory weight tiles and f16 arithmetic (what GPUs want).
+ */
+export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false): ConvTile[] {
+  const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) && t.wg * (t.wgc ?? 1) <= maxInvocations &&
+    (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2;
+  let out: ConvTile[] = [];
+  if (quick) {
+    // a few candidates of every kind, for tests and a first look
+    if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
+    if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
+  } else if (stage === 0) {
+    // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
+    for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
+    out.push({ tp: 8, tc4: 8, wg: 64 });
+  } else if (stage === 1) {
+    const { tp, tc4 } = best;
+    out = [
+      { ...best, wg: 16 }, { ...best, wg: 32 }, { ...best, wg: 128 }, { ...best, wg: 256 },
+      { tp, tc4, wg: 64, wgc: 4 }, { tp: Math.max(1, tp / 4), tc4, wg: 64, wgc: 4, shared: true, kch: 4 },
+      { tp: 4, tc4: 1, wg: 64, wgc: 4, shared: true, kch: 8 }, { tp: 2, tc4: 1, wg: 128, wgc: 2, shared: true, kch: 4 },
+    ];
+    if (f16) out.push({ ...best, half: true });
+  } else {
+    return [];
+  }
+  const seen = new Set<string>([convTileName(best)]);
+  return out.filter((t) => fits(t) && !seen.has(convTileName(t)) && seen.add(convTileName(t)));
+}
+
 export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispatch {
+  const o = convOutShape(cw, call.xShape);
+  const cout4 = o.c / 4;
+  const pixels = call.batch * o.h * o.w;
+  if (call.tile) return prepareConv(ctx, cw, call, call.tile);
+  const tunable: Tunable = {
+    key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
+    flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
+    defaultChoice: { ...DEFAULT_TILE },
+    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick) as unknown as Record<string, number | boolean>[],
+    prepare: (choice) => prepareConv(ctx, cw, call, choice as unknown as ConvTile),
+  };
+  const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
+  return prepareConv(ctx, cw, call, tuned ?? DEFAULT_TILE);
+}
+
+function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: ConvTile): Dispatch {
   const o = convOutShape(cw, call.xShape);
   const cout4 = o.c / 4;
   const params = [
@@ -93,17 +179,24 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
     cw.kh, cw.kw, cw.stride, cw.pad,
     call.inputItems, call.mask?.itemsPerMask ?? 1, call.mask?.stride4 ?? 0, call.mask ? call.mask.start4(call.mask.offset) : 0,
   ];
-  const { tp: TP, tc4: TC4, wg } = call.tile ?? DEFAULT_TILE;
+  const { tp: TP, tc4: TC4, wg } = tile;
+  const wgc = tile.wgc ?? 1;
+  const f16 = cw.f16;
+  if ((call.xF16 || call.yF16) && !f16) throw new Error('conv2d: f16 activations need f16 weights (GpuContext precision f16)');
   const pixInv = Math.ceil((call.batch * o.h * o.w) / TP);
   const [gx, gz] = splitGroups(Math.ceil(pixInv / wg));
   return ctx.prepare(
     {
       shader: 'conv2d.wgsl',
-      defines: { MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4 },
-      constants: { WG: wg },
+      defines: {
+        MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4,
+        SHARED: !!tile.shared, ...(tile.shared ? { KCH: tile.kch ?? 4 } : {}),
+        F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16,
+      },
+      constants: { WG: wg, WGC: wgc },
     },
     [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual],
-    [gx, Math.ceil(cout4 / TC4), gz],
-    `conv${cw.kh}x${cw.kw}`,
+    [gx, Math.ceil(cout4 / (TC4 * wgc)), gz],
+    `conv${cw.kh}x${cw.kw} ${convTileName(tile)}`,
   );
 }

@@ -32,16 +32,23 @@ function u32s(...v: number[]): ArrayBuffer { return new Uint32Array(v).buffer; }
 
 function groups(invocations: number): [number, number] { return splitGroups(Math.ceil(invocations / WG)); }
 
-/** Block I x block J of the standardized Gram matrix, written into rows of `q` (block I). */
+/**
+ * Block I x block J of a standardized Gram matrix, written into rows of `q` (block I) and,
+ * with `qMirror`, transposed into the rows of block J. Primal: `rowA` = set-bit counts,
+ * `rowB` = inverse standard deviations, `constant` = m. Dual (`weight` given): `rowA` = a_i,
+ * `constant` = c (see fit_gram.wgsl).
+ */
 export function gramBlock(ctx: GpuContext, a: {
-  bitsI: BitBlock; bitsJ: BitBlock; counts: GPUBuffer; invStd: GPUBuffer; q: GPUBuffer; cols: number; m: number; scale: number;
+  bitsI: BitBlock; bitsJ: BitBlock; rowA: GPUBuffer; rowB?: GPUBuffer; weight?: GPUBuffer; q: GPUBuffer; qMirror?: GPUBuffer;
+  cols: number; constant: number; scale?: number; valid: number;
 }): Dispatch {
-  const w = new ArrayBuffer(32);
+  const w = new ArrayBuffer(48);
   new Uint32Array(w, 0, 6).set([a.bitsI.words4, a.bitsI.rows, a.bitsI.row0, a.bitsJ.rows, a.bitsJ.row0, a.cols]);
-  new Float32Array(w, 24, 2).set([a.m, a.scale]);
+  new Float32Array(w, 24, 2).set([a.constant, a.scale ?? 1]);
+  new Uint32Array(w, 32, 1).set([a.valid]);
   const tiles = Math.ceil(a.bitsI.rows / 4) * Math.ceil(a.bitsJ.rows / 4);
-  return ctx.prepare({ shader: 'fit_gram.wgsl', constants: { WG } },
-    [params(ctx, w), a.bitsI.buffer, a.bitsJ.buffer, a.counts, a.invStd, a.q], groups(tiles), 'fit gram');
+  return ctx.prepare({ shader: 'fit_gram.wgsl', constants: { WG }, defines: { DUAL: !!a.weight, MIRROR: !!a.qMirror } },
+    [params(ctx, w), a.bitsI.buffer, a.bitsJ.buffer, a.rowA, a.rowB, a.q, a.qMirror, a.weight], groups(tiles), 'fit gram');
 }
 
 export const MATMUL_ROWS = 8;
@@ -55,11 +62,26 @@ export function gramProduct(ctx: GpuContext, a: {
     [params(ctx, u32s(a.rows, a.row0, a.cols / 4, a.n4)), a.q, a.x, a.lambda, a.out], groups(invocations), 'fit gram product');
 }
 
-/** out[row0 + r] = sum over the set bits b of bit row r of x[b]  -  sub. */
-export function packedProduct(ctx: GpuContext, a: { bits: BitBlock; x: GPUBuffer; n4: number; sub: GPUBuffer; out: GPUBuffer }): Dispatch {
-  return ctx.prepare({ shader: 'fit_packed.wgsl', constants: { WG } },
-    [params(ctx, u32s(a.bits.rows, a.bits.row0, a.bits.words4, a.n4)), a.bits.buffer, a.x, a.sub, a.out],
-    groups(a.bits.rows * a.n4), 'fit packed product');
+/** One chunk of index lists on the device (see fit_masks.ts, ListChunk). */
+export interface ListBlock {
+  ptr: GPUBuffer;
+  idx: GPUBuffer;
+  row0: number;
+  rows: number;
+}
+
+/** Lanes per list row: one SIMD vector of lavapipe's 256-bit build. */
+export const LIST_LANES = 8;
+
+/**
+ * Block `block` of a blocked sparse product: out[row0 + r] = sum of x over the entries of
+ * list row r in that block, minus `sub` (block 0) or added to out (later blocks).
+ */
+export function listProduct(ctx: GpuContext, a: { lists: ListBlock; block: number; x: GPUBuffer; n4: number; sub: GPUBuffer; out: GPUBuffer }): Dispatch {
+  const cb = Math.min(4, Math.ceil(a.n4 / LIST_LANES));
+  const u = params(ctx, u32s(a.lists.rows, a.lists.row0, a.n4, a.block * (a.lists.rows + 1), a.block > 0 ? 1 : 0, 0, 0, 0));
+  return ctx.prepare({ shader: 'fit_sparse.wgsl', defines: { CB: cb }, constants: { LANES: LIST_LANES } },
+    [u, a.lists.ptr, a.lists.idx, a.x, a.sub, a.out], splitGroups(a.lists.rows), 'fit sparse product');
 }
 
 /** A uniform block {rows, n4, s0, s1} that the caller may rewrite between submits (FISTA's step). */
@@ -96,6 +118,9 @@ export const colWeightedSum = (ctx: GpuContext, rows: number, n4: number, v: GPU
 /** out[r, c] = a[r, c] s[r] + lambda[c] b[r, c] */
 export const scaleRows = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, s: GPUBuffer, lambda: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
   vec(ctx, 'scale_rows', false, { rows, n4, a, rowV: s, colU: lambda, b, out });
+/** out[r, c] = (a[r, c] - u[c]) mask[r] */
+export const centerColumns = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, u: GPUBuffer, mask: GPUBuffer, out: GPUBuffer) =>
+  vec(ctx, 'center', false, { rows, n4, a, colU: u, rowV: mask, out });
 /** out = a - b */
 export const subtract = (ctx: GpuContext, rows: number, n4: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer) =>
   vec(ctx, 'sub', false, { rows, n4, a, b, out });

@@ -23,6 +23,8 @@ export interface LayerNormCall {
   inTokens: number;
   /** tokens per item written to y: the first `outTokens` of each item (default all) */
   outTokens?: number;
+  /** x and y stored as f16 */
+  f16?: boolean;
 }
 
 export function layerNorm(ctx: GpuContext, ln: LayerNormWeights, call: LayerNormCall): Dispatch {
@@ -31,7 +33,7 @@ export function layerNorm(ctx: GpuContext, ln: LayerNormWeights, call: LayerNorm
   const WG = 64;
   const [gy, gz] = splitGroups(Math.ceil(rows / WG));
   return ctx.prepare(
-    { shader: 'layernorm.wgsl', constants: { WG, EPS: ln.eps } },
+    { shader: 'layernorm.wgsl', defines: { F16: !!call.f16 }, constants: { WG, EPS: ln.eps } },
     [uniformBuffer(ctx.device, [rows, ln.d, ceil4(ln.d) / 4, call.inTokens, outTokens], 'layernorm.params'), call.x, ln.gammaBeta, call.y],
     [1, gy, gz],
     'layernorm',

@@ -18,13 +18,13 @@ export function uploadTokenEmbedding(ctx: GpuContext, label: string, cls: Float3
   return { clsPos: uploadBuffer(ctx.device, t, `${label}.clsPos`), tokens, d };
 }
 
-export function embedTokens(ctx: GpuContext, e: TokenEmbedding, call: { patches: GPUBuffer; examples: number; x: GPUBuffer; batch: number }): Dispatch {
+export function embedTokens(ctx: GpuContext, e: TokenEmbedding, call: { patches: GPUBuffer; examples: number; x: GPUBuffer; batch: number; f16?: boolean }): Dispatch {
   const d4 = ceil4(e.d) / 4;
   const WG = 64;
   const total = call.batch * e.tokens * d4;
   const [gy, gz] = splitGroups(Math.ceil(total / WG));
   return ctx.prepare(
-    { shader: 'tokens.wgsl', constants: { WG } },
+    { shader: 'tokens.wgsl', defines: { F16: !!call.f16 }, constants: { WG } },
     [uniformBuffer(ctx.device, [call.batch, e.tokens, d4, call.examples], 'tokens.params'), call.patches, e.clsPos, call.x],
     [1, gy, gz],
     'tokens',
@@ -32,12 +32,12 @@ export function embedTokens(ctx: GpuContext, e: TokenEmbedding, call: { patches:
 }
 
 /** Token 0 of every item: [batch, T, D4] -> [batch, D4]. */
-export function firstToken(ctx: GpuContext, call: { x: GPUBuffer; tokens: number; d: number; y: GPUBuffer; batch: number }): Dispatch {
+export function firstToken(ctx: GpuContext, call: { x: GPUBuffer; tokens: number; d: number; y: GPUBuffer; batch: number; f16?: boolean }): Dispatch {
   const d4 = ceil4(call.d) / 4;
   const WG = 64;
   const [gy, gz] = splitGroups(Math.ceil((call.batch * d4) / WG));
   return ctx.prepare(
-    { shader: 'tokens.wgsl', entry: 'first_token', constants: { WG } },
+    { shader: 'tokens.wgsl', entry: 'first_token', defines: { F16: !!call.f16 }, constants: { WG } },
     [uniformBuffer(ctx.device, [call.batch, call.tokens, d4, 1], 'firstToken.params'), undefined, undefined, undefined, call.x, call.y],
     [1, gy, gz],
     'firstToken',

@@ -8,7 +8,8 @@ import { readBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { encodeDispatches, type Dispatch, type GpuContext } from '../gpu/context.js';
 import { margin } from '../kernels/margin.js';
 import { expandedLayout, maskExpand, uploadComponentMap } from '../kernels/mask_expand.js';
-import { INPUT, inputShape, type Network } from './network.js';
+import { tunePending } from '../kernels/tune.js';
+import { INPUT, inputShape, type Network, type Op, type OpEnv } from './network.js';
 
 export interface BatchShape { masks: number; examples: number }
 
@@ -27,6 +28,11 @@ export class BatchedNetwork {
   private margins: GPUBuffer;
   private logits: GPUBuffer;
   private logitStride: number;
+  private env: OpEnv;
+  private first: Dispatch;
+  private last: Dispatch;
+  private opDispatches: Dispatch[][] = [];
+  private tuned = false;
 
   constructor(private ctx: GpuContext, readonly net: Network, readonly shape: BatchShape) {
     const { device, pool } = ctx;
@@ -42,7 +48,7 @@ export class BatchedNetwork {
     const componentMap = uploadComponentMap(ctx, layout.component);
     const keep = device.createBuffer({ size: layout.width * shape.masks * 4, usage: GPUBufferUsage.STORAGE, label: 'maskKeep' });
     this.owned.push(componentMap, keep);
-    this.dispatches.push(maskExpand(ctx, this.bits, this.words, shape.masks, componentMap, layout.width, keep));
+    this.first = maskExpand(ctx, this.bits, this.words, shape.masks, componentMap, layout.width, keep);
     const start4 = (offset: number) => {
       const s = layout.starts.get(offset);
       if (s === undefined) throw new Error(`no component group starts at ${offset}`);
@@ -55,7 +61,9 @@ export class BatchedNetwork {
     lastUse.set(net.logits, Infinity);
     const buffers = new Map<string, GPUBuffer>([[INPUT, this.input]]);
     const sizes = new Map<string, number>();
-    const env = {
+    const half = ctx.precision === 'f16';
+    const f16 = (name: string) => half && name !== INPUT && name !== net.logits;
+    const env: OpEnv = {
       ctx, batch: this.items, inputItems: shape.examples,
       mask: { keep, stride4: layout.width / 4, itemsPerMask: shape.examples, start4 },
       buf: (name: string) => {
@@ -63,25 +71,52 @@ export class BatchedNetwork {
         if (!b) throw new Error(`tensor ${name} used before it is written`);
         return b;
       },
+      f16,
     };
+    this.env = env;
     net.ops.forEach((op, i) => {
-      const bytes = op.outElems * this.items * 4;
+      const bytes = op.outElems * this.items * (f16(op.output) ? 2 : 4);
       if (bytes > ctx.maxBinding) throw new Error(`${op.label}: ${bytes} bytes exceed the binding limit; use a smaller batch`);
       const out = pool.acquire(bytes, op.output);
       this.pooled.push(out);
       buffers.set(op.output, out);
       sizes.set(op.output, op.outElems);
-      this.dispatches.push(...op.encode(env));
+      this.opDispatches.push(op.encode(env));
       for (const t of new Set(op.inputs)) {
         if (t !== INPUT && lastUse.get(t) === i) pool.release(buffers.get(t)!);
       }
     });
     this.logits = buffers.get(net.logits)!;
     this.logitStride = sizes.get(net.logits)!;
-    this.dispatches.push(margin(ctx, this.logits, net.classes, this.logitStride, this.labels, shape.examples, this.margins, this.items));
+    this.last = margin(ctx, this.logits, net.classes, this.logitStride, this.labels, shape.examples, this.margins, this.items);
+    this.dispatches = [this.first, ...this.opDispatches.flat(), this.last];
   }
 
   get dispatchCount(): number { return this.dispatches.length; }
+
+  /** Every op with its dispatches (for the profiler), after the mask expansion; the margin last. */
+  get schedule(): { op: Op | undefined; label: string; dispatches: Dispatch[] }[] {
+    return [
+      { op: undefined, label: 'mask_expand', dispatches: [this.first] },
+      ...this.net.ops.map((op, i) => ({ op, label: op.label, dispatches: this.opDispatches[i]! })),
+      { op: undefined, label: 'margin', dispatches: [this.last] },
+    ];
+  }
+
+  /**
+   * Measure the tiles of shape classes the tuning cache lacks (only when the context was
+   * opened with tune or retune), then prepare every dispatch again with the tuned tiles.
+   * Runs once; `run` calls it.
+   */
+  async tune(onDone?: Parameters<typeof tunePending>[1], onCandidate?: Parameters<typeof tunePending>[2]): Promise<void> {
+    if (this.tuned) return;
+    this.tuned = true;
+    if (this.ctx.tuning.mode === 'cached') return;
+    const done = await tunePending(this.ctx, onDone, onCandidate);
+    if (!done.length) return;
+    this.opDispatches = this.net.ops.map((op) => op.encode(this.env));
+    this.dispatches = [this.first, ...this.opDispatches.flat(), this.last];
+  }
 
   /**
    * Run one batch. `input`: NHWC, channels padded, `shape.examples` images (pad with
@@ -89,6 +124,7 @@ export class BatchedNetwork {
    * rows. Returns margins [masks, examples] and, if asked, logits [masks, examples, classes].
    */
   async run(input: Float32Array, labels: Uint32Array, bits: Uint32Array, wantLogits = false): Promise<{ margins: Float32Array; logits?: Float32Array }> {
+    await this.tune();
     const q = this.ctx.device.queue;
     q.writeBuffer(this.input, 0, input);
     q.writeBuffer(this.labels, 0, labels);

@@ -14,6 +14,8 @@ export interface Model {
   inChannels: number;
   classes: number;
   weights: Weights;
+  /** the input side the model is made for, when its weights say (ViT: patches x patch size; MiniResNet: 32) */
+  inputSize?: number;
   /** upload to the device, laid out for inputs of shape [c, h, w] */
   build(ctx: GpuContext, input: { c: number; h: number; w: number }): Network;
 }
@@ -33,12 +35,14 @@ export function loadModel(arch: string, weightsPath: string, opts: LoadOptions =
     const v = vitSpec(arch, wts, opts);
     return {
       arch, components: v.components, inChannels: v.inChannels, classes: v.classes, weights: wts,
+      inputSize: Math.round(Math.sqrt(v.tokens - 1)) * v.patch,
       build: (ctx, input) => buildViT(ctx, v, input),
     };
   }
   const s = resnetSpec(arch, wts);
   return {
     arch, components: s.components, inChannels: s.inChannels, classes: s.classes, weights: wts,
+    inputSize: s.kind === 'mini' ? 32 : undefined,
     build: (ctx, input) => buildResNet(ctx, s, input),
   };
 }

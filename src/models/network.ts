@@ -5,7 +5,7 @@
  * copies of the model run in each dispatch.
  */
 import type { Dispatch, GpuContext } from '../gpu/context.js';
-import { conv2d, convOutShape, type Activation, type ConvWeights, type MapShape, type MaskBinding } from '../kernels/conv2d.js';
+import { ceil4, conv2d, convOutShape, type Activation, type ConvWeights, type MapShape, type MaskBinding } from '../kernels/conv2d.js';
 import { pool, poolOutShape, type PoolSpec } from '../kernels/pool.js';
 import type { ComponentTable } from './components.js';
 
@@ -21,6 +21,8 @@ export interface OpEnv {
   /** examples in the batch: items read example `item % inputItems` of INPUT */
   inputItems: number;
   mask: MaskBinding;
+  /** whether a tensor is stored as f16 (precision f16: every activation but the input and the logits) */
+  f16(name: string): boolean;
 }
 
 export interface Op {
@@ -31,6 +33,9 @@ export interface Op {
   outElems: number;
   /** floating-point operations per item, 2 per multiply-add */
   flops: number;
+  /** activation elements read per item (the least any kernel must read), and weight bytes read once per dispatch in f32 */
+  readElems?: number;
+  weightBytes?: number;
   encode(env: OpEnv): Dispatch[];
 }
 
@@ -66,7 +71,10 @@ export function convOp(a: {
     outShape,
     outElems: elemsOf(outShape),
     flops: 2 * outShape.h * outShape.w * a.cw.cout * a.cw.kh * a.cw.kw * a.cw.cin,
+    readElems: elemsOf(a.inShape) + (a.residual ? elemsOf(outShape) : 0),
+    weightBytes: a.cw.kh * a.cw.kw * ceil4(a.cw.cin) * outShape.c * 4,
     encode: (env) => [conv2d(env.ctx, a.cw, {
+      xF16: env.f16(a.input), yF16: env.f16(a.output),
       x: env.buf(a.input), xShape: a.inShape, inputItems: a.input === INPUT ? env.inputItems : env.batch,
       y: env.buf(a.output), batch: env.batch,
       mask: a.componentOffset === undefined ? undefined : { ...env.mask, offset: a.componentOffset },
@@ -85,7 +93,8 @@ export function poolOp(a: { label: string; spec: PoolSpec; input: string; inShap
     outShape,
     outElems: elemsOf(outShape),
     flops: elemsOf(outShape) * a.spec.k * a.spec.k,
-    encode: (env) => [pool(env.ctx, a.spec, env.buf(a.input), a.inShape, env.buf(a.output), env.batch)],
+    readElems: elemsOf(a.inShape),
+    encode: (env) => [pool(env.ctx, a.spec, env.buf(a.input), a.inShape, env.buf(a.output), env.batch, env.f16(a.input))],
   };
 }
 

@@ -205,20 +205,21 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
   ops.push({
     label: L.patch, inputs: [INPUT], output: 'patches', outElems: (T - 1) * ceil4(D),
     flops: 2 * (T - 1) * D * s.inChannels * s.patch * s.patch,
+    readElems: inShape.h * inShape.w * inShape.c, weightBytes: s.patch * s.patch * inShape.c * ceil4(D) * 4,
     encode: (env) => [conv2d(env.ctx, patchConv, {
-      x: env.buf(INPUT), xShape: inShape, inputItems: env.inputItems, y: env.buf('patches'), batch: env.inputItems, act: 'none',
+      x: env.buf(INPUT), xShape: inShape, inputItems: env.inputItems, y: env.buf('patches'), batch: env.inputItems, act: 'none', yF16: env.f16('patches'),
     })],
   });
   const emb = uploadTokenEmbedding(ctx, 'tokens', w.get(L.cls, [1, 1, D]).data, w.get(L.pos, [1, T, D]).data, D);
   uploads.push(emb.clsPos);
   ops.push({
-    label: 'tokens', inputs: ['patches'], output: 'x0', outElems: tokenElems, flops: T * D,
-    encode: (env) => [embedTokens(env.ctx, emb, { patches: env.buf('patches'), examples: env.inputItems, x: env.buf('x0'), batch: env.batch })],
+    label: 'tokens', inputs: ['patches'], output: 'x0', outElems: tokenElems, flops: T * D, readElems: (T - 1) * ceil4(D),
+    encode: (env) => [embedTokens(env.ctx, emb, { patches: env.buf('patches'), examples: env.inputItems, x: env.buf('x0'), batch: env.batch, f16: env.f16('x0') })],
   });
 
   const lnOp = (label: string, ln: LayerNormWeights, input: string, output: string, inTokens: number, outTokens = inTokens): Op => ({
-    label, inputs: [input], output, outElems: outTokens * ceil4(D), flops: 8 * outTokens * D,
-    encode: (env) => [layerNorm(env.ctx, ln, { x: env.buf(input), y: env.buf(output), batch: env.batch, inTokens, outTokens })],
+    label, inputs: [input], output, outElems: outTokens * ceil4(D), flops: 8 * outTokens * D, readElems: outTokens * ceil4(D),
+    encode: (env) => [layerNorm(env.ctx, ln, { x: env.buf(input), y: env.buf(output), batch: env.batch, inTokens, outTokens, f16: env.f16(output) })],
   });
 
   let x = 'x0';
@@ -236,15 +237,15 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
     const qkv = keep(uploadConv(ctx, `${b}.${L.qkvLayer}`, qkvW.data, [3 * D, D, 1, 1], ones(3 * D), qkvBias));
     ops.push(convOp({ label: `${b}.${L.qkvLayer}`, cw: qkv, input: `${b}.ln1`, inShape: tokensShape, output: `${b}.qkv`, act: 'none', componentOffset: offset(L.qkvLayer) }));
     ops.push({
-      label: `${b}.attention`, inputs: [`${b}.qkv`], output: `${b}.heads`, outElems: n * ceil4(D), flops: 4 * n * T * D,
-      encode: (env) => [attention(env.ctx, { qkv: env.buf(`${b}.qkv`), o: env.buf(`${b}.heads`), batch: env.batch, tokens: T, queries: n, d: D, heads })],
+      label: `${b}.attention`, inputs: [`${b}.qkv`], output: `${b}.heads`, outElems: n * ceil4(D), flops: 4 * n * T * D, readElems: T * ceil4(3 * D),
+      encode: (env) => [attention(env.ctx, { qkv: env.buf(`${b}.qkv`), o: env.buf(`${b}.heads`), batch: env.batch, tokens: T, queries: n, d: D, heads, f16: env.f16(`${b}.heads`) })],
     });
     let residual = x;
     if (last) {
       const from = x;
       ops.push({
-        label: `${b}.class_token`, inputs: [from], output: `${b}.cls_in`, outElems: ceil4(D), flops: 0,
-        encode: (env) => [firstToken(env.ctx, { x: env.buf(from), tokens: T, d: D, y: env.buf(`${b}.cls_in`), batch: env.batch })],
+        label: `${b}.class_token`, inputs: [from], output: `${b}.cls_in`, outElems: ceil4(D), flops: 0, readElems: ceil4(D),
+        encode: (env) => [firstToken(env.ctx, { x: env.buf(from), tokens: T, d: D, y: env.buf(`${b}.cls_in`), batch: env.batch, f16: env.f16(from) })],
       });
       residual = `${b}.cls_in`;
     }

@@ -6,7 +6,7 @@
  */
 import { writeFileAtomic } from '../io/atomic.js';
 import { correlationHistograms, marginScatter, massBars, NEGATIVE, POSITIVE, signedBars, type CorrelationRow } from './plots.js';
-import { classMeans, exampleAttributions, finiteValues, layerMass, mean, median, topByMagnitude } from './stats.js';
+import { classMeans, exampleAttributions, finiteValues, layerMass, mean, median, shortName, topByMagnitude } from './stats.js';
 
 export interface ReportData {
   title: string;                       // e.g. "COAR on fashion-cnn"
@@ -195,12 +195,12 @@ function exampleSection(d: ReportData, e: ReportData['eval'][number] | undefined
   const cards = shown.map((i) => {
     const ex = d.examples[i]!;
     const top = topByMagnitude(d.components.length, exampleAttributions(d.attributions, n, i), TOP);
-    const rows = top.map((t, r) => `<tr><td class="num muted">${r + 1}</td><td><code>${esc(d.components[t.component]!.name)}</code></td><td><code>${esc(d.components[t.component]!.layer)}</code></td><td class="num ${t.value >= 0 ? 'pos' : 'neg'}">${value(t.value)}</td></tr>`).join('');
+    const rows = top.map((t, r) => `<tr><td class="num muted">${r + 1}</td><td><code>${esc(d.components[t.component]!.name)}</code></td><td class="num ${t.value >= 0 ? 'pos' : 'neg'}">${value(t.value)}</td></tr>`).join('');
     return `<div class="card example">
 <h3>${exampleName(ex)} <span class="muted">· bias ${value(d.bias[i]!)}</span></h3>
 <div class="pair">
-<table class="top"><thead><tr><th class="num">#</th><th>component</th><th>layer</th><th class="num">attribution</th></tr></thead><tbody>${rows}</tbody></table>
-<figure>${signedBars(top.map((t) => ({ label: d.components[t.component]!.name, value: t.value })), value, 480)}</figure>
+<table class="top"><thead><tr><th class="num">#</th><th>component</th><th class="num">attribution</th></tr></thead><tbody>${rows}</tbody></table>
+<figure>${signedBars(top.map((t) => ({ label: shortName(d.components[t.component]!.name), value: t.value })), value, 480)}</figure>
 </div>
 </div>`;
   }).join('\n');
@@ -224,7 +224,7 @@ function classSection(d: ReportData): string {
     const k = counts.get(c)!;
     return `<figure class="card class">
 <figcaption><b>${esc(className(c))}</b> <span class="muted">· label ${c} · ${k} example${k === 1 ? '' : 's'}</span></figcaption>
-${signedBars(top.map((t) => ({ label: d.components[t.component]!.name, value: t.value })), value, 500)}
+${signedBars(top.map((t) => ({ label: shortName(d.components[t.component]!.name), value: t.value })), value, 500)}
 </figure>`;
   });
   const absent = d.classNames.map((_, c) => c).filter((c) => !counts.has(c));
@@ -246,7 +246,7 @@ ${notes.length ? `<p class="muted">${notes.join(' ')}</p>` : ''}
 function layerSection(d: ReportData): string {
   const masses = layerMass(d.attributions, d.examples.length, d.components.map((c) => c.layer));
   if (!masses.length) return '<p class="muted">No components.</p>';
-  const bars = masses.map((m) => ({ label: m.layer, value: m.mass, note: `${int(m.components)} component${m.components === 1 ? '' : 's'}` }));
+  const bars = masses.map((m) => ({ label: shortName(m.layer), value: m.mass, note: `${int(m.components)} component${m.components === 1 ? '' : 's'}` }));
   return `<figure class="wide">${massBars(bars, value)}</figure>
 <p class="note">For each layer, in model order: the sum over its components of |attribution|, averaged over the ${d.examples.length} examples. It shows where in the network ablating components moves the margins. A layer with many components can gather a large total from many small attributions, so each bar notes its component count.</p>`;
 }
@@ -309,6 +309,7 @@ function rate(r: number): string {
   return r >= 100 ? int(r) : String(Number(r.toPrecision(3)));
 }
 
+/** The report's style sheet, shared by the pages src/report writes. */
 export const CSS = `
 :root { --ink: #1d232b; --muted: #66717f; --line: #e3e7ec; --page: #f5f6f8; --card: #fff; --pos: ${POSITIVE}; --neg: ${NEGATIVE}; }
 * { box-sizing: border-box; }
@@ -357,6 +358,7 @@ figure.wide svg { margin: 0 auto; }
 .example { margin: 12px 0; }
 .pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 480px); gap: 18px; align-items: start; }
 table.top td, table.top th { padding: 2px 8px; font-size: 12.5px; }
+table.top code { overflow-wrap: anywhere; }
 .classes { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 12px; }
 .class figcaption { font-size: 13px; margin-bottom: 4px; }
 .pos { color: var(--pos); }

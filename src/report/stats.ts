@@ -102,3 +102,18 @@ export function layerMass(attributions: Float32Array, n: number, layers: readonl
   }
   return out;
 }
+
+/**
+ * A component's name shortened for a plot label: torchvision's ViT names
+ * (`encoder.layers.encoder_layer_3.self_attention.in_proj_weight[17]`) become
+ * `L3.attn.qkv[17]` (and its module, `...self_attention`, `L3.attn.qkv`), and a `.weight`
+ * before the row index goes. Tables keep the full name, which is what PyTorch uses.
+ */
+export function shortName(name: string): string {
+  return name
+    .replace(/^encoder\.layers\.encoder_layer_(\d+)\./, 'L$1.')
+    .replace(/self_attention\.in_proj_weight/, 'attn.qkv')
+    .replace(/self_attention\.out_proj/, 'attn.out')
+    .replace(/self_attention$/, 'attn.qkv')
+    .replace(/\.weight\[/, '[');
+}

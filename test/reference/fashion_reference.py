@@ -7,18 +7,24 @@
   evaluate <file> <n>              rebuild the model in PyTorch from the safetensors file (read here,
                                    not by the training script) and measure accuracy on the first n
                                    test images; prints JSON
+  ablate <file> <masks.npy> <i,j,...> <out.npy>
+                                   margins [masks, examples] of those test images under the masks
+                                   (bool [k, |C|], True = kept), the reference way: zero the weight rows;
+                                   prints JSON {seconds, passes, threads} (the timed passes, after a warm-up)
 """
 import gzip
 import json
 import os
 import struct
 import sys
+import time
 
 import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 sys.dont_write_bytecode = True  # no __pycache__ beside the bundled weights
 sys.path.insert(0, os.path.join(ROOT, 'weights'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 DATA = '/usr/share/datasets/fashion-mnist'
 FILES = {'train': ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'),
          'test': ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')}
@@ -53,6 +59,21 @@ def read_safetensors(path):
     return out, meta
 
 
+def load_model(path):
+    """The bundled model rebuilt in PyTorch from a safetensors file read here."""
+    import torch
+    from train_fashion import MiniResNet, build_vit
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
+    tensors, meta = read_safetensors(path)
+    model = MiniResNet(1, int(meta['channels']), int(meta['blocks'])) if meta['arch'] == 'cnn' else build_vit()
+    state = {k: torch.from_numpy(v) for k, v in tensors.items()}
+    # every parameter and buffer must come from the file; only the step counters may be absent
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith('num_batches_tracked')]
+    assert not missing and not unexpected, f'missing {missing}, unexpected {unexpected}'
+    return model.eval(), meta
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == 'idx':
@@ -69,21 +90,10 @@ def main():
             np.save(os.path.join(out, f'{arch}.npy'), preprocess(images[indices], arch))
     elif cmd == 'evaluate':
         import torch
-        from train_fashion import MiniResNet, build_vit, preprocess
-        torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
+        from train_fashion import preprocess
         path, n = sys.argv[2], int(sys.argv[3])
-        tensors, meta = read_safetensors(path)
+        model, meta = load_model(path)
         arch = meta['arch']
-        if arch == 'cnn':
-            model = MiniResNet(1, int(meta['channels']), int(meta['blocks']))
-        else:
-            model = build_vit()
-        state = {k: torch.from_numpy(v) for k, v in tensors.items()}
-        # every parameter and buffer must come from the file; only the step counters may be absent
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.endswith('num_batches_tracked')]
-        assert not missing and not unexpected, f'missing {missing}, unexpected {unexpected}'
-        model.eval()
         images, labels = load('test')
         with torch.no_grad():
             logits = torch.cat([model(torch.from_numpy(preprocess(images[i:i + 500], arch)))
@@ -91,6 +101,23 @@ def main():
         acc = float((logits.argmax(1).numpy() == labels[:n]).mean())
         print(json.dumps({'accuracy': acc, 'n': n, 'metadata': meta,
                           'parameters': sum(p.numel() for p in model.parameters())}))
+    elif cmd == 'ablate':
+        import torch
+        from train_fashion import preprocess
+        from torch_ablation import ablated_logits, cnn_components, margins, vit_components
+        path, masks, out = sys.argv[2], np.load(sys.argv[3]).astype(bool), sys.argv[5]
+        indices = [int(i) for i in sys.argv[4].split(',')]
+        model, meta = load_model(path)
+        table = (cnn_components if meta['arch'] == 'cnn' else vit_components)(model)
+        assert masks.shape[1] == sum(c for _, c in table), f'masks {masks.shape} for {sum(c for _, c in table)} components'
+        images, labels = load('test')
+        x = torch.from_numpy(preprocess(images[indices], meta['arch']))
+        ablated_logits(model, table, masks[:1], x)  # warm-up, so the timing below is the steady state
+        t0 = time.perf_counter()
+        logits = ablated_logits(model, table, masks, x)
+        seconds = time.perf_counter() - t0
+        np.save(out, margins(logits, labels[indices].astype(np.int64)))
+        print(json.dumps({'seconds': seconds, 'passes': len(masks) * len(indices), 'threads': torch.get_num_threads()}))
     else:
         raise SystemExit(f'unknown command {cmd}')
 

@@ -2,6 +2,9 @@
 
   make STORE --m M --c C --n N [--seed S] [--alpha A] [--dtype f2|f4] [--incomplete K] [--manifest 1] [--constant K]
   ridge STORE OUT LAMBDA        sklearn Ridge on the standardized masks -> relative errors
+  ridge_many STORE LAMBDA OUT.. the same for several outputs -> {OUT: errors}
+  ols_min_norm STORE OUT..      numpy lstsq on the centred, standardized masks (the minimum-norm
+                                solution in standardized units when m < |C|) -> {OUT: errors}
   ols STORE OUT                 numpy least squares with an intercept -> relative errors
   lasso STORE OUT LAMBDA        sklearn Lasso at the same lambda -> both objectives
   select STORE OUT METHOD       the chosen lambdas against validation MSE of sklearn fits
@@ -93,6 +96,29 @@ def main():
         w, b = ridge_raw(x, y, float(args[2]))
         ow, ob = ours(args[1])
         print(json.dumps({'attributions': rel(ow, w), 'bias': rel(ob, b)}))
+    elif cmd == 'ridge_many':
+        x, y = load(args[0])
+        w, b = ridge_raw(x, y, float(args[1]))
+        res = {}
+        for out in args[2:]:
+            ow, ob = ours(out)
+            res[out] = {'attributions': rel(ow, w), 'bias': rel(ob, b)}
+        print(json.dumps(res))
+    elif cmd == 'ols_min_norm':
+        x, y = load(args[0])
+        # (scikit-learn 1.2's LinearRegression also interpolates here, but with a larger norm than
+        # numpy's lstsq / pinv: not the minimum-norm solution)
+        sc = StandardScaler().fit(x)
+        z = sc.transform(x)
+        z -= z.mean(axis=0)
+        ws, *_ = np.linalg.lstsq(z, y - y.mean(axis=0), rcond=None)
+        w = ws / sc.scale_[:, None]
+        b = y.mean(axis=0) - sc.mean_ @ w
+        res = {'rank': int(np.linalg.matrix_rank(z))}
+        for out in args[1:]:
+            ow, ob = ours(out)
+            res[out] = {'attributions': rel(ow, w), 'bias': rel(ob, b)}
+        print(json.dumps(res))
     elif cmd == 'ols':
         x, y = load(args[0])
         sol, *_ = np.linalg.lstsq(np.hstack([np.ones((x.shape[0], 1)), x]), y, rcond=None)

@@ -6,7 +6,6 @@ usage: resnet_reference.py ARCH OUT_DIR [--n N] [--size S] [--width P] [--blocks
 writes OUT_DIR/{weights.safetensors, inputs.npy, labels.npy, masks.npy, logits.npy, components.json}
 """
 import argparse
-import copy
 import json
 import os
 import sys
@@ -14,52 +13,26 @@ import sys
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torchvision
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the bundled weights
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'weights'))
 import safetensors_io  # noqa: E402
+import train_fashion  # noqa: E402
+from torch_ablation import ablated_logits, cnn_components, margins, test_masks  # noqa: E402
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, planes):
-        super().__init__()
-        self.conv1 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + x)
+def MiniResNet(width, blocks, classes, in_channels=3):
+    """The reference's CIFAR MiniResNet (REFERENCE.md), the same module the bundled model
+    was trained as, with its blocks registered again as `blockN` as the reference does."""
+    model = train_fashion.MiniResNet(in_channels, width, blocks, classes)
+    for i, b in enumerate(model.layer):
+        setattr(model, f'block{i}', b)
+    return model
 
 
-class MiniResNet(nn.Module):
-    """The reference's CIFAR MiniResNet (REFERENCE.md): blocks registered as `layer.N`
-    and again as `blockN`, as the reference does."""
-
-    def __init__(self, width, blocks, classes, in_channels=3):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.layer = nn.Sequential(*[BasicBlock(width) for _ in range(blocks)])
-        for i, b in enumerate(self.layer):
-            setattr(self, f'block{i}', b)
-        self.avg_pool_2d = nn.AvgPool2d(8)
-        self.linear = nn.Linear(width * 16, classes)
-
-    def forward(self, x):
-        out = self.layer(F.relu(self.bn1(self.conv1(x))))
-        return self.linear(torch.flatten(self.avg_pool_2d(out), 1))
-
-
-def components(model):
-    """REFERENCE.md rule: every Conv2d whose module name contains 'conv', in module order."""
-    table = []
-    for name, mod in model.named_modules():
-        if isinstance(mod, nn.Conv2d) and 'conv' in name:
-            table.append((f'{name}.weight', mod.out_channels))
-    return table
+components = cnn_components
 
 
 def randomise_bn(model, gen):
@@ -70,24 +43,6 @@ def randomise_bn(model, gen):
             mod.bias.data = torch.randn(c, generator=gen) * 0.2
             mod.running_mean = torch.randn(c, generator=gen) * 0.2
             mod.running_var = torch.rand(c, generator=gen) + 0.5
-
-
-def ablated_logits(model, table, masks, x):
-    """The reference procedure: one deep copy per mask, zero the dropped rows, forward."""
-    params = dict(model.named_parameters())
-    out = []
-    for mask in masks:
-        m = copy.deepcopy(model)
-        mp = dict(m.named_parameters())
-        j = 0
-        with torch.no_grad():
-            for pname, count in table:
-                drop = torch.from_numpy(~mask[j:j + count])
-                mp[pname][drop] = 0
-                j += count
-            out.append(m(x).numpy())
-    del params
-    return np.stack(out)
 
 
 def main():
@@ -121,19 +76,8 @@ def main():
     rng = np.random.default_rng(a.seed)
     x = torch.randn(a.n, 3, size, size, generator=gen)
     labels = rng.integers(0, a.classes, size=a.n).astype(np.int64)
-    masks = [np.ones(total, bool)]
-    for alpha in (0.05, 0.5):
-        masks.append(rng.random(total) >= alpha)
     whole = a.whole_layer or table[len(table) // 2][0].rsplit('.', 1)[0]
-    m = np.ones(total, bool)
-    j = 0
-    for pname, count in table:
-        if pname == f'{whole}.weight':
-            m[j:j + count] = False
-        j += count
-    assert not m.all(), f'no layer {whole}'
-    masks.append(m)
-    masks = np.stack(masks)
+    masks = test_masks(table, rng, lambda pname: pname == f'{whole}.weight', f'layer {whole}')
     if a.masks_from:
         masks = np.load(a.masks_from).astype(bool)
     logits = np.zeros((len(masks), a.n, a.classes), np.float32) if a.no_forward else ablated_logits(model, table, masks, x)
@@ -143,10 +87,7 @@ def main():
     np.save(os.path.join(a.out, 'labels.npy'), labels)
     np.save(os.path.join(a.out, 'masks.npy'), masks)
     np.save(os.path.join(a.out, 'logits.npy'), logits.astype(np.float32))
-    true = logits[:, np.arange(a.n), labels]
-    other = logits.copy()
-    other[:, np.arange(a.n), labels] = -np.inf
-    np.save(os.path.join(a.out, 'margins.npy'), (true - other.max(axis=2)).astype(np.float32))
+    np.save(os.path.join(a.out, 'margins.npy'), margins(logits, labels))
     names = [f'{p}[{r}]' for p, c in table for r in range(c)]
     with open(os.path.join(a.out, 'components.json'), 'w') as f:
         json.dump({'names': names, 'whole_layer': whole}, f)

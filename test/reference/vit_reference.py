@@ -11,7 +11,6 @@ writes OUT_DIR/{weights.safetensors, [weights_timm.safetensors], inputs.npy, lab
 masks.npy, logits.npy, components.json}
 """
 import argparse
-import copy
 import json
 import os
 import sys
@@ -19,26 +18,14 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torchvision
 
 sys.path.insert(0, os.path.dirname(__file__))
 import safetensors_io  # noqa: E402
+from torch_ablation import ablated_logits, test_masks, vit_components  # noqa: E402
 
 
-def components(model):
-    """REFERENCE.md rule for ViTs: every nn.Linear outside the classifier `heads`
-    contributes its output rows, every MultiheadAttention the rows of in_proj_weight
-    (q, k, v), in named_modules() order."""
-    table = []
-    for name, mod in model.named_modules():
-        if name == 'heads' or name.startswith('heads.'):
-            continue
-        if isinstance(mod, nn.MultiheadAttention):
-            table.append((f'{name}.in_proj_weight', mod.in_proj_weight.shape[0]))
-        elif isinstance(mod, nn.Linear):
-            table.append((f'{name}.weight', mod.out_features))
-    return table
+components = vit_components
 
 
 def randomise(model, gen):
@@ -74,29 +61,6 @@ def timm_name(name):
         if rest.startswith(a):
             return f'blocks.{block}.{b}{rest[len(a):]}'
     raise AssertionError(name)
-
-
-def zero_rows(model, table, mask):
-    """Ablation as the reference does it: zero the dropped output rows, nothing else."""
-    params = dict(model.named_parameters())
-    j = 0
-    with torch.no_grad():
-        for pname, count in table:
-            drop = torch.from_numpy(~mask[j:j + count])
-            params[pname][drop] = 0
-            j += count
-
-
-def ablated_logits(model, table, masks, x):
-    """The reference procedure: one deep copy per mask, zero the dropped rows, forward."""
-    out = []
-    for mask in masks:
-        m = copy.deepcopy(model)
-        zero_rows(m, table, mask)
-        with torch.no_grad():
-            out.append(m(x).numpy())
-        del m
-    return np.stack(out)
 
 
 def build(a):
@@ -141,20 +105,9 @@ def main():
     rng = np.random.default_rng(a.seed)
     x = torch.randn(a.n, 3, size, size, generator=gen)
     labels = rng.integers(0, a.classes, size=a.n).astype(np.int64)
-    masks = [np.ones(total, bool)]
-    for alpha in (0.05, 0.5):
-        masks.append(rng.random(total) >= alpha)
     block = layers // 2 if a.whole_block is None else a.whole_block
     prefix = f'encoder.layers.encoder_layer_{block}.'
-    m = np.ones(total, bool)
-    j = 0
-    for pname, count in table:
-        if pname.startswith(prefix):
-            m[j:j + count] = False
-        j += count
-    assert not m.all(), f'no block {block}'
-    masks.append(m)
-    masks = np.stack(masks)
+    masks = test_masks(table, rng, lambda pname: pname.startswith(prefix), f'block {block}')
     if a.masks:
         masks = rng.random((a.masks, total)) >= a.alpha
     seconds = None

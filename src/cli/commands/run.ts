@@ -7,23 +7,27 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { readManifest } from '../../coar/sweep.js';
-import { loadExamples } from '../../coar/examples.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
-import { writeReport } from '../../report/html.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
-import { printEval, readAttributions, runEval, storeModel, writeEval } from './eval.js';
+import { printEval, runEval, storeModel, writeEval } from './eval.js';
+import { writeStoreReport } from './report.js';
 import { fit } from './fit.js';
-import { sweep } from './sweep.js';
+import { sweepCommand } from './sweep.js';
 
 const WEIGHTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'weights');
-export const BUNDLED: Record<string, { arch: string; weights: string; title: string }> = {
-  cnn: { arch: 'mini-resnet', weights: join(WEIGHTS, 'fashion-cnn.safetensors'), title: 'MiniResNet (16 channels, 3 blocks) on Fashion-MNIST' },
-  vit: { arch: 'vit', weights: join(WEIGHTS, 'fashion-vit.safetensors'), title: 'ViT (4 layers, width 64) on Fashion-MNIST' },
+/**
+ * The bundled models, each with run defaults sized for about 5 minutes on an idle 2-core
+ * machine through the software adapter (BENCHMARKS.md, "Main job"): the ViT has 16 times the
+ * CNN's components, so it gets more masks (about 1.1 |C|) and fewer examples.
+ */
+export const BUNDLED: Record<string, { arch: string; weights: string; title: string; examples: number; masks: number }> = {
+  cnn: { arch: 'mini-resnet', weights: join(WEIGHTS, 'fashion-cnn.safetensors'), title: 'MiniResNet (16 channels, 3 blocks) on Fashion-MNIST', examples: 32, masks: 600 },
+  vit: { arch: 'vit', weights: join(WEIGHTS, 'fashion-vit.safetensors'), title: 'ViT (4 layers, width 64) on Fashion-MNIST', examples: 16, masks: 2000 },
 };
 
 interface RunArgs extends GpuArgs {
-  model: string; out?: string; examples: number; masks: number; alpha: number; seed: number;
+  model: string; out?: string; examples?: number; masks?: number; alpha: number; seed: number;
   'eval-masks': number; method: string; quiet?: boolean;
 }
 
@@ -33,8 +37,8 @@ export const run: CommandModule<{}, RunArgs> = {
   builder: (y) => gpuOptions(y)
     .option('model', { choices: Object.keys(BUNDLED), default: 'cnn', describe: 'bundled model' })
     .option('out', { type: 'string', describe: 'output folder (default: out/run-<model>)' })
-    .option('examples', { type: 'number', default: 32, describe: 'Fashion-MNIST test examples to attribute' })
-    .option('masks', { type: 'number', default: 600, describe: 'masks m in the sweep' })
+    .option('examples', { type: 'number', describe: 'Fashion-MNIST test examples to attribute (default: cnn 32, vit 16)' })
+    .option('masks', { type: 'number', describe: 'masks m in the sweep (default: cnn 600, vit 2000)' })
     .option('alpha', { type: 'number', default: 0.05, describe: 'ablation fraction' })
     .option('seed', { type: 'number', default: 0 })
     .option('eval-masks', { type: 'number', default: 100, describe: 'fresh masks per alpha in the evaluation' })
@@ -42,6 +46,7 @@ export const run: CommandModule<{}, RunArgs> = {
     .option('quiet', { type: 'boolean' }) as any,
   handler: async (args) => {
     const bundled = BUNDLED[args.model]!;
+    const examples = args.examples ?? bundled.examples, masks = args.masks ?? bundled.masks;
     check(existsSync(bundled.weights), () => `bundled weights ${bundled.weights} are missing: is this a complete checkout?`);
     const out = resolve(args.out ?? join('out', `run-${args.model}`));
     try { mkdirSync(out, { recursive: true }); } catch (e) { check(false, () => `cannot create ${out}: ${(e as NodeJS.ErrnoException).code}`); }
@@ -53,11 +58,11 @@ export const run: CommandModule<{}, RunArgs> = {
       stages.push({ name, seconds: (performance.now() - t0) / 1000 });
       return r;
     };
-    const gpu = { backend: args.backend, adapter: args.adapter };
-    await stage('sweep', () => sweep.handler({
-      ...gpu, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples: args.examples,
-      alpha: args.alpha, masks: args.masks, seed: args.seed, out, quiet: args.quiet, _: [], $0: 'coar',
-    } as any));
+    const gpu = { backend: args.backend, adapter: args.adapter, precision: args.precision, tune: args.tune, retune: args.retune };
+    const swept = await stage('sweep', () => sweepCommand({
+      ...gpu, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples,
+      alpha: args.alpha, masks, seed: args.seed, out, quiet: args.quiet,
+    }));
     await stage('fit', () => fit.handler({ ...gpu, store: out, method: args.method, 'val-frac': 0.1, solver: 'auto', quiet: args.quiet, _: [], $0: 'coar' } as any));
     const manifest = readManifest(out);
     const model = storeModel(manifest);
@@ -71,33 +76,11 @@ export const run: CommandModule<{}, RunArgs> = {
     }
     writeEval(out, results);
     const reportPath = join(out, 'report.html');
-    await stage('report', () => {
-      const ex = loadExamples(manifest.data, model, { indices: manifest.examples });
-      const { attributions, bias } = readAttributions(out, model.components.size, ex.shape.n);
-      const names = [...model.components.entries()];
-      const at = results.findIndex((r) => r.alpha === args.alpha);
-      const n = ex.shape.n;
-      writeReport(reportPath, {
-        title: `COAR on ${args.model === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`,
-        model: { arch: bundled.arch, weights: bundled.weights, weightsSha256: manifest.model.sha256, components: model.components.size },
-        sweep: { alpha: args.alpha, masks: args.masks, examples: n, seed: args.seed, passesPerSecond: (args.masks * n) / stages[0]!.seconds },
-        fit: { method: args.method, seconds: stages[1]!.seconds },
-        components: names.map((c) => ({ name: c.name, layer: c.layer })),
-        attributions, bias,
-        examples: ex.indices.map((index, i) => ({ index, label: ex.labels[i]!, className: ex.classNames[ex.labels[i]!]! })),
-        classNames: ex.classNames,
-        eval: results.map((r, ri) => ({
-          alpha: r.alpha, pearson: r.pearson, spearman: r.spearman,
-          scatter: ri === at ? [0, 1, 2, 3].filter((e) => e < n).map((e) => ({
-            example: e,
-            trueMargin: Float32Array.from({ length: r.masks }, (_, i) => r.trueMargins[i * n + e]!),
-            predicted: Float32Array.from({ length: r.masks }, (_, i) => r.predicted[i * n + e]!),
-          })) : [],
-        })),
-        stages,
-      });
-    });
-    console.log(`\n${bundled.title}: ${model.components.size} components, ${args.masks} masks x ${args.examples} examples, alpha ${args.alpha}, ${args.method} fit`);
+    await stage('report', () => writeStoreReport(out, reportPath, {
+      title: `COAR on ${args.model === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`,
+      stages, passesPerSecond: swept.computed ? (swept.computed * swept.examples) / swept.seconds : undefined,
+    }));
+    console.log(`\n${bundled.title}: ${model.components.size} components, ${masks} masks x ${examples} examples, alpha ${args.alpha}, ${args.method} fit`);
     printEval(results);
     console.log(`\ntime by stage: ${stages.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}; total ${stages.reduce((a, s) => a + s.seconds, 0).toFixed(1)} s`);
     console.log(`report: ${reportPath}`);

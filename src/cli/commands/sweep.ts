@@ -38,7 +38,10 @@ export function dataSpec(args: ModelDataArgs): DataSpec {
   return npySpec(args.inputs, args.labels);
 }
 
-interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean }
+export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean }
+
+/** What one invocation did: rows computed now (completed rows are skipped) and how long that took. */
+export interface SweepRun { computed: number; examples: number; seconds: number }
 
 export const sweep: CommandModule<{}, SweepArgs> = {
   command: 'sweep',
@@ -52,54 +55,58 @@ export const sweep: CommandModule<{}, SweepArgs> = {
     .option('chunk', { type: 'number', describe: 'masks per write (default: what one batch holds)' })
     .option('quiet', { type: 'boolean', describe: 'no progress bar' })
     .option('indices', { type: 'string', describe: 'instead of --examples: the example indices to attribute (5+9+12, 0-499 or @file)' }) as any,
-  handler: async (args) => {
-    check(args.alpha > 0 && args.alpha < 1, () => `--alpha must be in (0, 1), got ${args.alpha}`);
-    check(Number.isInteger(args.masks) && args.masks > 0, () => `--masks must be a positive integer, got ${args.masks}`);
-    check(Number.isInteger(args.seed) && args.seed >= 0 && args.seed < 2 ** 32, () => `--seed must be an integer in [0, 2^32), got ${args.seed}`);
-    const shard = parseShard(args.shard);
-    const model = loadModel(args.arch, args.weights);
-    const spec = dataSpec(args);
-    check(args.indices === undefined || args.examples === undefined, () => 'give --examples (the first N) or --indices, not both');
-    const ex = loadExamples(spec, model, args.indices !== undefined ? { indices: parseIndices(args.indices, '--indices') } : { count: args.examples });
-    const manifest: SweepManifest = {
-      format: STORE_FORMAT,
-      model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
-      components: model.components.names(),
-      data: spec, split: spec.source === 'fashion-mnist' ? spec.split : 'examples',
-      examples: ex.indices, labels: [...ex.labels],
-      alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
-    };
-    const store = SweepStore.openOrCreate(args.out, manifest);
-    const range = shardRows(args.masks, shard);
-    const pending = store.completed.subarray(range[0], range[1]).reduce((a, b) => a + (b ? 0 : 1), 0);
-    const total = range[1] - range[0];
-    const log = (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); };
-    log(`${args.out}: rows ${range[0]}-${range[1] - 1}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ''}, ${total - pending} already completed, ${pending} to do; ${model.components.size} components, ${ex.shape.n} examples, alpha ${args.alpha}`);
-    if (pending === 0) { store.close(); return; }
-    const ctx = await GpuContext.open(args);
-    try {
-      const net = model.build(ctx, ex.shape);
-      const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, args.chunk ?? 64);
-      const chunk = args.chunk ?? ablator.shape.masks;
-      const bar = args.quiet ? { update() {}, stop() {} } : progressBar('sweep', pending * ex.shape.n);
-      const t0 = performance.now();
-      let last = 0;
-      const done = await runSweep(store, ablator, range, chunk, (rows) => {
-        bar.update(rows * ex.shape.n);
-        const s = (performance.now() - t0) / 1000;
-        if (!process.stderr.isTTY && !args.quiet && s - last > 30) { last = s; log(`${rows}/${pending} masks, ${((rows * ex.shape.n) / s).toFixed(1)} passes/s`); }
-      });
-      bar.stop();
-      const s = (performance.now() - t0) / 1000;
-      log(`${done} masks x ${ex.shape.n} examples in ${s.toFixed(1)} s (${((done * ex.shape.n) / s).toFixed(1)} ablated passes/s)`);
-      ablator.destroy();
-      net.destroy();
-    } finally {
-      store.close();
-      ctx.destroy();
-    }
-  },
+  handler: async (args) => { await sweepCommand(args); },
 };
+
+/** `coar sweep` as a function (coar run calls it): validate, open or resume the store, compute what is pending. */
+export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
+  check(args.alpha > 0 && args.alpha < 1, () => `--alpha must be in (0, 1), got ${args.alpha}`);
+  check(Number.isInteger(args.masks) && args.masks > 0, () => `--masks must be a positive integer, got ${args.masks}`);
+  check(Number.isInteger(args.seed) && args.seed >= 0 && args.seed < 2 ** 32, () => `--seed must be an integer in [0, 2^32), got ${args.seed}`);
+  const shard = parseShard(args.shard);
+  const model = loadModel(args.arch, args.weights);
+  const spec = dataSpec(args);
+  check(args.indices === undefined || args.examples === undefined, () => 'give --examples (the first N) or --indices, not both');
+  const ex = loadExamples(spec, model, args.indices !== undefined ? { indices: parseIndices(args.indices, '--indices') } : { count: args.examples });
+  const manifest: SweepManifest = {
+    format: STORE_FORMAT,
+    model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
+    components: model.components.names(),
+    data: spec, split: spec.source === 'fashion-mnist' ? spec.split : 'examples',
+    examples: ex.indices, labels: [...ex.labels],
+    alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
+  };
+  const store = SweepStore.openOrCreate(args.out, manifest);
+  const range = shardRows(args.masks, shard);
+  const pending = store.completed.subarray(range[0], range[1]).reduce((a, b) => a + (b ? 0 : 1), 0);
+  const total = range[1] - range[0];
+  const log = (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); };
+  log(`${args.out}: rows ${range[0]}-${range[1] - 1}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ''}, ${total - pending} already completed, ${pending} to do; ${model.components.size} components, ${ex.shape.n} examples, alpha ${args.alpha}`);
+  if (pending === 0) { store.close(); return { computed: 0, examples: ex.shape.n, seconds: 0 }; }
+  const ctx = await GpuContext.open(args);
+  try {
+    const net = model.build(ctx, ex.shape);
+    const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, args.chunk ?? 64);
+    const chunk = args.chunk ?? ablator.shape.masks;
+    const bar = args.quiet ? { update() {}, stop() {} } : progressBar('sweep', pending * ex.shape.n);
+    const t0 = performance.now();
+    let last = 0;
+    const done = await runSweep(store, ablator, range, chunk, (rows) => {
+      bar.update(rows * ex.shape.n);
+      const s = (performance.now() - t0) / 1000;
+      if (!process.stderr.isTTY && !args.quiet && s - last > 30) { last = s; log(`${rows}/${pending} masks, ${((rows * ex.shape.n) / s).toFixed(1)} passes/s`); }
+    });
+    bar.stop();
+    const s = (performance.now() - t0) / 1000;
+    log(`${done} masks x ${ex.shape.n} examples in ${s.toFixed(1)} s (${((done * ex.shape.n) / s).toFixed(1)} ablated passes/s)`);
+    ablator.destroy();
+    net.destroy();
+    return { computed: done, examples: ex.shape.n, seconds: s };
+  } finally {
+    store.close();
+    ctx.destroy();
+  }
+}
 
 export const merge: CommandModule<{}, { out: string; shards: string[] }> = {
   command: 'merge <out> <shards..>',

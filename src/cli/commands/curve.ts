@@ -1,0 +1,190 @@
+/**
+ * `coar curve`: held-out correlation against the number of training masks m for every
+ * estimator (src/coar/curve.ts), from a training store and a held-out store, or from two
+ * sweeps this command makes (and resumes) for a bundled model.
+ */
+import { join, resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { curveSizes, headline, runCurve, type CurveData, type CurvePoint } from '../../coar/curve.js';
+import { ESTIMATORS, type EstimatorName, type EstimatorOptions } from '../../coar/estimators/index.js';
+import { openStore, readMargins, readMaskRows, type StoreReader } from '../../coar/store.js';
+import type { SweepManifest } from '../../coar/sweep.js';
+import { check } from '../../errors.js';
+import { GpuContext } from '../../gpu/context.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { renderCurvePage } from '../../report/curve.js';
+import { loadModel } from '../../models/index.js';
+import { gpuOptions, type GpuArgs } from '../options.js';
+import { BUNDLED } from './run.js';
+import { sweep } from './sweep.js';
+
+interface CurveArgs extends GpuArgs {
+  store?: string; heldout?: string; model?: string; examples: number; alpha: number; seed: number; 'heldout-masks': number;
+  out?: string; estimators: string; 'min-masks'?: number; 'max-masks'?: number; 'val-frac': number; split?: string; quiet?: boolean;
+  'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number;
+}
+
+/** The longest run of completed rows from row 0: the curve's rows are its prefixes. */
+function completedPrefix(s: StoreReader): number {
+  let k = 0;
+  while (k < s.usedRows.length && s.usedRows[k] === k) k++;
+  return k;
+}
+
+/** Refuse a held-out store that is not fresh masks of the same model, examples and alpha. */
+function checkPair(train: StoreReader, held: StoreReader): void {
+  check(train.components === held.components, () => `the held-out store has ${held.components} components, the training store ${train.components}`);
+  check(train.examples === held.examples, () => `the held-out store has ${held.examples} examples, the training store ${train.examples}`);
+  const a = (train.manifest ?? {}) as Partial<SweepManifest>, b = (held.manifest ?? {}) as Partial<SweepManifest>;
+  if (a.model && b.model) {
+    check(a.model.sha256 === b.model.sha256, () => `the held-out store was made with other weights than the training store`);
+    check(JSON.stringify(a.examples) === JSON.stringify(b.examples), () => `the held-out store measures other examples than the training store`);
+  }
+  if (a.alpha !== undefined && b.alpha !== undefined) {
+    check(a.alpha === b.alpha, () => `the held-out store's alpha is ${b.alpha}, the training store's ${a.alpha}: the curve scores at the training alpha`);
+  }
+  if (a.seed !== undefined && b.seed !== undefined) {
+    check(a.seed !== b.seed, () => `the held-out store has the training store's seed (${a.seed}): its masks are the training masks; sweep it with another --seed`);
+  }
+}
+
+function read(store: StoreReader, rows: number[]): { masks: Uint8Array; margins: Float32Array; rows: number } {
+  const C = store.components;
+  const masks = new Uint8Array(rows.length * C);
+  const last = rows.length ? rows[rows.length - 1]! + 1 : 0;
+  const bytes = readMaskRows(store, 0, last);
+  rows.forEach((r, i) => masks.set(bytes.subarray(r * C, (r + 1) * C), i * C));
+  return { masks, margins: readMargins(store, rows), rows: rows.length };
+}
+
+const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
+
+export function printCurve(points: CurvePoint[], sizes: number[], estimators: string[]): void {
+  console.log(`mean Pearson (± sd over examples) on held-out masks`);
+  console.log(['m'.padStart(6), ...estimators.map((e) => e.padStart(15))].join(' '));
+  for (const m of sizes) {
+    const cells = estimators.map((e) => {
+      const p = points.find((x) => x.estimator === e && x.masks === m);
+      return (p ? `${fmt(p.summary.pearsonMean)} ± ${fmt(p.summary.pearsonSd, 2)}` : '').padStart(15);
+    });
+    console.log([String(m).padStart(6), ...cells].join(' '));
+  }
+  const h = headline(points, estimators);
+  console.log(`\nmasks (= forward passes per example) to reach a mean Pearson of ${h.thresholds.join(', ')}; best reached`);
+  for (const r of h.rows) console.log(`${r.estimator.padEnd(10)} ${r.masks.map((m) => (m === undefined ? '–' : Math.round(m).toString()).padStart(7)).join(' ')}   best ${fmt(r.best)} at m = ${r.bestAt}`);
+  if (h.target) {
+    console.log(`\nto match ${h.target.estimator} at m = ${h.target.masks} (mean Pearson ${fmt(h.target.pearson)}):`);
+    for (const r of h.target.reach) console.log(`${r.estimator.padEnd(10)} ${r.masks === undefined ? 'not reached' : `${Math.round(r.masks)} masks (${fmt(r.ratio, 2)} of ${h.target.masks})`}`);
+  }
+}
+
+export const curve: CommandModule<{}, CurveArgs> = {
+  command: 'curve',
+  describe: 'held-out correlation against the number of training masks, for every estimator (table, curve.json, curve.html)',
+  builder: (y) => gpuOptions(y)
+    .option('store', { type: 'string', describe: 'training store (its first m rows train the point at m)' })
+    .option('heldout', { type: 'string', describe: 'held-out store: fresh masks at the same alpha, another seed' })
+    .option('model', { choices: Object.keys(BUNDLED), describe: 'instead of --store/--heldout: sweep both for a bundled model (resumable)' })
+    .option('examples', { type: 'number', default: 32, describe: 'with --model: Fashion-MNIST test examples' })
+    .option('alpha', { type: 'number', default: 0.05, describe: 'with --model: ablation fraction' })
+    .option('seed', { type: 'number', default: 0, describe: 'with --model: mask seed of the training store (the held-out store uses seed + 1)' })
+    .option('heldout-masks', { type: 'number', default: 256, describe: 'with --model: masks in the held-out store' })
+    .option('out', { type: 'string', describe: 'output folder (default: out/curve-<model>, or the training store\'s curve/ folder)' })
+    .option('estimators', { type: 'string', default: ESTIMATORS.join(','), describe: `comma-separated, from ${ESTIMATORS.join(', ')}` })
+    .option('min-masks', { type: 'number', describe: 'smallest m (default |C|/8)' })
+    .option('max-masks', { type: 'number', describe: 'largest m (default 8 |C|, at most the training rows)' })
+    .option('val-frac', { type: 'number', default: 0.2, describe: 'share of each point\'s training rows held out to choose hyperparameters' })
+    .option('split', { type: 'string', describe: 'use <split>_margins.npy in both stores' })
+    // FISTA's defaults (tolerance 1e-7, 20,000 iterations per lambda) take many minutes per point on a CPU adapter
+    .option('lasso-path', { type: 'number', default: 12, describe: 'lasso: lambdas tried per point', group: 'Estimators:' })
+    .option('lasso-max-iter', { type: 'number', default: 2000, describe: 'lasso: FISTA iterations per lambda', group: 'Estimators:' })
+    .option('lasso-tol', { type: 'number', default: 1e-5, describe: 'lasso: FISTA tolerance', group: 'Estimators:' })
+    .option('extracted-epochs', { type: 'number', default: 300, describe: 'extracted: most epochs per training', group: 'Estimators:' })
+    .option('extracted-batch', { type: 'number', default: 64, describe: 'extracted: minibatch rows', group: 'Estimators:' })
+    .option('quiet', { type: 'boolean' }) as any,
+  handler: async (args) => {
+    const estimators = args.estimators.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const e of estimators) check((ESTIMATORS as readonly string[]).includes(e), () => `--estimators: unknown estimator '${e}'; choose from ${ESTIMATORS.join(', ')}`);
+    check(estimators.length > 0, () => '--estimators: name at least one estimator');
+    check(args['val-frac'] > 0 && args['val-frac'] < 1, () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
+    check((args.model === undefined) !== (args.store === undefined), () => 'give either --model (sweeps made here) or --store with --heldout');
+    check(args.store === undefined || args.heldout !== undefined, () => '--store needs --heldout: a store of fresh masks to score on');
+    for (const k of ['lasso-path', 'lasso-max-iter', 'extracted-epochs', 'extracted-batch'] as const) {
+      check(Number.isInteger(args[k]) && args[k] >= 2, () => `--${k} must be an integer >= 2, got ${args[k]}`);
+    }
+    check(args['lasso-tol'] > 0, () => `--lasso-tol must be > 0, got ${args['lasso-tol']}`);
+    for (const k of ['min-masks', 'max-masks'] as const) {
+      const v = args[k];
+      check(v === undefined || (Number.isInteger(v) && v >= 4), () => `--${k} must be an integer >= 4, got ${v}`);
+    }
+    const log = (s: string) => { if (!args.quiet) process.stderr.write(`curve: ${s}\n`); };
+    let trainDir: string, heldDir: string, out: string;
+    if (args.model) {
+      const bundled = BUNDLED[args.model]!;
+      out = resolve(args.out ?? join('out', `curve-${args.model}`));
+      trainDir = join(out, 'train');
+      heldDir = join(out, 'heldout');
+      check(Number.isInteger(args['heldout-masks']) && args['heldout-masks'] >= 3, () => `--heldout-masks must be an integer >= 3, got ${args['heldout-masks']}`);
+      const C = loadModel(bundled.arch, bundled.weights).components.size;
+      const maxMasks = args['max-masks'] ?? 8 * C;
+      const common = { backend: args.backend, adapter: args.adapter, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples: args.examples, alpha: args.alpha, quiet: args.quiet, _: [], $0: 'coar' };
+      log(`held-out store ${heldDir}: ${args['heldout-masks']} masks, seed ${args.seed + 1}`);
+      await sweep.handler({ ...common, masks: args['heldout-masks'], seed: args.seed + 1, out: heldDir } as any);
+      log(`training store ${trainDir}: ${maxMasks} masks, seed ${args.seed}`);
+      await sweep.handler({ ...common, masks: maxMasks, seed: args.seed, out: trainDir } as any);
+    } else {
+      trainDir = resolve(args.store!);
+      heldDir = resolve(args.heldout!);
+      out = resolve(args.out ?? join(trainDir, 'curve'));
+    }
+    check(trainDir !== heldDir, () => 'the held-out store must not be the training store');
+    const opts: EstimatorOptions = {
+      regression: { valFrac: args['val-frac'] },
+      lasso: { tol: args['lasso-tol'], maxIter: args['lasso-max-iter'], lambdaPath: args['lasso-path'] },
+      extracted: { valFrac: args['val-frac'], epochs: args['extracted-epochs'], batch: args['extracted-batch'] },
+      shared: {},
+    };
+    const train = openStore(trainDir, { split: args.split });
+    let data: CurveData, sizes: number[];
+    let key: Record<string, unknown>;
+    try {
+      const held = openStore(heldDir, { split: args.split });
+      try {
+        checkPair(train, held);
+        check(held.usedRows.length === held.rows, () => `the held-out store ${heldDir} has ${held.usedRows.length} of ${held.rows} rows completed: finish its sweep first`);
+        const prefix = completedPrefix(train);
+        const C = train.components;
+        sizes = curveSizes(C, prefix, args['min-masks'] ?? C / 8, args['max-masks'] ?? 8 * C);
+        check(sizes.length > 0, () => `the training store ${trainDir} has ${prefix} completed rows from row 0: too few for a curve (at least 4)`);
+        const want = args['max-masks'] ?? 8 * C;
+        if (prefix < want) log(`the training store has ${prefix} completed rows from row 0: the curve stops at m = ${sizes[sizes.length - 1]} instead of ${want}`);
+        const rows = Array.from({ length: sizes[sizes.length - 1]! }, (_, i) => i);
+        data = { train: read(train, rows), heldout: read(held, held.usedRows), components: C, examples: train.examples };
+        const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as Partial<SweepManifest>).model?.sha256 ?? null } : null });
+        key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], estimators: opts };
+      } finally { held.close(); }
+    } finally { train.close(); }
+    log(`${estimators.join(', ')} at m = ${sizes.join(', ')}; ${data.heldout.rows} held-out masks, ${data.examples} examples, ${data.components} components`);
+    const ctx = await GpuContext.open(args);
+    let points: CurvePoint[];
+    try {
+      points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key }, opts, (p, fresh) =>
+        log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`));
+    } finally {
+      ctx.destroy();
+    }
+    const manifest = train.manifest as Partial<SweepManifest> | null;
+    const result = {
+      train: trainDir, heldout: heldDir, components: data.components, examples: data.examples, heldoutMasks: data.heldout.rows,
+      alpha: manifest?.alpha ?? null, model: manifest?.model ?? null, valFrac: args['val-frac'], options: opts, sizes, estimators,
+      headline: headline(points, estimators), points,
+    };
+    writeFileAtomic(join(out, 'curve.json'), [new TextEncoder().encode(JSON.stringify(result, null, 1) + '\n')]);
+    const bundled = Object.entries(BUNDLED).find(([, b]) => manifest?.model && resolve(b.weights) === resolve(manifest.model.weights))?.[0];
+    const title = bundled ? `Estimators on ${bundled === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`
+      : `Estimators on ${manifest?.model ? `${manifest.model.arch} (${manifest.model.weights})` : trainDir}`;
+    writeFileAtomic(join(out, 'curve.html'), [Buffer.from(renderCurvePage({ title, ...result }), 'utf8')]);
+    printCurve(points, sizes, estimators);
+    console.log(`\ncurve: ${join(out, 'curve.json')}, report: ${join(out, 'curve.html')}`);
+  },
+};

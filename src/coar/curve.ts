@@ -1,0 +1,186 @@
+/**
+ * Accuracy against cost: for each estimator and each number of training masks m, fit on the
+ * first m rows of a training store (nested: the rows of a small m are a prefix of those of a
+ * larger one) and score on the masks of a separate held-out store (fresh masks at the same
+ * α, another seed): per example, the Pearson and Spearman correlation between the true
+ * margins and the margins the attributions predict (REFERENCE.md, "Evaluation").
+ *
+ * Every estimator fits from the training rows alone and is scored on the same held-out
+ * masks; nothing fitted is shared between estimators or sizes, and the held-out store is
+ * read only after a fit, to score it. Points are written one file each as they finish, so
+ * an interrupted curve resumes where it stopped.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import type { GpuContext } from '../gpu/context.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { writeNpy } from '../io/npy.js';
+import { columnCorrelations, predictMargins } from './eval.js';
+import { fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
+import { packMaskArray } from './fit_masks.js';
+
+/** m from |C| / 8 to 8 |C| in half-octave steps (13 sizes), capped at `available` rows. */
+export function curveSizes(components: number, available: number, lo = components / 8, hi = 8 * components): number[] {
+  const sizes: number[] = [];
+  for (let k = 0; ; k++) {
+    const m = Math.round(lo * 2 ** (k / 2));
+    if (m > Math.min(hi, available) + 1e-9) break;
+    if (m >= 4 && sizes[sizes.length - 1] !== m) sizes.push(m);
+  }
+  const top = Math.min(Math.round(hi), available);
+  if (sizes[sizes.length - 1] !== top && top >= 4) sizes.push(top);
+  return sizes;
+}
+
+export interface CurveData {
+  /** training rows in order: masks 0/1 [rows x |C|] and margins [rows x n] */
+  train: { masks: Uint8Array; margins: Float32Array; rows: number };
+  /** held-out masks and margins, read only to score fits */
+  heldout: { masks: Uint8Array; margins: Float32Array; rows: number };
+  components: number;
+  examples: number;
+}
+
+/** A point's attributions and bias, kept beside its record. */
+export const attributionPaths = (dir: string, estimator: string, m: number) => ({
+  attributions: join(dir, 'points', `${estimator}-${m}.attributions.npy`), bias: join(dir, 'points', `${estimator}-${m}.bias.npy`),
+});
+
+export interface CurvePoint {
+  estimator: EstimatorName;
+  masks: number;
+  seconds: number;
+  /** per example, on the held-out masks */
+  pearson: number[];
+  spearman: number[];
+  summary: Summary;
+  details: Record<string, unknown>;
+  /** sha256 of the attributions and bias (float32 bytes): equal fits, equal fingerprints */
+  fingerprint: string;
+}
+
+export interface Summary { pearsonMean: number; pearsonSd: number; pearsonQ25: number; pearsonQ75: number; spearmanMean: number; spearmanSd: number }
+
+function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  const i = q * (sorted.length - 1), lo = Math.floor(i), hi = Math.ceil(i);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (i - lo);
+}
+
+export function summarize(pearson: number[], spearman: number[]): Summary {
+  const stats = (xs: number[]) => {
+    const v = xs.filter(Number.isFinite);
+    const mean = v.reduce((a, x) => a + x, 0) / v.length;
+    const sd = Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, v.length - 1));
+    return { mean, sd, sorted: v.sort((a, b) => a - b) };
+  };
+  const p = stats(pearson), s = stats(spearman);
+  return { pearsonMean: p.mean, pearsonSd: p.sd, pearsonQ25: quantile(p.sorted, 0.25), pearsonQ75: quantile(p.sorted, 0.75), spearmanMean: s.mean, spearmanSd: s.sd };
+}
+
+export function fingerprint(attributions: Float32Array, bias: Float32Array): string {
+  return createHash('sha256')
+    .update(new Uint8Array(attributions.buffer, attributions.byteOffset, attributions.byteLength))
+    .update(new Uint8Array(bias.buffer, bias.byteOffset, bias.byteLength)).digest('hex');
+}
+
+/** Fit one estimator on the first m training rows and score it on the held-out masks. */
+export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: EstimatorName, m: number, opts: EstimatorOptions): Promise<CurvePoint & { attributions: Float32Array; bias: Float32Array }> {
+  const { components: C, examples: n } = data;
+  if (m > data.train.rows) throw new UserError(`the training store has ${data.train.rows} rows, the curve asks for m = ${m}`);
+  const started = performance.now();
+  const packed = packMaskArray(data.train.masks.subarray(0, m * C), m, C);
+  const fit = await fitEstimator(ctx, estimator, packed, data.train.margins.subarray(0, m * n), n, opts);
+  const seconds = (performance.now() - started) / 1000;
+  const predicted = predictMargins(data.heldout.masks, data.heldout.rows, fit.attributions, fit.bias);
+  const c = columnCorrelations(data.heldout.margins, predicted, data.heldout.rows, n);
+  const pearson = [...c.pearson], spearman = [...c.spearman];
+  return {
+    estimator, masks: m, seconds, pearson, spearman, summary: summarize(pearson, spearman), details: fit.details,
+    fingerprint: fingerprint(fit.attributions, fit.bias), attributions: fit.attributions, bias: fit.bias,
+  };
+}
+
+/** Where a point is kept: one JSON file per (estimator, m), written whole or not at all. */
+export const pointPath = (dir: string, estimator: string, m: number) => join(dir, 'points', `${estimator}-${m}.json`);
+
+export function readPoint(dir: string, estimator: string, m: number): CurvePoint | undefined {
+  const p = pointPath(dir, estimator, m);
+  if (!existsSync(p)) return undefined;
+  try { return JSON.parse(readFileSync(p, 'utf8')) as CurvePoint; } catch { return undefined; }
+}
+
+/**
+ * Every (m, estimator) point not already in `dir`, smallest m first; returns all points.
+ * `key` names the inputs; points written for other inputs are refused, not reused.
+ */
+export async function runCurve(ctx: GpuContext, data: CurveData, dir: string, plan: { sizes: number[]; estimators: EstimatorName[]; key: Record<string, unknown> },
+  opts: EstimatorOptions, onPoint?: (p: CurvePoint, fresh: boolean) => void): Promise<CurvePoint[]> {
+  mkdirSync(join(dir, 'points'), { recursive: true });
+  const keyPath = join(dir, 'points', 'inputs.json');
+  const key = JSON.stringify(plan.key, null, 1) + '\n';
+  if (existsSync(keyPath) && readFileSync(keyPath, 'utf8') !== key) {
+    throw new UserError(`${dir} holds curve points made from other inputs (see ${keyPath}); use another --out folder`);
+  }
+  writeFileAtomic(keyPath, [new TextEncoder().encode(key)]);
+  const points: CurvePoint[] = [];
+  for (const m of plan.sizes) {
+    for (const estimator of plan.estimators) {
+      const old = readPoint(dir, estimator, m);
+      if (old) { points.push(old); onPoint?.(old, false); continue; }
+      const { attributions, bias, ...p } = await curvePoint(ctx, data, estimator, m, opts);
+      const files = attributionPaths(dir, estimator, m);
+      writeNpy(files.attributions, 'f4', [data.components, data.examples], attributions);
+      writeNpy(files.bias, 'f4', [data.examples], bias);
+      // the record last: a point counts as done once its record exists
+      writeFileAtomic(pointPath(dir, estimator, m), [new TextEncoder().encode(JSON.stringify(p) + '\n')]);
+      points.push(p);
+      onPoint?.(p, true);
+    }
+  }
+  return points;
+}
+
+/**
+ * The masks an estimator needs to reach mean Pearson `target`: the first crossing of its
+ * curve, interpolated linearly in log m between the two sizes around it; undefined if never.
+ */
+export function masksToReach(points: CurvePoint[], estimator: string, target: number): number | undefined {
+  const ps = points.filter((p) => p.estimator === estimator).sort((a, b) => a.masks - b.masks);
+  for (let i = 0; i < ps.length; i++) {
+    const r = ps[i]!.summary.pearsonMean;
+    if (!(r >= target)) continue;
+    if (i === 0) return ps[0]!.masks;
+    const a = ps[i - 1]!, b = ps[i]!;
+    const t = (target - a.summary.pearsonMean) / (r - a.summary.pearsonMean);
+    return Math.exp(Math.log(a.masks) + t * (Math.log(b.masks) - Math.log(a.masks)));
+  }
+  return undefined;
+}
+
+export interface Headline {
+  thresholds: number[];
+  rows: { estimator: string; masks: (number | undefined)[]; best: number; bestAt: number }[];
+  /** the reference's estimator at its largest m, and how many masks each estimator needs to match it */
+  target?: { estimator: string; masks: number; pearson: number; reach: { estimator: string; masks?: number; ratio?: number }[] };
+}
+
+export function headline(points: CurvePoint[], estimators: string[], thresholds = [0.3, 0.4, 0.5], reference = 'ols'): Headline {
+  const rows = estimators.map((e) => {
+    const ps = points.filter((p) => p.estimator === e);
+    const best = ps.reduce((a, p) => (p.summary.pearsonMean > a.summary.pearsonMean ? p : a), ps[0]!);
+    return { estimator: e, masks: thresholds.map((t) => masksToReach(points, e, t)), best: best?.summary.pearsonMean ?? NaN, bestAt: best?.masks ?? NaN };
+  });
+  const refs = points.filter((p) => p.estimator === reference).sort((a, b) => b.masks - a.masks);
+  const top = refs[0];
+  const target = top && {
+    estimator: reference, masks: top.masks, pearson: top.summary.pearsonMean,
+    reach: estimators.map((e) => {
+      const m = masksToReach(points, e, top.summary.pearsonMean);
+      return { estimator: e, masks: m, ratio: m === undefined ? undefined : m / top.masks };
+    }),
+  };
+  return { thresholds, rows, target };
+}

@@ -1,0 +1,156 @@
+/**
+ * `shared`: attributions of all examples fitted together under one prior they share
+ * (empirical Bayes, a hierarchical Gaussian model). All examples see the same masks, so
+ * the fit is one multi-output problem (REFERENCE.md, "Regression"); this estimator pools
+ * strength across its outputs. In standardized units, for example e,
+ *   t_e = Z w_e + noise,  noise ~ N(0, sigma_e^2 I),  w_e ~ N(mu, diag(s)),
+ * with the prior mean mu and variances s (one per component) and the noise levels learned
+ * from all examples at once by EM on the marginal likelihood. Given them, each w_e is the
+ * posterior mean: a ridge that shrinks component j toward mu_j with penalty sigma_e^2 / s_j.
+ *
+ * Why fewer masks: a component that matters for one example tends to matter for others
+ * (stem filters, the attention rows of the class token), and a component that is noise
+ * for most examples is noise for the rest. mu_j and s_j are estimated from n times as many
+ * margins as any one w_e, so each example's fit borrows the others' evidence about which
+ * components to trust: important components are barely shrunk, unimportant ones strongly,
+ * and all toward the typical attribution instead of toward 0. With n examples of one model
+ * the effective number of free parameters per example falls below |C|.
+ *
+ * On the device: the normal equations (Z^T Z + diag(sigma_e^2 / s)) W = Z^T T + diag(...) mu
+ * are solved by the project's conjugate gradient (fit_solver.ts) over an operator built
+ * from the mask bits (net_train.wgsl: Z P and Z^T Q visit only the set bits). The M-step
+ * is a handful of sums over the [|C| x n] solution, read back once per EM iteration.
+ */
+import type { Dispatch, GpuContext } from '../../gpu/context.js';
+import { uniformBuffer } from '../../gpu/buffers.js';
+import { addScaled, forwardHidden, netDispatch, netParams, type NetShape } from '../../kernels/net.js';
+import type { PackedMasks } from '../fit_masks.js';
+import { Arena, conjugateGradient, readF32, run, type Operator, type Progress } from '../fit_solver.js';
+import { checkBitsFit, checkedOnDevice, standardizeTargets, toRawUnits, type EstimatorResult } from './common.js';
+import { bitStatistics } from './network.js';
+
+export interface SharedOptions {
+  /** most EM iterations */
+  maxIter?: number;
+  /** stop when an iteration moves no attribution by more than this, relative to the largest */
+  tol?: number;
+  /** conjugate gradient tolerance per solve */
+  cgTol?: number;
+  progress?: Progress;
+}
+
+export async function fitShared(ctx: GpuContext, masks: PackedMasks, margins: Float32Array, n: number, opts: SharedOptions = {}): Promise<EstimatorResult> {
+  const m = masks.rows, C = masks.components;
+  const cp = Math.ceil(C / 4) * 4, n4 = Math.ceil(n / 4), nw = n4 * 4;
+  const maxIter = opts.maxIter ?? 50, tol = opts.tol ?? 1e-4, cgTol = opts.cgTol ?? 1e-6;
+  const stats = bitStatistics(masks, 0, m);
+  const target = standardizeTargets(margins, m, n, 0, m, true);
+  const words = masks.wordsPerRow;
+  const bwords = Math.ceil(m / 32);
+  checkBitsFit(ctx, masks, 'shared');
+  const arena = new Arena(ctx);
+  const device = ctx.device;
+  return checkedOnDevice(ctx, 'in the shared fit', async () => {
+    try {
+      // Z P and Z^T Q over all rows, from the bits (the network kernels with n4 columns for hidden units)
+      const shape: NetShape = { rows: m, row0: 0, components: C, words, d4: n4, g4: n4, examples: n, bwords };
+      const uniform = arena.uniform(uniformBuffer(device, new Uint32Array(netParams(shape)), 'shared params'));
+      const variant = { relu: false, grouped: false };
+      const b = {
+        bits: arena.upload(masks.bits.subarray(0, m * words), 'shared mask bits'),
+        rowIdx: arena.upload(Uint32Array.from({ length: m }, (_, i) => i), 'shared rows'),
+        tbits: arena.create(C * bwords * 4, 'shared bits by component'),
+        invStd: arena.upload(Float32Array.from(stats.invStd), 'shared inv std'),
+        meanU: arena.upload(Float32Array.from(stats.meanU), 'shared mean'),
+        b1: arena.create(nw * 4, 'shared zeros'),
+        q: arena.create(nw * 4, 'shared q'),
+        h: arena.create(m * nw * 4, 'shared Z P'),
+        gb1: arena.create(nw * 4, 'shared column sums'),
+        gw1: arena.create(cp * nw * 4, 'shared Z^T Q'),
+      };
+      run(ctx, [netDispatch(ctx, 'transpose_bits', variant, uniform, { bits: b.bits, rowIdx: b.rowIdx, tbits: b.tbits }, C * bwords)]);
+      const transposed = (q: GPUBuffer): Dispatch[] => [
+        netDispatch(ctx, 'grad_b1', variant, uniform, { dpre: q, gb1: b.gb1 }, n4),
+        netDispatch(ctx, 'grad_w1', variant, uniform, { tbits: b.tbits, invStd: b.invStd, meanU: b.meanU, dpre: q, gw1: b.gw1, gb1: b.gb1 }, C * n4),
+      ];
+      // the prior's penalty sigma_e^2 / s_j, separable: 1 / s_j by row, sigma_e^2 by column
+      const invS = arena.create(cp * 4, 'shared 1/s');
+      const sigma2 = arena.create(nw * 4, 'shared sigma^2');
+      const priorUniform = arena.uniform(uniformBuffer(device, [cp, n4], 'shared prior params'));
+      const op: Operator = {
+        prepare: (x, _lambda, out) => [
+          ...forwardHidden(ctx, variant, shape, uniform, { ...b, w1: x }),
+          ...transposed(b.h),
+          addScaled(ctx, priorUniform, cp, n4, { a: b.gw1, x, rowV: invS, colV: sigma2, out }),
+        ],
+      };
+      // B = Z^T T
+      const tBuf = arena.upload(target.values, 'shared targets');
+      run(ctx, transposed(tBuf));
+      const B = await readF32(ctx, b.gw1, cp * nw);
+      const rhs = arena.create(cp * nw * 4, 'shared rhs');
+      const x = arena.create(cp * nw * 4, 'shared attributions');
+      const zeros = arena.create(nw * 4, 'shared zero lambda');
+
+      // EM on the marginal likelihood
+      const gjj = Float64Array.from({ length: C }, (_, j) => (stats.invStd[j]! > 0 ? m : 0));
+      const mu = new Float64Array(C);
+      const s = new Float64Array(C).fill(1 / C);
+      const s2 = new Float64Array(n).fill(0.5);
+      const rhsHost = new Float32Array(cp * nw);
+      let M: Float32Array = new Float32Array(cp * nw);
+      let iterations = 0, cgIterations = 0, converged = false;
+      const started = Date.now();
+      for (let it = 1; it <= maxIter; it++) {
+        iterations = it;
+        device.queue.writeBuffer(invS, 0, Float32Array.from({ length: cp }, (_, j) => (j < C ? 1 / s[j]! : 1)));
+        device.queue.writeBuffer(sigma2, 0, Float32Array.from({ length: nw }, (_, e) => (e < n ? s2[e]! : 1)));
+        for (let j = 0; j < C; j++) for (let e = 0; e < n; e++) rhsHost[j * nw + e] = B[j * nw + e]! + (s2[e]! / s[j]!) * mu[j]!;
+        device.queue.writeBuffer(rhs, 0, rhsHost);
+        const r = await conjugateGradient(arena, op, cp, n4, rhs, zeros, x, { tol: cgTol, maxIter: 4 * cp });
+        cgIterations += r.iterations;
+        const prev = M;
+        M = await readF32(ctx, x, cp * nw);
+        // M-step: the posterior variance of w_ej taken as 1 / (G_jj / sigma_e^2 + 1 / s_j) (Z^T Z is
+        // nearly diagonal for i.i.d. masks), and t_e^T t_e - 2 m^T B + m^T G m with G m = rhs - D m
+        const newMu = new Float64Array(C), newS = new Float64Array(C), res = new Float64Array(n), trace = new Float64Array(n);
+        for (let j = 0; j < C; j++) {
+          let acc = 0;
+          for (let e = 0; e < n; e++) acc += M[j * nw + e]!;
+          newMu[j] = acc / n;
+        }
+        for (let j = 0; j < C; j++) {
+          let acc = 0;
+          for (let e = 0; e < n; e++) {
+            const w = M[j * nw + e]!;
+            const pd = 1 / (gjj[j]! / s2[e]! + 1 / s[j]!);
+            acc += (w - newMu[j]!) ** 2 + pd;
+            trace[e]! += gjj[j]! * pd;
+            const gw = rhsHost[j * nw + e]! - (s2[e]! / s[j]!) * w;
+            res[e]! += w * gw - 2 * w * B[j * nw + e]!;
+          }
+          newS[j] = Math.max(acc / n, 1e-12);
+        }
+        let change = 0, size = 0;
+        for (let i = 0; i < M.length; i++) { change = Math.max(change, Math.abs(M[i]! - prev[i]!)); size = Math.max(size, Math.abs(M[i]!)); }
+        mu.set(newMu);
+        s.set(newS);
+        for (let e = 0; e < n; e++) s2[e] = Math.max((m + res[e]! + trace[e]!) / m, 1e-6);
+        opts.progress?.(`shared prior, EM iteration ${it}: largest change ${(change / Math.max(size, 1e-30)).toExponential(2)}, ${r.iterations} CG iterations (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        if (change <= tol * size) { converged = true; break; }
+      }
+      const raw = toRawUnits(M, nw, new Float64Array(n), n, masks, stats.meanU, stats.invStd, target);
+      const noise = Array.from(s2);
+      return {
+        ...raw,
+        details: {
+          emIterations: iterations, converged, cgIterations,
+          priorMeanNorm: Math.sqrt(mu.reduce((a, v) => a + v * v, 0)),
+          noiseVarianceMedian: noise.sort((a, b2) => a - b2)[Math.floor(n / 2)],
+        },
+      };
+    } finally {
+      arena.destroy();
+    }
+  });
+}

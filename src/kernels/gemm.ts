@@ -1,0 +1,59 @@
+/**
+ * gemm.wgsl and copy.wgsl: the two probes of the adapter's ceilings (compute and memory),
+ * with the tile and workgroup shapes they are searched over.
+ */
+import { uniformBuffer } from '../gpu/buffers.js';
+import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
+
+/** rows x vec4 columns per invocation, invocations per workgroup along M and N, shared-memory staging */
+export interface GemmTile { tm: number; tn4: number; wgm: number; wgn: number; shared: boolean; kc?: number }
+
+export const tileName = (t: GemmTile) => `${t.tm}x${t.tn4 * 4}/${t.wgm}x${t.wgn}${t.shared ? `/shared${t.kc ?? 16}` : ''}`;
+
+export interface GemmShape { m: number; n: number; k: number } // n, k multiples of 4
+
+export function gemm(ctx: GpuContext, s: GemmShape, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, t: GemmTile): Dispatch {
+  const n4 = s.n / 4;
+  return ctx.prepare(
+    { shader: 'gemm.wgsl', defines: { SHARED: t.shared, TM: t.tm, TN4: t.tn4, ...(t.shared ? { KC: t.kc ?? 16 } : {}) }, constants: { WGM: t.wgm, WGN: t.wgn } },
+    [uniformBuffer(ctx.device, [s.m, n4, s.k / 4], 'gemm.params'), a, b, c],
+    [Math.ceil(s.m / (t.tm * t.wgm)), Math.ceil(n4 / (t.tn4 * t.wgn))],
+    `gemm ${tileName(t)}`,
+  );
+}
+
+/**
+ * Candidate tiles, in two stages: register tiles in workgroups of 64 along M with one
+ * column group (what CPU adapters want: uniform B reads), then, around the best of those,
+ * other workgroup shapes, and 2-D workgroups staging A and B in shared memory (what GPUs want).
+ */
+export function gemmCandidates(stage: number, best: GemmTile | undefined, maxInvocations: number, quick = false): GemmTile[] {
+  let out: GemmTile[] = [];
+  if (stage === 0) {
+    const reg: [number, number][] = quick ? [[16, 2], [16, 4], [8, 4]] : [[4, 4], [8, 2], [8, 4], [8, 8], [16, 1], [16, 2], [16, 4], [32, 2]];
+    out = reg.map(([tm, tn4]) => ({ tm, tn4, wgm: 64, wgn: 1, shared: false }));
+  } else if (stage === 1 && best) {
+    const wgs: [number, number][] = quick ? [] : [[32, 1], [128, 1], [16, 4], [8, 8]];
+    out = wgs.map(([wgm, wgn]) => ({ ...best, wgm, wgn }));
+    out.push(...(quick ? [{ tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 }] : [
+      { tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
+      { tm: 8, tn4: 1, wgm: 16, wgn: 16, shared: true, kc: 16 },
+      { tm: 4, tn4: 2, wgm: 16, wgn: 8, shared: true, kc: 32 },
+      { tm: 8, tn4: 2, wgm: 8, wgn: 8, shared: true, kc: 16 },
+    ]));
+  }
+  return out.filter((t) => t.wgm * t.wgn <= maxInvocations);
+}
+
+export interface CopyVariant { wg: number; vpi: number }
+
+export function copy(ctx: GpuContext, vec4s: number, src: GPUBuffer, dst: GPUBuffer, v: CopyVariant): Dispatch {
+  const invocations = Math.ceil(vec4s / v.vpi);
+  const [gx, gy] = splitGroups(Math.ceil(invocations / v.wg));
+  return ctx.prepare(
+    { shader: 'copy.wgsl', defines: { VPI: v.vpi }, constants: { WG: v.wg } },
+    [uniformBuffer(ctx.device, [vec4s, gx * gy * v.wg], 'copy.params'), src, dst],
+    [gx, gy],
+    `copy ${v.wg}x${v.vpi}`,
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * Per-kernel profile of one batched ablated forward pass: device time of every dispatch
+ * (timestamp queries, or wall-clock where the adapter has none), its FLOPs and the bytes
+ * it must move at least, the rates, and the share of the adapter's ceiling that bounds it
+ * (roofline: a kernel cannot beat max(FLOPs / GEMM ceiling, bytes / copy bandwidth)).
+ */
+import type { GpuContext } from '../gpu/context.js';
+import { timeDispatches, type TimingMethod } from '../gpu/timing.js';
+import type { Ceiling } from '../kernels/ceiling.js';
+import type { BatchedNetwork } from './batched.js';
+
+export interface KernelProfile {
+  label: string;
+  kernel: string;
+  seconds: number;
+  flops: number;
+  bytes: number;
+  gflops: number;
+  gbps: number;
+  bound?: 'compute' | 'memory';
+  /** achieved / attainable, attainable = the roofline time at the ceilings */
+  ofCeiling?: number;
+}
+
+export interface NetworkProfile {
+  method: TimingMethod;
+  items: number;
+  kernels: KernelProfile[];
+  total: { seconds: number; flops: number; bytes: number };
+}
+
+export async function profileNetwork(ctx: GpuContext, bn: BatchedNetwork, ceiling?: Pick<Ceiling, 'gemm' | 'copy'>, repeats = 3): Promise<NetworkProfile> {
+  const sched = bn.schedule;
+  const flat = sched.flatMap((s) => s.dispatches);
+  const t = await timeDispatches(ctx, flat, repeats);
+  const items = bn.items;
+  const kernels: KernelProfile[] = [];
+  let i = 0;
+  for (const s of sched) {
+    const seconds = s.dispatches.reduce((acc) => acc + t.seconds[i++]!, 0);
+    const op = s.op;
+    const elem = op && ctx.precision === 'f16' ? 2 : 4;
+    const flops = op ? op.flops * items : 0;
+    const bytes = op ? ((op.readElems ?? 0) + op.outElems) * items * elem + (op.weightBytes ?? 0) * (elem / 4) : 0;
+    const k: KernelProfile = {
+      label: s.label, kernel: s.dispatches.map((d) => d.label).join('+'), seconds, flops, bytes,
+      gflops: flops / seconds / 1e9, gbps: bytes / seconds / 1e9,
+    };
+    if (ceiling && op) {
+      const tc = flops / (ceiling.gemm.gflops * 1e9);
+      const tm = bytes / (ceiling.copy.gbps * 1e9);
+      k.bound = tc >= tm ? 'compute' : 'memory';
+      k.ofCeiling = Math.max(tc, tm) / seconds;
+    }
+    kernels.push(k);
+  }
+  const total = kernels.reduce((a, k) => ({ seconds: a.seconds + k.seconds, flops: a.flops + k.flops, bytes: a.bytes + k.bytes }), { seconds: 0, flops: 0, bytes: 0 });
+  return { method: t.method, items, kernels, total };
+}
+
+/** The profile as a fixed-width table (one row per kernel, then the total). */
+export function formatProfile(p: NetworkProfile): string {
+  const head = ['kernel', 'op', 'ms', 'MFLOP', 'MB', 'GFLOP/s', 'GB/s', 'bound', '% ceiling'];
+  const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const rows = p.kernels.map((k) => [k.kernel, k.label, fmt(k.seconds * 1e3), fmt(k.flops / 1e6, 1), fmt(k.bytes / 1e6, 2), fmt(k.gflops), fmt(k.gbps),
+    k.bound ?? '-', k.ofCeiling === undefined ? '-' : `${(k.ofCeiling * 100).toFixed(0)}%`]);
+  const T = p.total;
+  rows.push(['total', '', fmt(T.seconds * 1e3), fmt(T.flops / 1e6, 1), fmt(T.bytes / 1e6, 2), fmt(T.flops / T.seconds / 1e9), fmt(T.bytes / T.seconds / 1e9), '', '']);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((x, c) => (c < 2 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}

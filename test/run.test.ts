@@ -1,0 +1,92 @@
+/**
+ * The main job end to end, on both bundled models at small sizes: `coar run` leaves a
+ * complete store in the reference layout, attributions, an evaluation and the report; the
+ * store's margins are the ones PyTorch gives for the bundled weights on the same
+ * Fashion-MNIST test images under the same masks; run again, it resumes instead of
+ * recomputing.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readNpy, writeNpy } from '../src/io/npy.js';
+import { coar } from './support/cli.js';
+import { loadF32, relError } from './support/compare.js';
+import { runReference } from './support/python.js';
+import { tempDir } from './support/tmp.js';
+
+const WEIGHTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'weights');
+const dir = tempDir();
+const N = 6, M = 48, EVAL = 8;
+
+const MODELS = [
+  { model: 'cnn', weights: 'fashion-cnn.safetensors', components: 112 },
+  { model: 'vit', weights: 'fashion-vit.safetensors', components: 1792 },
+];
+
+for (const { model, weights, components } of MODELS) {
+  const out = join(dir, model);
+  const args = ['run', '--model', model, '--examples', String(N), '--masks', String(M), '--eval-masks', String(EVAL), '--out', out, '--quiet'];
+
+  test(`coar run --model ${model}: store, attributions, evaluation at three alphas and the report`, () => {
+    const r = coar(args);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /alpha\s+masks\s+pearson mean/);
+    assert.match(r.stdout, `report: ${join(out, 'report.html')}`);
+    const masks = readNpy(join(out, 'masks.npy'));
+    assert.equal([masks.dtype, masks.shape], ['b1', [M, components]]);
+    const margins = readNpy(join(out, 'test_margins.npy'));
+    assert.equal([margins.dtype, margins.shape], ['f4', [M, N]]);
+    assert.ok((readNpy(join(out, '_completed.npy')).data as Uint8Array).every((v) => v === 1), 'every row completed');
+    assert.equal(readNpy(join(out, 'attributions.npy')).shape, [components, N]);
+    const evals = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { alpha: number; masks: number; pearson: number[] }[];
+    assert.equal(evals.map((e) => e.alpha), [0.025, 0.05, 0.1]);
+    assert.ok(evals.every((e) => e.masks === EVAL && e.pearson.length === N));
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.ok(/^<!doctype html>/i.test(html) && html.includes('<svg'), 'a report with plots');
+  });
+
+  test(`coar run --model ${model}: stored margins equal PyTorch zeroing the same rows of the bundled weights`, () => {
+    const masks = readNpy(join(out, 'masks.npy')).data as Uint8Array;
+    const first = join(dir, `${model}-masks.npy`);
+    writeNpy(first, 'b1', [4, components], masks.subarray(0, 4 * components));
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { examples: number[] };
+    assert.equal(manifest.examples, [0, 1, 2, 3, 4, 5]);
+    const torchOut = join(dir, `${model}-torch.npy`);
+    runReference('fashion_reference.py', ['ablate', join(WEIGHTS, weights), first, manifest.examples.join(','), torchOut]);
+    const ours = loadF32(join(out, 'test_margins.npy')).data.subarray(0, 4 * N);
+    const err = relError(ours, loadF32(torchOut).data);
+    assert.ok(err < 1e-4, `relative error ${err}`);
+  });
+
+  test(`coar run --model ${model} again: the sweep resumes with nothing to do and the store is unchanged`, () => {
+    const before = statSync(join(out, 'test_margins.npy')).mtimeMs;
+    const stored = loadF32(join(out, 'test_margins.npy')).data;
+    const r = coar(args.filter((a) => a !== '--quiet'));
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stderr, `${M} already completed, 0 to do`);
+    assert.is(statSync(join(out, 'test_margins.npy')).mtimeMs, before);
+    assert.equal([...loadF32(join(out, 'test_margins.npy')).data], [...stored]);
+    assert.ok(existsSync(join(out, 'report.html')));
+  });
+}
+
+test('coar report renders the report again from the files alone, and says what is missing', () => {
+  const out = join(dir, 'cnn');
+  const again = join(dir, 'again.html');
+  const r = coar(['report', out, '--out', again]);
+  assert.is(r.code, 0, r.stderr);
+  const html = readFileSync(again, 'utf8');
+  assert.ok((html.match(/<svg/g) ?? []).length >= 5, 'the plots are there');
+  assert.match(html, 'layer.2.conv2.weight[');
+  const bare = join(dir, 'bare');
+  const s = coar(['sweep', '--arch', 'mini-resnet', '--weights', join(WEIGHTS, 'fashion-cnn.safetensors'), '--data', 'fashion-mnist', '--examples', '2', '--masks', '4', '--out', bare, '--quiet']);
+  assert.is(s.code, 0, s.stderr);
+  const missing = coar(['report', bare]);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, `${bare} has no attributions.npy: run coar fit ${bare} first`);
+  assert.not.ok(existsSync(join(bare, 'report.html')));
+});
+
+test.run();
