@@ -6,11 +6,11 @@
 # For each study: pick the example sets (prepare.py), sweep the attributed examples with the
 # engine, fit their attributions, run `coar edit`, then score the edited weights in PyTorch
 # on held-out test images (evaluate.py) and write the report (report.ts). Sweeps resume when
-# re-run. Environment: OUT (default out/case-studies), MASKS (default 600), ALPHA (0.05).
+# re-run. Environment: OUT (default out/case-studies), MASKS (default 500), ALPHA (0.05).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/case-studies}
-MASKS=${MASKS:-600}
+MASKS=${MASKS:-500}
 ALPHA=${ALPHA:-0.05}
 PY=/usr/bin/python3
 coar() { node bin/coar.js "$@"; }
@@ -29,13 +29,10 @@ run_study() {
   case "$study" in
     fix-error)
       attribute "$d/store" "$d/store.txt" weights/fashion-cnn.safetensors --data fashion-mnist:test
-      for t in $(cat "$d/target.txt"); do
-        [ -f "$d/edit-$t/edit.json" ] && continue
-        coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --raise --max-drop 0.5 --max-k 32 \
-          --target "$d/store#index=$t" --reference "$d/store#index=@$d/reference.txt" \
-          --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
-          --title "Fix test image $t" --out "$d/edit-$t" --quiet
-      done ;;
+      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --raise --max-drop 0.5 --max-k 16 --candidates 48 --each \
+        --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
+        --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
+        --title "Fix test image" --out "$d" --quiet ;;
     forget-class)
       attribute "$d/store" "$d/store.txt" weights/fashion-cnn.safetensors --data fashion-mnist:test
       coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --lower --max-drop 2 \

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ablationOrder, chooseK, prefixMasks, welchScores, type CurvePoint } from '../src/coar/edit.js';
+import type { Ablator } from '../src/coar/ablate.js';
+import { ablationMasks, ablationOrder, chooseK, prefixMasks, validationCurve, welchScores, type CurvePoint } from '../src/coar/edit.js';
 import { editedSafetensors, editMetadata } from '../src/coar/edit_export.js';
 import { writeNpy } from '../src/io/npy.js';
 import { loadModel } from '../src/models/index.js';
@@ -64,6 +65,79 @@ test('k is the best validation target accuracy whose reference drop is within th
   assert.is(chooseK(curve, 'raise', 0.05).k, 3);
   assert.is(chooseK(curve, 'lower', 0.05).k, 0, 'nothing lowers the target below k = 0');
   assert.is(chooseK([point(0, 1, 0.9), point(1, 0.4, 0.85), point(2, 0.1, 0.7)], 'lower', 0.05).k, 1);
+});
+
+/** An ablator whose margins are linear in the mask: margin_i = base_i − Σ_j ablated effect[j][i]. */
+function linearAblator(base: number[], effect: number[][]): Ablator {
+  const C = effect.length, n = base.length;
+  return {
+    net: { components: { size: C } },
+    async run(masks: Uint8Array, k: number) {
+      const margins = new Float32Array(k * n);
+      for (let r = 0; r < k; r++) {
+        for (let i = 0; i < n; i++) {
+          let m = base[i]!;
+          for (let j = 0; j < C; j++) if (!masks[r * C + j]) m -= effect[j]![i]!;
+          margins[r * n + i] = m;
+        }
+      }
+      return { margins };
+    },
+  } as unknown as Ablator;
+}
+
+test('k search: prefix stops where the top-ranked component spends the budget; skip passes over it and reaches the goal', async () => {
+  // 2 target examples (margins 1), 4 reference examples (margins 1); lower the target margins.
+  // Component 0 (ranked first) lowers the targets a little but breaks 2 of 4 reference examples;
+  // components 1 and 2 each break one target example and leave the reference alone.
+  const base = [1, 1, 1, 1, 1, 1];
+  const effect = [[0.5, 0.5, 2, 2, 0, 0], [2, 0, 0, 0, 0, 0.1], [0, 2, 0.1, 0, 0, 0], [0, 0, 0, 0, 0, 0]];
+  const order = [0, 1, 2, 3];
+  const opts = { maxK: 4, maxDrop: 0.25, chunk: 2 };
+  const prefix = await validationCurve(linearAblator(base, effect), 6, 2, order, 'lower', { ...opts, search: 'prefix' });
+  assert.is(chooseK(prefix.curve, 'lower', 0.25).k, 0, 'k = 1 is over the budget (2 of 4 reference examples wrong), and so is every larger prefix');
+  const skip = await validationCurve(linearAblator(base, effect), 6, 2, order, 'lower', { ...opts, search: 'skip' });
+  assert.equal(skip.sequence, [1, 2], 'component 0 passed over, 1 and 2 accepted; the search stops once every target example is wrong');
+  assert.equal(skip.skipped, [0]);
+  const best = chooseK(skip.curve, 'lower', 0.25);
+  assert.is(best.k, 2);
+  assert.is(best.target.accuracy, 0);
+  assert.is(best.reference.accuracy, 1);
+  assert.equal([...ablationMasks([[], skip.sequence.slice(0, best.k)], 4)], [1, 1, 1, 1, 1, 0, 0, 1]);
+});
+
+test('skip search: any batch size gives what testing one candidate at a time gives', async () => {
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let trial = 0; trial < 20; trial++) {
+    const C = 30, n = 12, nTarget = 4;
+    const base = Array.from({ length: n }, () => 0.5 + rand());
+    const effect = Array.from({ length: C }, () => Array.from({ length: n }, () => (rand() - 0.3) * 0.6));
+    const order = Array.from({ length: C }, (_, j) => j).sort(() => rand() - 0.5);
+    const direction = trial % 2 ? 'raise' as const : 'lower' as const;
+    if (direction === 'raise') for (let i = 0; i < nTarget; i++) base[i] = -base[i]!;
+    // one candidate at a time, straight from the definition
+    const margin = (set: number[], i: number) => set.reduce((m, j) => m - effect[j]![i]!, base[i]!);
+    const score = (set: number[], from: number, to: number) => {
+      let right = 0, sum = 0;
+      for (let i = from; i < to; i++) { const m = margin(set, i); if (m > 0) right++; sum += m; }
+      return { accuracy: right / (to - from), mean: sum / (to - from) };
+    };
+    const sign = direction === 'raise' ? 1 : -1, maxK = 8, maxDrop = 0.25;
+    const ref0 = score([], nTarget, n).accuracy;
+    const expected: number[] = [];
+    for (const j of order) {
+      const cur = score(expected, 0, nTarget);
+      if (expected.length >= maxK || (direction === 'raise' ? cur.accuracy >= 1 : cur.accuracy <= 0)) break;
+      const t = score([...expected, j], 0, nTarget), r = score([...expected, j], nTarget, n);
+      if (ref0 - r.accuracy <= maxDrop + 1e-12 && sign * (t.accuracy - cur.accuracy) >= 0 && sign * (t.mean - cur.mean) > 1e-6) expected.push(j);
+    }
+    for (const chunk of [1, 3, 16]) {
+      const got = await validationCurve(linearAblator(base, effect), n, nTarget, order, direction, { maxK, maxDrop, chunk, search: 'skip' });
+      assert.equal(got.sequence, expected, `trial ${trial}, ${chunk} candidates per dispatch`);
+      assert.equal(got.curve.map((p) => p.k), expected.map((_, i) => i).concat(expected.length));
+    }
+  }
 });
 
 for (const [arch, weights, picks] of [['mini-resnet', CNN, [0, 17, 18, 111]], ['vit', VIT, [0, 191, 192, 300, 1791]]] as const) {

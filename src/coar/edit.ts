@@ -103,45 +103,137 @@ function saturated(p: CurvePoint, direction: Direction): boolean {
   return direction === 'raise' ? p.target.accuracy >= 1 : p.target.accuracy <= 0;
 }
 
-/** Consecutive over-budget ks after which the search stops. */
+/** Consecutive over-budget ks after which the prefix search stops. */
 export const PATIENCE = 4;
+
+/**
+ * How k is searched:
+ *   prefix  the paper's procedure: candidate k ablates the first k components of the ranking
+ *   skip    walk the ranking, adding one component at a time, but pass over a component that
+ *           would take the validation reference set over the budget or does not move the
+ *           validation target set the right way; candidate k ablates the first k accepted.
+ *           On a small model one shared component can spend the whole budget at once (the
+ *           prefix search then stops at k = 1), while lower-ranked ones still separate the sets.
+ */
+export type Search = 'prefix' | 'skip';
+export const SEARCHES: readonly Search[] = ['prefix', 'skip'];
 
 export interface CurveOptions {
   maxK: number;
   maxDrop: number;
-  /** candidate ks per engine call (one batch of masks) */
+  /** candidate masks per engine call (one batch) */
   chunk: number;
-  onProgress?: (kDone: number, kMax: number) => void;
+  search: Search;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A k search: candidate k ablates `sequence.slice(0, k)`; `skipped` are the components passed over. */
+export interface SearchResult { curve: CurvePoint[]; sequence: number[]; skipped: number[] }
+
+/** Masks [sets.length, C] (1 = kept): row r ablates the components of sets[r]. */
+export function ablationMasks(sets: readonly (readonly number[])[], components: number): Uint8Array {
+  const masks = new Uint8Array(sets.length * components).fill(1);
+  sets.forEach((set, r) => {
+    for (const j of set) masks[r * components + j] = 0;
+  });
+  return masks;
+}
+
+async function evaluate(ablator: Ablator, n: number, nTarget: number, sets: readonly (readonly number[])[], ks: readonly number[]): Promise<CurvePoint[]> {
+  const { margins } = await ablator.run(ablationMasks(sets, ablator.net.components.size), sets.length);
+  return ks.map((k, r) => ({
+    k,
+    target: setScore(margins, r * n, nTarget),
+    reference: setScore(margins, r * n + nTarget, n - nTarget),
+    margins: margins.slice(r * n, (r + 1) * n),
+  }));
 }
 
 /**
- * Evaluate k = 0, 1, 2, ... on the validation set: the ablator holds `n` examples, the
- * first `nTarget` the validation target set, the rest the validation reference set. Many
- * candidate ks per dispatch. Stops early once a candidate within the budget gets every
- * target example right (raise) or wrong (lower), or once PATIENCE ks in a row are over the budget.
+ * Evaluate candidate edits on the validation set: the ablator holds `n` examples, the first
+ * `nTarget` the validation target set, the rest the validation reference set. Many
+ * candidates per dispatch. Both searches stop once a candidate within the budget gets every
+ * target example right (raise) or wrong (lower): a larger k cannot beat it.
  */
-export async function validationCurve(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<CurvePoint[]> {
-  const C = ablator.net.components.size;
+export async function validationCurve(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<SearchResult> {
+  return opts.search === 'prefix'
+    ? prefixSearch(ablator, n, nTarget, order, direction, opts)
+    : skipSearch(ablator, n, nTarget, order, direction, opts);
+}
+
+/** k = 0, 1, 2, ... ablating a prefix of the ranking; stops after PATIENCE ks in a row over the budget. */
+async function prefixSearch(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<SearchResult> {
   const curve: CurvePoint[] = [];
   for (let k0 = 0; k0 <= opts.maxK;) {
     const ks = Array.from({ length: Math.min(opts.chunk, opts.maxK + 1 - k0) }, (_, i) => k0 + i);
-    const { margins } = await ablator.run(prefixMasks(order, C, ks), ks.length);
-    const points = ks.map((k, r) => ({
-      k,
-      target: setScore(margins, r * n, nTarget),
-      reference: setScore(margins, r * n + nTarget, n - nTarget),
-      margins: margins.slice(r * n, (r + 1) * n),
-    }));
+    const points = await evaluate(ablator, n, nTarget, ks.map((k) => order.slice(0, k)), ks);
     curve.push(...points);
     k0 += ks.length;
     opts.onProgress?.(k0 - 1, opts.maxK);
     const base = curve[0]!;
     const within = (p: CurvePoint) => base.reference.accuracy - p.reference.accuracy <= opts.maxDrop + 1e-12;
-    // a saturated candidate within the budget is the answer: a larger k cannot beat it
     if (points.some((p) => saturated(p, direction) && within(p))) break;
     // the reference accuracy is noisy in k: give up only after PATIENCE ks in a row over the budget
     const last = curve.slice(-PATIENCE);
     if (last.length === PATIENCE && last[0]!.k > 0 && !last.some(within)) break;
   }
-  return curve;
+  return { curve, sequence: order.slice(0, curve.length - 1), skipped: [] };
+}
+
+/**
+ * Walk the ranking once, one component at a time: a candidate is accepted when, ablated
+ * together with the components accepted before it, the validation reference accuracy stays
+ * within the budget of k = 0 and the validation target moves the right way (accuracy no
+ * worse, mean margin strictly better); otherwise it is passed over for good. Stops at maxK
+ * accepted components, at the end of the ranking, or when saturated.
+ *
+ * Each dispatch evaluates `chunk` candidates, in one of two layouts that give the same result
+ * as testing them one by one: after a rejection, each row adds one candidate to the accepted
+ * set (the first acceptable one is taken, those before it passed over); after an acceptance,
+ * row r adds the next r + 1 candidates (accepted while each extends the previous row acceptably).
+ */
+async function skipSearch(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<SearchResult> {
+  const [base] = await evaluate(ablator, n, nTarget, [[]], [0]);
+  const curve: CurvePoint[] = [base!];
+  const sequence: number[] = [], skipped: number[] = [];
+  const within = (p: CurvePoint) => base!.reference.accuracy - p.reference.accuracy <= opts.maxDrop + 1e-12;
+  const sign = direction === 'raise' ? 1 : -1;
+  const accept = (p: CurvePoint, cur: CurvePoint) => within(p)
+    && sign * (p.target.accuracy - cur.target.accuracy) >= 0 && sign * (p.target.meanMargin - cur.target.meanMargin) > 0;
+  let cursor = 0, speculate = false;
+  while (sequence.length < opts.maxK && cursor < order.length && !saturated(curve.at(-1)!, direction)) {
+    if (speculate) {
+      const rows = order.slice(cursor, cursor + Math.min(opts.chunk, opts.maxK - sequence.length));
+      const k = sequence.length;
+      const points = await evaluate(ablator, n, nTarget, rows.map((_, r) => [...sequence, ...rows.slice(0, r + 1)]), rows.map((_, r) => k + r + 1));
+      let r = 0;
+      while (r < rows.length && !saturated(curve.at(-1)!, direction) && accept(points[r]!, curve.at(-1)!)) {
+        sequence.push(rows[r]!);
+        curve.push(points[r]!);
+        r++;
+      }
+      if (r < rows.length && !saturated(curve.at(-1)!, direction)) {
+        skipped.push(rows[r]!);
+        r++;
+        speculate = false;
+      }
+      cursor += r;
+    } else {
+      const candidates = order.slice(cursor, cursor + opts.chunk);
+      const points = await evaluate(ablator, n, nTarget, candidates.map((j) => [...sequence, j]), candidates.map(() => sequence.length + 1));
+      const r = points.findIndex((p) => accept(p, curve.at(-1)!));
+      if (r < 0) {
+        skipped.push(...candidates);
+        cursor += candidates.length;
+      } else {
+        skipped.push(...candidates.slice(0, r));
+        sequence.push(candidates[r]!);
+        curve.push(points[r]!);
+        cursor += r + 1;
+        speculate = true;
+      }
+    }
+    opts.onProgress?.(cursor, order.length);
+  }
+  return { curve, sequence, skipped };
 }

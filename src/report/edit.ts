@@ -19,8 +19,14 @@ export interface EditRecord {
   /** percentage points */
   maxDrop: number;
   maxK: number;
+  /** how k was searched (src/coar/edit.ts, Search); records before the skip search are 'prefix' */
+  search?: 'prefix' | 'skip';
   chosen: { k: number; components: { index: number; name: string; score: number }[] };
   curve: { k: number; valTarget: SetScore; valReference: SetScore }[];
+  /** candidate k ablates sequence[0..k) */
+  sequence?: { index: number; name: string; score: number }[];
+  /** components the skip search passed over (over the budget, or no help to the target) */
+  skipped?: string[];
   /** the first maxK components in ablation order */
   ranking: { index: number; name: string; score: number }[];
   sets: Record<string, {
@@ -67,7 +73,9 @@ export function editSection(r: EditRecord): string {
     + `<td class="num">${s.indices.length.toLocaleString('en-US')}</td><td class="num">${pct(s.before.accuracy)}</td><td class="num">${pct(s.after.accuracy)}</td>`
     + `<td class="num">${points(s.after.accuracy - s.before.accuracy)}</td><td class="num">${num(s.before.meanMargin)} → ${num(s.after.meanMargin)}</td></tr>`).join('\n');
   const comps = r.chosen.components.map((c, i) => `<tr><td class="num muted">${i + 1}</td><td><code>${esc(c.name)}</code></td><td class="num">${num(c.score)}</td></tr>`).join('');
-  return `<p>${r.direction === 'lower' ? 'Lower' : 'Raise'} the target margins by ablating the ${r.direction === 'lower' ? 'top' : 'bottom'}-k components by Welch t-statistic (target vs reference attributions); k chosen on the validation sets with a budget of ${r.maxDrop} point${r.maxDrop === 1 ? '' : 's'} for the validation reference accuracy.</p>
+  return `<p>${r.direction === 'lower' ? 'Lower' : 'Raise'} the target margins by ablating the ${r.direction === 'lower' ? 'top' : 'bottom'}-k components by Welch t-statistic (target vs reference attributions); k chosen on the validation sets with a budget of ${r.maxDrop} point${r.maxDrop === 1 ? '' : 's'} for the validation reference accuracy${r.search === 'skip'
+    ? `, adding the next ranked component that stays within the budget and moves the validation target the right way (${(r.skipped ?? []).length} ranked component${(r.skipped ?? []).length === 1 ? ' was' : 's were'} passed over)`
+    : ', ablating the top of the ranking'}.</p>
 <table class="summary"><thead><tr><th>set</th><th>examples from</th><th class="num">examples</th><th class="num">accuracy before</th><th class="num">after</th><th class="num">change (points)</th><th class="num">mean margin</th></tr></thead>
 <tbody>
 ${setRows}
@@ -76,7 +84,7 @@ ${setRows}
 <div><h3>${r.chosen.k} component${r.chosen.k === 1 ? '' : 's'} ablated</h3>${r.chosen.k ? `<table class="top"><thead><tr><th class="num">#</th><th>component</th><th class="num">t</th></tr></thead><tbody>${comps}</tbody></table>` : '<p class="muted">No k within the budget improved the validation target set: the model is left as it was.</p>'}</div>
 <figure>${curvePlot(r)}</figure>
 </div>
-<p class="note">Edited weights: <code>${esc(r.edited)}</code> (the original safetensors with these components' weight rows set to zero; every tensor keeps its name). The plot shows the validation accuracies for each k tried (the search stops once the target set cannot improve or a whole batch of candidates is over the budget); the dashed line is the lowest reference accuracy the budget allows, the solid line the chosen k. ${r.seconds.toFixed(1)} s on the device.</p>`;
+<p class="note">Edited weights: <code>${esc(r.edited)}</code> (the original safetensors with these components' weight rows set to zero; every tensor keeps its name). The plot shows the validation accuracies for each k ${r.search === 'skip' ? 'accepted (the search stops when the target set cannot improve, at the most components allowed, or at the end of the ranked candidates)' : 'tried (the search stops once the target set cannot improve or several ks in a row are over the budget)'}; the dashed line is the lowest reference accuracy the budget allows, the solid line the chosen k. ${r.seconds.toFixed(1)} s on the device.</p>`;
 }
 
 /** A self-contained page: an optional summary (trusted HTML), then one section per edit. */
