@@ -39,7 +39,7 @@ FIX_TARGETS, FIX_REFERENCE, FIX_VAL = 20, 100, 500
 FORGET_CLASS = 1            # Trouser: chosen before any edit was run, see docs/EDIT.md
 FORGET_SETS = (50, 100, 100, 500)
 BACKDOOR_SETS = (50, 100, 200, 500)
-SPURIOUS_SETS = (75, 75, 500, 500)
+SPURIOUS_SETS = (75, 75, 300, 300)
 
 
 def take(rng, pool, count, exclude=()):

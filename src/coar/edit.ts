@@ -187,10 +187,14 @@ async function prefixSearch(ablator: Ablator, n: number, nTarget: number, order:
  * worse, mean margin strictly better); otherwise it is passed over for good. Stops at maxK
  * accepted components, at the end of the ranking, or when saturated.
  *
- * Each dispatch evaluates `chunk` candidates, in one of two layouts that give the same result
- * as testing them one by one: after a rejection, each row adds one candidate to the accepted
- * set (the first acceptable one is taken, those before it passed over); after an acceptance,
- * row r adds the next r + 1 candidates (accepted while each extends the previous row acceptably).
+ * Each dispatch decides several candidates exactly as testing them one by one would, in one
+ * of three layouts of its `chunk` masks, chosen by what the last dispatch saw:
+ *   tree     the next d candidates with 2^d − 1 ≤ chunk: a mask for every set of accepted
+ *            components the first decisions can lead to (d decided per dispatch, always)
+ *   chain    after d acceptances in a row: row r adds the next r + 1 candidates (up to chunk
+ *            decided while they keep being accepted)
+ *   singles  after d rejections in a row: each row adds one candidate (up to chunk passed
+ *            over while they keep being rejected)
  */
 async function skipSearch(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<SearchResult> {
   const [base] = await evaluate(ablator, n, nTarget, [[]], [0]);
@@ -200,39 +204,37 @@ async function skipSearch(ablator: Ablator, n: number, nTarget: number, order: r
   const sign = direction === 'raise' ? 1 : -1;
   const accept = (p: CurvePoint, cur: CurvePoint) => within(p)
     && sign * (p.target.accuracy - cur.target.accuracy) >= 0 && sign * (p.target.meanMargin - cur.target.meanMargin) > 0;
-  let cursor = 0, speculate = false;
-  while (sequence.length < opts.maxK && cursor < order.length && !saturated(curve.at(-1)!, direction)) {
-    if (speculate) {
-      const rows = order.slice(cursor, cursor + Math.min(opts.chunk, opts.maxK - sequence.length));
-      const k = sequence.length;
-      const points = await evaluate(ablator, n, nTarget, rows.map((_, r) => [...sequence, ...rows.slice(0, r + 1)]), rows.map((_, r) => k + r + 1));
-      let r = 0;
-      while (r < rows.length && !saturated(curve.at(-1)!, direction) && accept(points[r]!, curve.at(-1)!)) {
-        sequence.push(rows[r]!);
-        curve.push(points[r]!);
-        r++;
-      }
-      if (r < rows.length && !saturated(curve.at(-1)!, direction)) {
-        skipped.push(rows[r]!);
-        r++;
-        speculate = false;
-      }
-      cursor += r;
-    } else {
-      const candidates = order.slice(cursor, cursor + opts.chunk);
-      const points = await evaluate(ablator, n, nTarget, candidates.map((j) => [...sequence, j]), candidates.map(() => sequence.length + 1));
-      const r = points.findIndex((p) => accept(p, curve.at(-1)!));
-      if (r < 0) {
-        skipped.push(...candidates);
-        cursor += candidates.length;
+  const depth = Math.max(1, Math.floor(Math.log2(opts.chunk + 1)));
+  const done = () => sequence.length >= opts.maxK || saturated(curve.at(-1)!, direction);
+  let cursor = 0;
+  let layout: 'tree' | 'chain' | 'singles' = 'tree';
+  while (!done() && cursor < order.length) {
+    const width = layout === 'tree' ? depth : opts.chunk;
+    const next = order.slice(cursor, cursor + (layout === 'chain' ? Math.min(width, opts.maxK - sequence.length) : width));
+    // rows: the accepted sets each layout can reach, keyed by which of `next` they add
+    const rows: number[][] = layout === 'chain' ? next.map((_, r) => next.slice(0, r + 1).map((_, i) => i))
+      : layout === 'singles' ? next.map((_, i) => [i])
+      : next.flatMap((_, i) => Array.from({ length: 2 ** i }, (_, bits) => [...next.slice(0, i).map((_, b) => b).filter((b) => bits >> b & 1), i]));
+    const key = (picked: number[]) => picked.join(',');
+    const index = new Map(rows.map((r, i) => [key(r), i]));
+    const points = await evaluate(ablator, n, nTarget, rows.map((r) => [...sequence, ...r.map((i) => next[i]!)]), rows.map((r) => sequence.length + r.length));
+    const picked: number[] = [];
+    let decided = 0, accepted = 0;
+    for (let i = 0; i < next.length && !done(); i++) {
+      const row = index.get(key([...picked, i]));
+      if (row === undefined) break; // this layout did not evaluate that set: decide it next dispatch
+      if (accept(points[row]!, curve.at(-1)!)) {
+        picked.push(i);
+        sequence.push(next[i]!);
+        curve.push(points[row]!);
+        accepted++;
       } else {
-        skipped.push(...candidates.slice(0, r));
-        sequence.push(candidates[r]!);
-        curve.push(points[r]!);
-        cursor += r + 1;
-        speculate = true;
+        skipped.push(next[i]!);
       }
+      decided++;
     }
+    cursor += decided;
+    layout = accepted === decided && decided >= depth ? 'chain' : accepted === 0 && decided >= depth ? 'singles' : 'tree';
     opts.onProgress?.(cursor, order.length);
   }
   return { curve, sequence, skipped };
