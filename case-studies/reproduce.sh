@@ -64,3 +64,5 @@ if [ "$what" = all ]; then studies=(fix-error forget-class backdoor spurious); e
 for s in "${studies[@]}"; do run_study "$s"; done
 $PY case-studies/evaluate.py "$OUT"
 node --import tsx case-studies/report.ts "$OUT"
+# the fixture test/edit.test.ts checks (edited files rebuilt, PyTorch's numbers reproduced)
+cp "$OUT/results.json" case-studies/results.json

@@ -200,6 +200,8 @@ test('bad input: one line naming the problem, a non-zero exit, no output folder'
     [editArgs(join(dir, 'bad6')).map((a) => (a === CNN ? VIT : a)), /other weights|components/],
     [editArgs(join(dir, 'bad7'), ['--max-drop', '-1']), /--max-drop/],
     [editArgs(join(dir, 'bad8')).map((a) => (a === `${store}#class=1` ? `${dir}/nowhere#class=1` : a)), /not a store folder/],
+    [editArgs(join(dir, 'bad9'), ['--search', 'greedy']), /--search must be one of prefix, skip/],
+    [editArgs(join(dir, 'bad10'), ['--each']), /--each .* leave out --val-target/],
   ];
   for (const [args, message] of cases) {
     const r = coar(args);
