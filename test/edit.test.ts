@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Ablator } from '../src/coar/ablate.js';
-import { ablationMasks, ablationOrder, chooseK, prefixMasks, validationCurve, welchScores, type CurvePoint } from '../src/coar/edit.js';
+import { ablationMasks, ablationOrder, chooseK, validationCurve, welchScores, type CurvePoint } from '../src/coar/edit.js';
 import { editedSafetensors, editMetadata } from '../src/coar/edit_export.js';
 import { writeNpy } from '../src/io/npy.js';
 import { loadModel } from '../src/models/index.js';
@@ -53,8 +53,8 @@ test('a component that separates the sets with zero variance ranks first (t = ±
   assert.equal(ablationOrder(t, 'raise'), [0, 1]);
 });
 
-test('candidate masks ablate the first k components of the order', () => {
-  const m = prefixMasks([2, 0, 1], 4, [0, 1, 3]);
+test('candidate masks ablate exactly the components of each set', () => {
+  const m = ablationMasks([[], [2], [2, 0, 1]], 4);
   assert.equal([...m], [1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 1]);
 });
 

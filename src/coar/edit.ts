@@ -50,15 +50,6 @@ export function ablationOrder(scores: Float64Array, direction: Direction): numbe
   return Array.from(scores.keys()).sort((a, b) => sign * (scores[a]! - scores[b]!) || a - b);
 }
 
-/** Masks [ks.length, C] (1 = kept): row r ablates the first ks[r] components of `order`. */
-export function prefixMasks(order: readonly number[], components: number, ks: readonly number[]): Uint8Array {
-  const masks = new Uint8Array(ks.length * components).fill(1);
-  ks.forEach((k, r) => {
-    for (let i = 0; i < k; i++) masks[r * components + order[i]!] = 0;
-  });
-  return masks;
-}
-
 /** Accuracy and mean margin of one set of examples under one candidate edit. */
 export interface SetScore { accuracy: number; meanMargin: number }
 
