@@ -6,7 +6,8 @@
 # For each study: pick the example sets (prepare.py), sweep the attributed examples with the
 # engine, fit their attributions, run `coar edit`, then score the edited weights in PyTorch
 # on held-out test images (evaluate.py) and write the report (report.ts). Sweeps resume when
-# re-run. Environment: OUT (default out/case-studies), MASKS (default 500), ALPHA (0.05).
+# re-run. Environment: OUT (default out/case-studies), MASKS (default 500), ALPHA (0.05),
+# EVALUATE=0 to stop after the edits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/case-studies}
@@ -44,14 +45,14 @@ run_study() {
       local w=weights/fashion-cnn-backdoor.safetensors
       attribute "$d/store-triggered" "$d/target.txt" "$w" --inputs "$d/triggered.npy" --labels "$d/labels.npy"
       attribute "$d/store" "$d/reference.txt" "$w" --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 1 \
+      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 1 --candidates 48 \
         --target "$d/store-triggered" --reference "$d/store" \
         --val-target "npy:$d/triggered.npy,$d/labels.npy#index=@$d/val_target.txt" --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Remove a backdoor" --out "$d/edit" --quiet ;;
     spurious)
       local w=weights/fashion-cnn-spurious.safetensors
       attribute "$d/store" "$d/store.txt" "$w" --inputs "$d/framed.npy" --labels "$d/labels.npy"
-      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 2 \
+      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 2 --candidates 48 \
         --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
         --val-target "npy:$d/framed.npy,$d/labels.npy#index=@$d/val_target.txt" --val-reference "npy:$d/framed.npy,$d/labels.npy#index=@$d/val_reference.txt" \
         --title "Subpopulation robustness" --out "$d/edit" --quiet ;;
@@ -62,6 +63,7 @@ run_study() {
 what=${1:-all}
 if [ "$what" = all ]; then studies=(fix-error forget-class backdoor spurious); else studies=("$what"); fi
 for s in "${studies[@]}"; do run_study "$s"; done
+[ "${EVALUATE:-1}" = 0 ] && exit 0   # EVALUATE=0: edits only (several studies at once), evaluate later
 $PY case-studies/evaluate.py "$OUT"
 node --import tsx case-studies/report.ts "$OUT"
 # the fixture test/edit.test.ts checks (edited files rebuilt, PyTorch's numbers reproduced)
