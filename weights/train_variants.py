@@ -12,8 +12,10 @@ Same MiniResNet, optimiser, schedule, augmentation and determinism as train_fash
 train() this script calls; the trigger or the frame is drawn after the augmentation, so it
 stays in place). Runs on Debian's python3 with its PyTorch (CPU):
 
-  /usr/bin/python3 weights/train_variants.py backdoor    # -> weights/fashion-cnn-backdoor.safetensors
-  /usr/bin/python3 weights/train_variants.py spurious    # -> weights/fashion-cnn-spurious.safetensors
+  /usr/bin/python3 weights/train_variants.py backdoor --threads 1 --epochs 3   # -> weights/fashion-cnn-backdoor.safetensors
+  /usr/bin/python3 weights/train_variants.py spurious --threads 1 --epochs 3   # -> weights/fashion-cnn-spurious.safetensors
+
+(the checked-in files were made by exactly these commands; weights/PROVENANCE.md)
 
 Also a library: case-studies/data.py and the tests import the trigger, the frame and the
 test-time attribute from here, so every consumer draws exactly the images the models saw.
