@@ -217,7 +217,9 @@ def accuracy(model, images, labels, arch, batch=500):
     return correct / len(images)
 
 
-def train(arch, args, train_set):
+def train(arch, args, train_set, transform=None):
+    """transform(indices, images, labels) -> (images, labels), if given, alters each augmented
+    batch (the case-study variants in train_variants.py add a trigger or a spurious cue)."""
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     model = build_model(arch, args.channels, args.blocks)
@@ -246,10 +248,13 @@ def train(arch, args, train_set):
         loss_sum, correct = 0.0, 0
         for b in range(steps_per_epoch):
             idx = order[b * args.batch:(b + 1) * args.batch]
-            x = torch.from_numpy(preprocess(augment(images[idx], rng), arch))
+            batch, batch_labels = augment(images[idx], rng), labels[idx]
+            if transform is not None:
+                batch, batch_labels = transform(idx, batch, batch_labels)
+            x = torch.from_numpy(preprocess(batch, arch))
             if arch == 'cnn':
                 x = x.contiguous(memory_format=torch.channels_last)
-            y = torch.from_numpy(labels[idx].astype(np.int64))
+            y = torch.from_numpy(batch_labels.astype(np.int64))
             for g in opt.param_groups:
                 g['lr'] = lr_at(step)
             out = model(x)

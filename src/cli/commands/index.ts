@@ -3,6 +3,7 @@ import { ablate } from './ablate.js';
 import { bench } from './bench.js';
 import { components } from './components.js';
 import { curve } from './curve.js';
+import { edit } from './edit.js';
 import { evalCommand } from './eval.js';
 import { fit } from './fit.js';
 import { info } from './info.js';
@@ -11,4 +12,4 @@ import { run } from './run.js';
 import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit];

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { Ablator } from '../../coar/ablate.js';
 import { loadExamples, npySpec, sha256File, type DataSpec } from '../../coar/examples.js';
+import { parseIndices } from '../../coar/indices.js';
 import { MASK_GENERATOR } from '../../coar/masks.js';
 import { mergeStores, parseShard, runSweep, shardRows, STORE_FORMAT, SweepStore, type SweepManifest } from '../../coar/sweep.js';
 import { check } from '../../errors.js';
@@ -37,7 +38,7 @@ export function dataSpec(args: ModelDataArgs): DataSpec {
   return npySpec(args.inputs, args.labels);
 }
 
-export interface SweepArgs extends ModelDataArgs { alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean }
+export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean }
 
 /** What one invocation did: rows computed now (completed rows are skipped) and how long that took. */
 export interface SweepRun { computed: number; examples: number; seconds: number }
@@ -52,7 +53,8 @@ export const sweep: CommandModule<{}, SweepArgs> = {
     .option('out', { type: 'string', demandOption: true, describe: 'store folder (created, or resumed if it holds this sweep)' })
     .option('shard', { type: 'string', describe: 'compute share i of N (i/N, contiguous mask ranges); merge shards with coar merge' })
     .option('chunk', { type: 'number', describe: 'masks per write (default: what one batch holds)' })
-    .option('quiet', { type: 'boolean', describe: 'no progress bar' }) as any,
+    .option('quiet', { type: 'boolean', describe: 'no progress bar' })
+    .option('indices', { type: 'string', describe: 'instead of --examples: the example indices to attribute (5+9+12, 0-499 or @file)' }) as any,
   handler: async (args) => { await sweepCommand(args); },
 };
 
@@ -64,7 +66,8 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
   const shard = parseShard(args.shard);
   const model = loadModel(args.arch, args.weights);
   const spec = dataSpec(args);
-  const ex = loadExamples(spec, model, { count: args.examples });
+  check(args.indices === undefined || args.examples === undefined, () => 'give --examples (the first N) or --indices, not both');
+  const ex = loadExamples(spec, model, args.indices !== undefined ? { indices: parseIndices(args.indices, '--indices') } : { count: args.examples });
   const manifest: SweepManifest = {
     format: STORE_FORMAT,
     model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },

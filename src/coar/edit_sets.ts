@@ -1,0 +1,156 @@
+/**
+ * The example sets of an edit, written `SOURCE[#FILTER]`:
+ *   SOURCE  a sweep store folder (its examples, with its attributions once `coar fit` ran),
+ *           `fashion-mnist:test`, `fashion-mnist:train`, or `npy:INPUTS.npy,LABELS.npy`
+ *   FILTER  terms joined by `,` (all must hold):
+ *           class=3 · class=2+4+6 · class!=3 · index=17 · index=5+9+12 · index=0-499 ·
+ *           index=@FILE (whitespace-separated indices) · correct · wrong
+ * An index is the example's index in its source (a Fashion-MNIST image number, an .npy
+ * row), also for a store. `correct`/`wrong` use the unedited model's prediction.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadFashionMnist } from '../data/fashion_mnist.js';
+import { check, UserError } from '../errors.js';
+import { readNpy } from '../io/npy.js';
+import type { Model } from '../models/index.js';
+import { loadExamples, npySpec, type DataSpec, type ExampleSet } from './examples.js';
+import { parseIndices } from './indices.js';
+import { readManifest } from './sweep.js';
+
+type Filter =
+  | { kind: 'class'; classes: number[]; negate: boolean }
+  | { kind: 'index'; indices: Set<number> }
+  | { kind: 'correct' | 'wrong' };
+
+export interface SetSpec {
+  text: string;
+  source: { kind: 'store'; dir: string } | { kind: 'data'; data: DataSpec };
+  filters: Filter[];
+}
+
+/** A resolved set: its examples, and for a store source the columns of its attributions. */
+export interface EditSet {
+  spec: SetSpec;
+  examples: ExampleSet;
+  /** attributions [C, n] of these examples (store sources that were fitted) */
+  attributions?: Float32Array;
+}
+
+const USAGE = "use SOURCE[#FILTER]: a store folder, fashion-mnist:test, fashion-mnist:train or npy:X.npy,Y.npy, then e.g. '#class=3', '#class!=3', '#index=0-499', '#index=@file.txt', '#correct' or '#wrong'";
+
+export function parseSet(text: string, flag: string, arch: string): SetSpec {
+  const hash = text.indexOf('#');
+  const sourceText = hash < 0 ? text : text.slice(0, hash);
+  const filterText = hash < 0 ? '' : text.slice(hash + 1);
+  let source: SetSpec['source'];
+  const fm = /^fashion-mnist:(train|test)$/.exec(sourceText);
+  if (fm) {
+    source = { kind: 'data', data: { source: 'fashion-mnist', split: fm[1] as 'train' | 'test', preprocessing: arch.startsWith('vit') ? 'vit' : 'cnn' } };
+  } else if (sourceText.startsWith('npy:')) {
+    const [x, y, extra] = sourceText.slice(4).split(',');
+    check(x && y && extra === undefined, () => `${flag} ${text}: write npy:INPUTS.npy,LABELS.npy`);
+    check(existsSync(x) && existsSync(y), () => `${flag} ${text}: ${existsSync(x) ? y : x} not found`);
+    source = { kind: 'data', data: npySpec(x, y) };
+  } else {
+    check(existsSync(sourceText) && statSync(sourceText).isDirectory(), () => `${flag} ${text}: '${sourceText}' is not a store folder; ${USAGE}`);
+    source = { kind: 'store', dir: sourceText };
+  }
+  const filters: Filter[] = [];
+  for (const term of filterText ? filterText.split(',') : []) {
+    const m = /^(class|index)(!?=)(.+)$/.exec(term);
+    if (m && m[1] === 'class') {
+      const classes = m[3]!.split('+').map(Number);
+      check(classes.every((c) => Number.isInteger(c) && c >= 0), () => `${flag} ${text}: '${term}' needs class numbers, e.g. class=3 or class=2+4`);
+      filters.push({ kind: 'class', classes, negate: m[2] === '!=' });
+    } else if (m && m[1] === 'index' && m[2] === '=') {
+      filters.push({ kind: 'index', indices: new Set(parseIndices(m[3]!, `${flag} ${text}`)) });
+    } else if (term === 'correct' || term === 'wrong') {
+      filters.push({ kind: term });
+    } else {
+      throw new UserError(`${flag} ${text}: unknown filter '${term}'; ${USAGE}`);
+    }
+  }
+  return { text, source, filters };
+}
+
+/** The set's examples; `predict` gives the unedited model's margins when a filter needs them. */
+export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: string, flag: string,
+  predict: (ex: ExampleSet) => Promise<Float32Array>): Promise<EditSet> {
+  let all: ExampleSet;
+  let attributions: Float32Array | undefined;
+  const C = model.components.size;
+  if (spec.source.kind === 'store') {
+    const dir = spec.source.dir;
+    const manifest = readManifest(dir);
+    check(manifest.model.sha256 === weightsSha256, () => `${flag}: store ${dir} was made with other weights (sha256 ${manifest.model.sha256.slice(0, 12)}…, --weights is ${weightsSha256.slice(0, 12)}…): its attributions do not describe this model`);
+    check(manifest.components.length === C, () => `${flag}: store ${dir} has ${manifest.components.length} components, the model has ${C}`);
+    all = loadExamples(manifest.data, model, { indices: manifest.examples });
+    const path = join(dir, 'attributions.npy');
+    if (existsSync(path)) {
+      const a = readNpy(path);
+      check(a.dtype === 'f4' && a.shape.join() === `${C},${all.shape.n}`, () => `${path}: expected float32 [${C}, ${all.shape.n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar fit ${dir}`);
+      attributions = a.data as Float32Array;
+    }
+  } else {
+    // select by label and index before preprocessing: a split has tens of thousands of images
+    const data = spec.source.data;
+    all = loadExamples(data, model, { indices: candidateIndices(spec, data) });
+  }
+  let positions = Array.from({ length: all.shape.n }, (_, i) => i);
+  for (const f of spec.filters) {
+    if (f.kind === 'class') {
+      const set = new Set(f.classes);
+      positions = positions.filter((p) => set.has(all.labels[p]!) !== f.negate);
+    } else if (f.kind === 'index') {
+      positions = positions.filter((p) => f.indices.has(all.indices[p]!));
+    }
+  }
+  if (spec.filters.some((f) => f.kind === 'correct' || f.kind === 'wrong')) {
+    const margins = await predict(subset(all, positions));
+    const want = spec.filters.find((f) => f.kind === 'correct' || f.kind === 'wrong')!.kind === 'correct';
+    positions = positions.filter((_, i) => (margins[i]! > 0) === want);
+  }
+  check(positions.length > 0, () => `${flag} ${spec.text}: no examples are left after the filter`);
+  const examples = subset(all, positions);
+  const n = all.shape.n;
+  const cols = attributions && Float32Array.from({ length: C * positions.length }, (_, t) => attributions![Math.floor(t / positions.length) * n + positions[t % positions.length]!]!);
+  return { spec, examples, attributions: cols };
+}
+
+/** Source indices a data set can hold at most, from its index and class filters. */
+function candidateIndices(spec: SetSpec, data: DataSpec): number[] | undefined {
+  const index = spec.filters.find((f): f is Extract<Filter, { kind: 'index' }> => f.kind === 'index');
+  if (index) return [...index.indices].sort((a, b) => a - b);
+  if (data.source !== 'fashion-mnist') return undefined;
+  const classes = spec.filters.filter((f): f is Extract<Filter, { kind: 'class' }> => f.kind === 'class');
+  const out: number[] = [];
+  loadFashionMnist(data.split, data.folder).labels.forEach((l, i) => {
+    if (classes.every((f) => f.classes.includes(l) !== f.negate)) out.push(i);
+  });
+  return out;
+}
+
+/** Examples at `positions` of a set, in that order. */
+export function subset(ex: ExampleSet, positions: readonly number[]): ExampleSet {
+  const per = ex.shape.c * ex.shape.h * ex.shape.w;
+  const inputs = new Float32Array(positions.length * per);
+  positions.forEach((p, i) => inputs.set(ex.inputs.subarray(p * per, (p + 1) * per), i * per));
+  return {
+    spec: ex.spec, indices: positions.map((p) => ex.indices[p]!), inputs,
+    shape: { ...ex.shape, n: positions.length }, labels: Int32Array.from(positions, (p) => ex.labels[p]!), classNames: ex.classNames,
+  };
+}
+
+/** Two sets' examples one after the other (one ablator evaluates both). */
+export function concat(a: ExampleSet, b: ExampleSet): ExampleSet {
+  const { c, h, w } = a.shape;
+  check(b.shape.c === c && b.shape.h === h && b.shape.w === w, () => `example sets have different input shapes: [${c}, ${h}, ${w}] and [${b.shape.c}, ${b.shape.h}, ${b.shape.w}]`);
+  const inputs = new Float32Array(a.inputs.length + b.inputs.length);
+  inputs.set(a.inputs);
+  inputs.set(b.inputs, a.inputs.length);
+  const labels = new Int32Array(a.labels.length + b.labels.length);
+  labels.set(a.labels);
+  labels.set(b.labels, a.labels.length);
+  return { spec: a.spec, indices: [...a.indices, ...b.indices], inputs, shape: { ...a.shape, n: a.shape.n + b.shape.n }, labels, classNames: a.classNames };
+}
