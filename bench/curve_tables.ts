@@ -17,8 +17,12 @@ for (const arg of process.argv.slice(2)) {
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of h.rows) {
     const t = h.target?.reach.find((x) => x.estimator === r.estimator);
-    const seconds = c.points.filter((p) => p.estimator === r.estimator).reduce((a, p) => a + p.seconds, 0);
-    console.log(`| ${r.estimator} | ${r.masks.map(int).join(' | ')} | ${r.best.toFixed(3)} (${int(r.bestAt)}) | ${t?.masks === undefined ? 'not reached' : int(t.masks)} | ${t?.ratio === undefined ? '–' : t.ratio.toFixed(2)} | ${seconds.toFixed(0)} |`);
+    const own = c.points.filter((p) => p.estimator === r.estimator);
+    const seconds = own.reduce((a, p) => a + p.seconds, 0);
+    // a curve cut short (coar curve --kept-only) says how far the estimator got
+    const top = Math.max(...own.map((p) => p.masks));
+    const short = top < c.sizes[c.sizes.length - 1]! ? ` (ran to m = ${int(top)})` : '';
+    console.log(`| ${r.estimator}${short} | ${r.masks.map(int).join(' | ')} | ${r.best.toFixed(3)} (${int(r.bestAt)}) | ${t?.masks === undefined ? 'not reached' : int(t.masks)} | ${t?.ratio === undefined ? '–' : t.ratio.toFixed(2)} | ${seconds.toFixed(0)} |`);
   }
   console.log(`\n| m | ${c.estimators.join(' | ')} |`);
   console.log(`|---|${c.estimators.map(() => '---').join('|')}|`);

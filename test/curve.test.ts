@@ -133,6 +133,24 @@ test('a second run keeps every point and computes none again; the page is self-c
   assert.not.match(html, /<script|https?:\/\/(?!www\.w3\.org)/);
 });
 
+test('--kept-only fits nothing: the page and table hold the points there are; with none, one line and no curve', () => {
+  const r = coar(['curve', '--store', train, '--heldout', heldout, '--out', main, '--estimators', ESTIMATORS,
+    '--min-masks', '64', '--max-masks', '160', '--extracted-epochs', '60', '--quiet', '--kept-only']);
+  assert.is(r.code, 0, r.stderr);
+  const ps = points(main);
+  assert.is(Math.max(...ps.map((p) => p.masks)), 128);
+  assert.is(ps.length, 3 * ESTIMATORS.split(',').length);
+  assert.not.ok(existsSync(join(main, 'points', 'ols-160.json')), 'a point was fitted');
+  const sizes = JSON.parse(readFileSync(join(main, 'curve.json'), 'utf8')).sizes;
+  assert.equal(sizes[sizes.length - 1], 160);
+  const empty = join(dir, 'kept-empty');
+  const e = curve(train, heldout, empty, '--kept-only');
+  assert.is.not(e.code, 0);
+  assert.is(e.stderr.split('\n').length, 1, e.stderr);
+  assert.match(e.stderr, /holds no points/);
+  assert.not.ok(existsSync(join(empty, 'curve.json')));
+});
+
 test('bad inputs: one line each, no curve written', () => {
   const cases: [string[], RegExp][] = [
     [['--store', train, '--heldout', train], /must not be the training store/],

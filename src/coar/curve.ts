@@ -115,8 +115,9 @@ export function readPoint(dir: string, estimator: string, m: number): CurvePoint
 /**
  * Every (m, estimator) point not already in `dir`, smallest m first; returns all points.
  * `key` names the inputs; points written for other inputs are refused, not reused.
+ * With `keptOnly`, fits none: returns the points already there (a curve cut short).
  */
-export async function runCurve(ctx: GpuContext, data: CurveData, dir: string, plan: { sizes: number[]; estimators: EstimatorName[]; key: Record<string, unknown> },
+export async function runCurve(ctx: GpuContext, data: CurveData, dir: string, plan: { sizes: number[]; estimators: EstimatorName[]; key: Record<string, unknown>; keptOnly?: boolean },
   opts: EstimatorOptions, onPoint?: (p: CurvePoint, fresh: boolean) => void): Promise<CurvePoint[]> {
   mkdirSync(join(dir, 'points'), { recursive: true });
   const keyPath = join(dir, 'points', 'inputs.json');
@@ -130,6 +131,7 @@ export async function runCurve(ctx: GpuContext, data: CurveData, dir: string, pl
     for (const estimator of plan.estimators) {
       const old = readPoint(dir, estimator, m);
       if (old) { points.push(old); onPoint?.(old, false); continue; }
+      if (plan.keptOnly) continue;
       const { attributions, bias, ...p } = await curvePoint(ctx, data, estimator, m, opts);
       const files = attributionPaths(dir, estimator, m);
       writeNpy(files.attributions, 'f4', [data.components, data.examples], attributions);

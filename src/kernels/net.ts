@@ -117,7 +117,7 @@ export function keepFlagged(ctx: GpuContext, s: LinearShape, uniform: GPUBuffer,
   return linear(ctx, 'keep', true, uniform, [undefined, undefined, undefined, undefined, b.bestW, b.bestB, undefined, undefined, undefined, undefined, b.flags, b.curW, b.curB], (s.components + 1) * s.n4);
 }
 
-/** out = a + (rowV[r] colV[c]) x on [rows x n4] (shared_prior.wgsl). */
-export function addScaled(ctx: GpuContext, uniform: GPUBuffer, rows: number, n4: number, b: { a: GPUBuffer; x: GPUBuffer; rowV: GPUBuffer; colV: GPUBuffer; out: GPUBuffer }): Dispatch {
-  return ctx.prepare({ shader: 'shared_prior.wgsl', constants: { WG } }, [uniform, b.a, b.x, b.rowV, b.colV, b.out], groups(rows * n4), 'shared prior term');
+/** out = a + d x elementwise on [rows x n4] (shared_prior.wgsl). */
+export function addPenalty(ctx: GpuContext, uniform: GPUBuffer, rows: number, n4: number, b: { a: GPUBuffer; x: GPUBuffer; d: GPUBuffer; out: GPUBuffer }): Dispatch {
+  return ctx.prepare({ shader: 'shared_prior.wgsl', constants: { WG } }, [uniform, b.a, b.x, b.d, b.out], groups(rows * n4), 'shared prior term');
 }

@@ -21,7 +21,7 @@ import { sweep } from './sweep.js';
 interface CurveArgs extends GpuArgs {
   store?: string; heldout?: string; model?: string; examples: number; alpha: number; seed: number; 'heldout-masks': number;
   out?: string; estimators: string; 'min-masks'?: number; 'max-masks'?: number; 'val-frac': number; split?: string; quiet?: boolean;
-  'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number;
+  'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number; 'kept-only'?: boolean;
 }
 
 /** The longest run of completed rows from row 0: the curve's rows are its prefixes. */
@@ -101,6 +101,7 @@ export const curve: CommandModule<{}, CurveArgs> = {
     .option('lasso-tol', { type: 'number', default: 1e-5, describe: 'lasso: FISTA tolerance', group: 'Estimators:' })
     .option('extracted-epochs', { type: 'number', default: 300, describe: 'extracted: most epochs per training', group: 'Estimators:' })
     .option('extracted-batch', { type: 'number', default: 64, describe: 'extracted: minibatch rows', group: 'Estimators:' })
+    .option('kept-only', { type: 'boolean', describe: 'fit nothing: write the table and page from the points already in --out (a curve cut short)' })
     .option('quiet', { type: 'boolean' }) as any,
   handler: async (args) => {
     const estimators = args.estimators.split(',').map((s) => s.trim()).filter(Boolean);
@@ -168,11 +169,12 @@ export const curve: CommandModule<{}, CurveArgs> = {
     const ctx = await GpuContext.open(args);
     let points: CurvePoint[];
     try {
-      points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key }, opts, (p, fresh) =>
+      points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key, keptOnly: args['kept-only'] }, opts, (p, fresh) =>
         log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`));
     } finally {
       ctx.destroy();
     }
+    check(points.length > 0, () => `--kept-only: ${join(out, 'points')} holds no points for these estimators and sizes; run without --kept-only first`);
     const manifest = train.manifest as Partial<SweepManifest> | null;
     const result = {
       train: trainDir, heldout: heldDir, components: data.components, examples: data.examples, heldoutMasks: data.heldout.rows,
