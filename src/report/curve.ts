@@ -6,7 +6,7 @@
  */
 import * as Plot from '@observablehq/plot';
 import type { CurvePoint, Headline } from '../coar/curve.js';
-import { CSS, esc } from './html.js';
+import { esc, htmlDocument } from './html.js';
 import { svg } from './plots.js';
 
 export interface CurvePageData {
@@ -76,18 +76,7 @@ export function renderCurvePage(d: CurvePageData): string {
   const head = d.headline;
   const reachRows = head.rows.map((r) => `<tr><td><span class="swatch" style="background:${color(r.estimator)}"></span>${esc(r.estimator)}</td>${r.masks.map((m) => `<td class="num">${int(m)}</td>`).join('')}<td class="num">${fmt(r.best)}</td><td class="num">${int(r.bestAt)}</td></tr>`).join('\n');
   const targetRows = t ? t.reach.map((r) => `<tr><td><span class="swatch" style="background:${color(r.estimator)}"></span>${esc(r.estimator)}</td><td class="num">${r.masks === undefined ? 'not reached' : int(r.masks)}</td><td class="num">${r.ratio === undefined ? '–' : fmt(r.ratio, 2)}</td></tr>`).join('\n') : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light">
-<title>${esc(d.title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-<header>
+  return htmlDocument(d.title, `<header>
 <h1>${esc(d.title)}</h1>
 <p class="sub">How many ablated forward passes each estimator needs: correlation of predicted and true margins on held-out masks, against the number of training masks m.</p>
 ${lede}
@@ -134,8 +123,5 @@ ${bySize}
 <dl>${d.estimators.map((e) => `<dt><span class="swatch" style="background:${color(e)}"></span>${esc(e)}</dt><dd style="white-space:normal">${esc(DESCRIPTIONS[e] ?? '')}</dd>`).join('\n')}</dl>
 </section>
 <footer>Written by webcoar (coar curve). This file is self-contained: no scripts, fonts or network resources.</footer>
-</main>
-</body>
-</html>
-`;
+`);
 }

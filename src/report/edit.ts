@@ -5,7 +5,7 @@
  * takes it); `editPage` is a self-contained page in the report's style (no scripts).
  */
 import * as Plot from '@observablehq/plot';
-import { CSS, esc } from './html.js';
+import { esc, htmlDocument } from './html.js';
 import { NEGATIVE, POSITIVE, svg } from './plots.js';
 
 export interface SetScore { accuracy: number; meanMargin: number }
@@ -94,24 +94,11 @@ export function editPage(records: readonly EditRecord[], opts: { title?: string;
     ? `<section id="edit-${i}"><details><summary><b>${esc(r.title)}</b> · ${r.chosen.k} component${r.chosen.k === 1 ? '' : 's'}</summary>\n${editSection(r)}\n</details></section>`
     : `<section id="edit-${i}">\n<h2>${esc(r.title)}</h2>\n${editSection(r)}\n</section>`).join('\n');
   const m = records[0]?.model;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<main>
-<header><h1>${esc(title)}</h1>
+  return htmlDocument(title, `<header><h1>${esc(title)}</h1>
 ${m ? `<p class="sub">${esc(m.arch)} · ${m.components.toLocaleString('en-US')} components · <code class="wrap">${esc(m.weights)}</code></p>` : ''}
 </header>
 ${opts.summary ? `<section id="summary">${opts.summary}</section>` : ''}
 ${sections}
 <footer>Written by webcoar. This file is self-contained: no scripts, fonts or network resources.</footer>
-</main>
-</body>
-</html>
-`;
+`);
 }

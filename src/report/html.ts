@@ -54,22 +54,27 @@ export function renderReport(data: ReportData): string {
     { id: 'layers', heading: 'Attribution mass per layer', body: layerSection(data) },
     ...(data.extra ?? []).map((x, k) => ({ id: `extra-${k}`, heading: esc(x.heading), body: x.html })),
   ];
+  return htmlDocument(data.title, `${header(data)}
+<nav>${sections.map((s) => `<a href="#${s.id}">${s.heading}</a>`).join('')}</nav>
+${sections.map((s) => `<section id="${s.id}">\n<h2>${s.heading}</h2>\n${s.body}\n</section>`).join('\n')}
+<footer>Written by webcoar. This file is self-contained: no scripts, fonts or network resources.</footer>
+`);
+}
+
+/** A complete, self-contained page: the project's style sheet, a title and the body of <main> (trusted HTML). */
+export function htmlDocument(title: string, main: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
-<title>${esc(data.title)}</title>
+<title>${esc(title)}</title>
 <style>${CSS}</style>
 </head>
 <body>
 <main>
-${header(data)}
-<nav>${sections.map((s) => `<a href="#${s.id}">${s.heading}</a>`).join('')}</nav>
-${sections.map((s) => `<section id="${s.id}">\n<h2>${s.heading}</h2>\n${s.body}\n</section>`).join('\n')}
-<footer>Written by webcoar. This file is self-contained: no scripts, fonts or network resources.</footer>
-</main>
+${main}</main>
 </body>
 </html>
 `;
