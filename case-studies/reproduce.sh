@@ -64,7 +64,7 @@ what=${1:-all}
 if [ "$what" = all ]; then studies=(fix-error forget-class backdoor spurious); else studies=("$what"); fi
 for s in "${studies[@]}"; do run_study "$s"; done
 [ "${EVALUATE:-1}" = 0 ] && exit 0   # EVALUATE=0: edits only (several studies at once), evaluate later
-$PY case-studies/evaluate.py "$OUT"
+# also updates the fixture test/edit.test.ts checks (edited files rebuilt, PyTorch's numbers
+# reproduced): the studies evaluated now replace their entries, the others are kept
+$PY case-studies/evaluate.py "$OUT" --update-fixture case-studies/results.json
 node --import tsx case-studies/report.ts "$OUT"
-# the fixture test/edit.test.ts checks (edited files rebuilt, PyTorch's numbers reproduced)
-cp "$OUT/results.json" case-studies/results.json
