@@ -30,13 +30,13 @@ run_study() {
   case "$study" in
     fix-error)
       attribute "$d/store" "$d/store.txt" weights/fashion-cnn.safetensors --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --raise --max-drop 0.5 --max-k 16 --candidates 48 --each \
+      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --raise --max-drop 0.2 --max-k 8 --candidates 24 --each \
         --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
         --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Fix test image" --out "$d" --quiet ;;
     forget-class)
       attribute "$d/store" "$d/store.txt" weights/fashion-cnn.safetensors --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --lower --max-drop 2 \
+      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --lower --max-drop 1 --max-class-drop 5 \
         --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
         --val-target "fashion-mnist:test#index=@$d/val_target.txt" --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Forget a class" --out "$d/edit" --quiet ;;
@@ -45,14 +45,14 @@ run_study() {
       local w=weights/fashion-cnn-backdoor.safetensors
       attribute "$d/store-triggered" "$d/target.txt" "$w" --inputs "$d/triggered.npy" --labels "$d/labels.npy"
       attribute "$d/store" "$d/reference.txt" "$w" --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 1 --candidates 48 \
+      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 0.5 --candidates 48 \
         --target "$d/store-triggered" --reference "$d/store" \
         --val-target "npy:$d/triggered.npy,$d/labels.npy#index=@$d/val_target.txt" --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Remove a backdoor" --out "$d/edit" --quiet ;;
     spurious)
       local w=weights/fashion-cnn-spurious.safetensors
       attribute "$d/store" "$d/store.txt" "$w" --inputs "$d/framed.npy" --labels "$d/labels.npy"
-      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 2 --candidates 48 \
+      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 1 --candidates 48 \
         --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
         --val-target "npy:$d/framed.npy,$d/labels.npy#index=@$d/val_target.txt" --val-reference "npy:$d/framed.npy,$d/labels.npy#index=@$d/val_reference.txt" \
         --title "Subpopulation robustness" --out "$d/edit" --quiet ;;

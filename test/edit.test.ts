@@ -106,6 +106,23 @@ test('k search: prefix stops where the top-ranked component spends the budget; s
   assert.equal([...ablationMasks([[], skip.sequence.slice(0, best.k)], 4)], [1, 1, 1, 1, 1, 0, 0, 1]);
 });
 
+test('per-class budget: a component that costs one reference class too much is passed over even when the pooled drop is within budget', async () => {
+  // 1 target example, 8 reference examples in two classes (labels 0 x4, 1 x4); lower the target margin.
+  // Component 0 breaks the target and 2 of the 4 class-1 references (pooled drop 25%, class 1 drop 50%);
+  // component 1 breaks the target and one reference of each class (pooled 25%, each class 25%).
+  const base = [1, 1, 1, 1, 1, 1, 1, 1, 1];
+  const effect = [[2, 0, 0, 0, 0, 2, 2, 0, 0], [2, 2, 0, 0, 0, 2, 0, 0, 0]];
+  const labels = [0, 0, 0, 0, 1, 1, 1, 1];
+  const opts = { maxK: 2, maxDrop: 0.25, chunk: 4, search: 'skip' as const };
+  const pooled = await validationCurve(linearAblator(base, effect), 9, 1, [0, 1], 'lower', opts);
+  assert.equal(pooled.sequence, [0], 'pooled budget alone: component 0 is accepted');
+  const perClass = await validationCurve(linearAblator(base, effect), 9, 1, [0, 1], 'lower', { ...opts, maxClassDrop: 0.3, labels });
+  assert.equal(perClass.sequence, [1], 'with 30 points per class, component 0 (class 1 -50 points) is passed over');
+  assert.equal(perClass.skipped, [0]);
+  assert.is(chooseK(perClass.curve, 'lower', { maxDrop: 0.25, maxClassDrop: 0.3, labels }, 1).k, 1);
+  assert.is(chooseK(pooled.curve, 'lower', { maxDrop: 0.25, maxClassDrop: 0.3, labels }, 1).k, 0, 'the pooled search\'s k = 1 breaks the class budget');
+});
+
 test('skip search: any batch size gives what testing one candidate at a time gives', async () => {
   let seed = 7;
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);

@@ -72,19 +72,49 @@ export function setScore(margins: ArrayLike<number>, first: number, count: numbe
 }
 
 /**
- * The k to use, from a curve that starts at k = 0: among the candidates whose reference
- * accuracy dropped by at most `maxDrop` (a fraction, 0.005 = half a point), the one with
- * the best target accuracy (highest to raise, lowest to lower); ties go to the smaller k.
- * k = 0 (no edit) is always admissible.
+ * What an edit may cost on the validation reference set, as fractions (0.005 = half a
+ * point): the pooled accuracy may drop by at most `maxDrop` from k = 0 and, when
+ * `maxClassDrop` is set, the accuracy of each class of the set (by `labels`, one per
+ * validation reference example) by at most `maxClassDrop`. The per-class budget keeps one
+ * class that resembles the target from paying for the whole edit while the pooled drop
+ * stays small.
  */
-export function chooseK(curve: readonly CurvePoint[], direction: Direction, maxDrop: number): CurvePoint {
+export interface Budget { maxDrop: number; maxClassDrop?: number; labels?: ArrayLike<number> }
+
+/** Accuracy per class of the reference part of a candidate's margins (after `nTarget` target examples). */
+function classAccuracy(p: CurvePoint, nTarget: number, labels: ArrayLike<number>): Map<number, number> {
+  const right = new Map<number, number>(), count = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i]!;
+    count.set(c, (count.get(c) ?? 0) + 1);
+    if (p.margins[nTarget + i]! > 0) right.set(c, (right.get(c) ?? 0) + 1);
+  }
+  return new Map([...count].map(([c, n]) => [c, (right.get(c) ?? 0) / n]));
+}
+
+/** A test `p => within budget` against the k = 0 point `base` (nTarget: validation target examples first in the margins). */
+export function budgetTest(base: CurvePoint, budget: number | Budget, nTarget = 0): (p: CurvePoint) => boolean {
+  const b: Budget = typeof budget === 'number' ? { maxDrop: budget } : budget;
+  const pooled = (p: CurvePoint) => base.reference.accuracy - p.reference.accuracy <= b.maxDrop + 1e-12;
+  if (b.maxClassDrop === undefined || !b.labels) return pooled;
+  const labels = b.labels, limit = b.maxClassDrop;
+  const before = classAccuracy(base, nTarget, labels);
+  return (p) => pooled(p) && [...classAccuracy(p, nTarget, labels)].every(([c, a]) => before.get(c)! - a <= limit + 1e-12);
+}
+
+/**
+ * The k to use, from a curve that starts at k = 0: among the candidates within the budget
+ * (a number is the pooled `maxDrop` alone), the one with the best target accuracy (highest
+ * to raise, lowest to lower); ties go to the smaller k. k = 0 (no edit) is always admissible.
+ */
+export function chooseK(curve: readonly CurvePoint[], direction: Direction, budget: number | Budget, nTarget = 0): CurvePoint {
   const base = curve[0]!;
   if (base.k !== 0) throw new Error('the curve must start at k = 0');
   const better = (a: number, b: number) => (direction === 'raise' ? a > b : a < b);
+  const within = budgetTest(base, budget, nTarget);
   let best = base;
   for (const p of curve) {
-    const drop = base.reference.accuracy - p.reference.accuracy;
-    if (drop <= maxDrop + 1e-12 && better(p.target.accuracy, best.target.accuracy)) best = p;
+    if (within(p) && better(p.target.accuracy, best.target.accuracy)) best = p;
   }
   return best;
 }
@@ -112,6 +142,10 @@ export const SEARCHES: readonly Search[] = ['prefix', 'skip'];
 export interface CurveOptions {
   maxK: number;
   maxDrop: number;
+  /** per-class budget on the validation reference set (see Budget); off when undefined */
+  maxClassDrop?: number;
+  /** labels of the validation reference examples (needed by maxClassDrop) */
+  labels?: ArrayLike<number>;
   /** candidate masks per engine call (one batch) */
   chunk: number;
   search: Search;
@@ -161,8 +195,7 @@ async function prefixSearch(ablator: Ablator, n: number, nTarget: number, order:
     curve.push(...points);
     k0 += ks.length;
     opts.onProgress?.(k0 - 1, opts.maxK);
-    const base = curve[0]!;
-    const within = (p: CurvePoint) => base.reference.accuracy - p.reference.accuracy <= opts.maxDrop + 1e-12;
+    const within = budgetTest(curve[0]!, opts, nTarget);
     if (points.some((p) => saturated(p, direction) && within(p))) break;
     // the reference accuracy is noisy in k: give up only after PATIENCE ks in a row over the budget
     const last = curve.slice(-PATIENCE);
@@ -191,7 +224,7 @@ async function skipSearch(ablator: Ablator, n: number, nTarget: number, order: r
   const [base] = await evaluate(ablator, n, nTarget, [[]], [0]);
   const curve: CurvePoint[] = [base!];
   const sequence: number[] = [], skipped: number[] = [];
-  const within = (p: CurvePoint) => base!.reference.accuracy - p.reference.accuracy <= opts.maxDrop + 1e-12;
+  const within = budgetTest(base!, opts, nTarget);
   const sign = direction === 'raise' ? 1 : -1;
   const accept = (p: CurvePoint, cur: CurvePoint) => within(p)
     && sign * (p.target.accuracy - cur.target.accuracy) >= 0 && sign * (p.target.meanMargin - cur.target.meanMargin) > 0;

@@ -18,6 +18,8 @@ export interface EditRecord {
   direction: 'lower' | 'raise';
   /** percentage points */
   maxDrop: number;
+  /** per-class budget on the validation reference set, points (absent: none) */
+  maxClassDrop?: number;
   maxK: number;
   /** how k was searched (src/coar/edit.ts, Search); records before the skip search are 'prefix' */
   search?: 'prefix' | 'skip';
@@ -73,7 +75,7 @@ export function editSection(r: EditRecord): string {
     + `<td class="num">${s.indices.length.toLocaleString('en-US')}</td><td class="num">${pct(s.before.accuracy)}</td><td class="num">${pct(s.after.accuracy)}</td>`
     + `<td class="num">${points(s.after.accuracy - s.before.accuracy)}</td><td class="num">${num(s.before.meanMargin)} → ${num(s.after.meanMargin)}</td></tr>`).join('\n');
   const comps = r.chosen.components.map((c, i) => `<tr><td class="num muted">${i + 1}</td><td><code>${esc(c.name)}</code></td><td class="num">${num(c.score)}</td></tr>`).join('');
-  return `<p>${r.direction === 'lower' ? 'Lower' : 'Raise'} the target margins by ablating the ${r.direction === 'lower' ? 'top' : 'bottom'}-k components by Welch t-statistic (target vs reference attributions); k chosen on the validation sets with a budget of ${r.maxDrop} point${r.maxDrop === 1 ? '' : 's'} for the validation reference accuracy${r.search === 'skip'
+  return `<p>${r.direction === 'lower' ? 'Lower' : 'Raise'} the target margins by ablating the ${r.direction === 'lower' ? 'top' : 'bottom'}-k components by Welch t-statistic (target vs reference attributions); k chosen on the validation sets with a budget of ${r.maxDrop} point${r.maxDrop === 1 ? '' : 's'} for the validation reference accuracy${r.maxClassDrop === undefined ? '' : ` and ${r.maxClassDrop} for each of its classes`}${r.search === 'skip'
     ? `, adding the next ranked component that stays within the budget and moves the validation target the right way (${(r.skipped ?? []).length} ranked component${(r.skipped ?? []).length === 1 ? ' was' : 's were'} passed over)`
     : ', ablating the top of the ranking'}.</p>
 <table class="summary"><thead><tr><th>set</th><th>examples from</th><th class="num">examples</th><th class="num">accuracy before</th><th class="num">after</th><th class="num">change (points)</th><th class="num">mean margin</th></tr></thead>

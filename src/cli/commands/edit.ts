@@ -24,7 +24,7 @@ import { progressBar } from '../progress.js';
 interface EditArgs extends GpuArgs {
   arch: string; weights: string; heads?: number;
   target: string; reference: string; 'val-target'?: string; 'val-reference'?: string;
-  lower?: boolean; raise?: boolean; each?: boolean; 'max-drop': number; 'max-k'?: number; search: string; candidates?: number; out: string; title?: string; quiet?: boolean;
+  lower?: boolean; raise?: boolean; each?: boolean; 'max-drop': number; 'max-class-drop'?: number; 'max-k'?: number; search: string; candidates?: number; out: string; title?: string; quiet?: boolean;
 }
 
 const SET_HELP = 'SOURCE[#FILTER]: a store folder, fashion-mnist:test|train or npy:X.npy,Y.npy; filters class=3, class!=3, index=0-499, index=5+9, index=@file, correct, wrong (joined by ,)';
@@ -55,6 +55,7 @@ export const edit: CommandModule<{}, EditArgs> = {
     .option('lower', { type: 'boolean', describe: 'lower the target margins: ablate the top-k components' })
     .option('raise', { type: 'boolean', describe: 'raise the target margins: ablate the bottom-k components' })
     .option('max-drop', { type: 'number', default: 1, describe: 'largest drop of the validation reference accuracy allowed, in percentage points' })
+    .option('max-class-drop', { type: 'number', describe: 'also the largest drop of each class\'s accuracy in the validation reference set, in percentage points (default: no per-class budget)' })
     .option('max-k', { type: 'number', describe: 'most components to ablate (default: min(|C|, 64))' })
     .option('search', { type: 'string', default: 'skip', describe: 'how k is searched: skip (add the next ranked component that keeps the budget and helps the validation target; pass over the others) or prefix (ablate the top k of the ranking, the paper\'s procedure)' })
     .option('candidates', { type: 'number', describe: 'ranked components the skip search walks through (default: min(|C|, 8 x max-k))' })
@@ -66,6 +67,8 @@ export const edit: CommandModule<{}, EditArgs> = {
     check(!!args.lower !== !!args.raise, () => 'say which way to move the target margins: --lower (ablate the top-k) or --raise (ablate the bottom-k)');
     const direction: Direction = args.lower ? 'lower' : 'raise';
     check(Number.isFinite(args['max-drop']) && args['max-drop'] >= 0 && args['max-drop'] <= 100, () => `--max-drop is in percentage points, between 0 and 100; got ${args['max-drop']}`);
+    const maxClassDrop = args['max-class-drop'];
+    check(maxClassDrop === undefined || (Number.isFinite(maxClassDrop) && maxClassDrop >= 0 && maxClassDrop <= 100), () => `--max-class-drop is in percentage points, between 0 and 100; got ${maxClassDrop}`);
     check(!existsSync(args.out) || statSync(args.out).isDirectory(), () => `--out ${args.out} exists and is not a folder`);
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`edit: ${s}\n`); };
     const model = loadModel(args.arch, args.weights, { heads: args.heads });
@@ -98,7 +101,7 @@ export const edit: CommandModule<{}, EditArgs> = {
       for (const k of ['target', 'reference'] as const) {
         check(sets[k].attributions, () => `--${k}: store ${specs[k].text.split('#')[0]} has no attributions.npy; run coar fit on it first`);
       }
-      const opts: EditOptions = { direction, maxDrop: args['max-drop'], maxK, search, candidates, quiet: !!args.quiet, sha, log };
+      const opts: EditOptions = { direction, maxDrop: args['max-drop'], maxClassDrop, maxK, search, candidates, quiet: !!args.quiet, sha, log };
       const write = (out: string, record: EditRecord) => {
         const names = record.chosen.components.map((c) => c.name);
         const bytes = editedSafetensors(args.weights, model.components, record.chosen.components.map((c) => c.index), editMetadata(direction, names, sha));
@@ -134,7 +137,7 @@ export const edit: CommandModule<{}, EditArgs> = {
   },
 };
 
-interface EditOptions { direction: Direction; maxDrop: number; maxK: number; search: Search; candidates: number; quiet: boolean; sha: string; log: (s: string) => void }
+interface EditOptions { direction: Direction; maxDrop: number; maxClassDrop: number | undefined; maxK: number; search: Search; candidates: number; quiet: boolean; sha: string; log: (s: string) => void }
 
 /** One COAR-Edit: scores, the k search on the validation sets, and the before/after record. */
 async function runEdit(ctx: GpuContext, model: Model, args: EditArgs, sets: Record<'target' | 'reference' | 'valTarget' | 'valReference', EditSet>, title: string, o: EditOptions): Promise<EditRecord> {
@@ -154,9 +157,11 @@ async function runEdit(ctx: GpuContext, model: Model, args: EditArgs, sets: Reco
   const bar = o.quiet ? { update() {}, stop() {} } : progressBar('edit', search === 'prefix' ? maxK : walk.length, search === 'prefix' ? 'k' : 'components');
   let result: SearchResult;
   let lastLog = 0;
+  const nVT = sets.valTarget.examples.shape.n;
+  const budget = { maxDrop: o.maxDrop / 100, maxClassDrop: o.maxClassDrop === undefined ? undefined : o.maxClassDrop / 100, labels: sets.valReference.examples.labels };
   try {
     result = await validationCurve(ablator, val.shape.n, sets.valTarget.examples.shape.n, walk, direction, {
-      maxK, maxDrop: o.maxDrop / 100, chunk: ablator.shape.masks, search, onProgress: (k, total) => {
+      maxK, ...budget, chunk: ablator.shape.masks, search, onProgress: (k, total) => {
         bar.update(k);
         const s = (performance.now() - t0) / 1000;
         if (!process.stderr.isTTY && s - lastLog > 30) { lastLog = s; log(`${search} search: ${k}/${total} ${search === 'prefix' ? 'k' : 'ranked components'} tried, ${(s).toFixed(0)} s`); }
@@ -168,7 +173,7 @@ async function runEdit(ctx: GpuContext, model: Model, args: EditArgs, sets: Reco
     net.destroy();
   }
   const curve = result.curve;
-  const chosen = chooseK(curve, direction, o.maxDrop / 100);
+  const chosen = chooseK(curve, direction, budget, nVT);
   const ablated = result.sequence.slice(0, chosen.k);
 
   // the attribution sets themselves, before and after
@@ -182,12 +187,11 @@ async function runEdit(ctx: GpuContext, model: Model, args: EditArgs, sets: Reco
     before: setScore(before, 0, before.length), after: setScore(after, 0, after.length),
     margins: { before: [...before], after: [...after] },
   });
-  const nVT = sets.valTarget.examples.shape.n;
   const record: EditRecord = {
     format: 'webcoar-edit-1',
     title,
     model: { arch: args.arch, weights: resolve(args.weights), sha256: sha, components: C },
-    direction, maxDrop: o.maxDrop, maxK, search,
+    direction, maxDrop: o.maxDrop, ...(o.maxClassDrop === undefined ? {} : { maxClassDrop: o.maxClassDrop }), maxK, search,
     chosen: { k: chosen.k, components: ablated.map((j) => ({ index: j, name: names[j]!, score: scores[j]! })) },
     curve: curve.map((p) => ({ k: p.k, valTarget: p.target, valReference: p.reference })),
     sequence: result.sequence.map((j) => ({ index: j, name: names[j]!, score: scores[j]! })),
@@ -207,7 +211,7 @@ async function runEdit(ctx: GpuContext, model: Model, args: EditArgs, sets: Reco
 
 function printSummary(r: EditRecord): void {
   const pct = (s: SetScore) => `${(100 * s.accuracy).toFixed(2)}%`.padStart(8);
-  console.log(`${r.title}: ablate ${r.chosen.k} component${r.chosen.k === 1 ? '' : 's'} (${r.direction} the target margins, reference drop <= ${r.maxDrop} points)`);
+  console.log(`${r.title}: ablate ${r.chosen.k} component${r.chosen.k === 1 ? '' : 's'} (${r.direction} the target margins, reference drop <= ${r.maxDrop} points${r.maxClassDrop === undefined ? '' : `, <= ${r.maxClassDrop} per class`})`);
   console.log('set                examples   accuracy before   after');
   for (const [name, s] of Object.entries(r.sets)) console.log(`${name.padEnd(18)} ${String(s.indices.length).padStart(8)}   ${pct(s.before)}        ${pct(s.after)}`);
   if (r.chosen.components.length) console.log(`components: ${r.chosen.components.map((c) => c.name).join(', ')}`);
