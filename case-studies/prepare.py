@@ -35,9 +35,9 @@ WEIGHTS = {
     'backdoor': 'fashion-cnn-backdoor.safetensors', 'spurious': 'fashion-cnn-spurious.safetensors',
 }
 # sizes of the sets (attributed target, attributed reference, validation target, validation reference)
-FIX_TARGETS, FIX_REFERENCE, FIX_VAL = 20, 100, 1000
+FIX_TARGETS, FIX_REFERENCE, FIX_VAL = 20, 100, 500
 FORGET_CLASS = 1            # Trouser: chosen before any edit was run, see docs/EDIT.md
-FORGET_SETS = (50, 100, 100, 1000)
+FORGET_SETS = (50, 100, 100, 500)
 BACKDOOR_SETS = (50, 100, 200, 1000)
 SPURIOUS_SETS = (75, 75, 300, 1000)
 

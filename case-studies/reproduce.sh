@@ -30,13 +30,13 @@ run_study() {
   case "$study" in
     fix-error)
       attribute "$d/store" "$d/store.txt" weights/fashion-cnn.safetensors --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --raise --max-drop 0.2 --max-k 8 --candidates 24 --each \
+      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --raise --max-drop 0.2 --max-k 8 --candidates 16 --each \
         --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
         --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Fix test image" --out "$d" --quiet ;;
     forget-class)
       attribute "$d/store" "$d/store.txt" weights/fashion-cnn.safetensors --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --lower --max-drop 1 --max-class-drop 5 \
+      coar edit --arch mini-resnet --weights weights/fashion-cnn.safetensors --lower --max-drop 2 \
         --target "$d/store#index=@$d/target.txt" --reference "$d/store#index=@$d/reference.txt" \
         --val-target "fashion-mnist:test#index=@$d/val_target.txt" --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Forget a class" --out "$d/edit" --quiet ;;
