@@ -56,6 +56,8 @@ test('sizes run from |C|/8 to 8|C| in half octaves (13 of them), capped at the r
   assert.equal(curveSizes(1792, 100_000).length, 13);
   assert.is(curveSizes(1792, 100_000)[12], 14336);
   assert.equal(curveSizes(112, 500).slice(-2), [448, 500]);
+  // a --min-masks that rounds to one less than the top gives the top once, not both
+  assert.equal(curveSizes(1792, 100_000, 2534, 5069), [2534, 3584, 5069]);
 });
 
 test('masks to reach a correlation: first crossing, interpolated in log m', () => {

@@ -145,6 +145,42 @@ test('extracted: the network read off without its ReLU recovers a linear teacher
   assert.ok(err.predictions < 0.05, `predictions off by ${(100 * err.predictions).toFixed(2)}% of the margins' sd`);
 });
 
+test('shared chooses nu on the last rows it is given, as scipy scores each candidate fitted on the first rows, and refits the choice on all rows', async () => {
+  const m = 200, C = 24, n = 6, mt = 160;
+  const p = planted(m, C, n, 0.1, 1.5, 13);
+  const shared = { valFrac: 0.2, maxIter: 20 };
+  const r = await fitEstimator(ctx, 'shared', packMaskArray(p.masks, m, C), p.margins, n, { shared });
+  const validation = r.details.validation as { tail: number | null; validationPearson: number }[];
+  assert.is(r.details.validationRows, m - mt);
+  assert.equal(validation.map((v) => v.tail), [2, 4, null], 'the candidates 2, 4 and the Gaussian (null in JSON)');
+  // the validation rows as a store scipy reads (curve_reference.py score)
+  const held = join(dir, 'nu-validation');
+  mkdirSync(held, { recursive: true });
+  writeNpy(join(held, 'masks.npy'), 'b1', [m - mt, C], p.masks.subarray(mt * C));
+  writeNpy(join(held, 'test_margins.npy'), 'f4', [m - mt, n], p.margins.subarray(mt * n));
+  const head = packMaskArray(p.masks.subarray(0, mt * C), mt, C);
+  for (const v of validation) {
+    const tail = v.tail ?? Infinity;
+    const f = await fitEstimator(ctx, 'shared', head, p.margins.subarray(0, mt * n), n, { shared: { ...shared, tail } });
+    const d = join(dir, `nu-${tail}`);
+    mkdirSync(join(d, 'points'), { recursive: true });
+    writeNpy(join(d, 'points', `shared-${mt}.attributions.npy`), 'f4', [C, n], f.attributions);
+    writeNpy(join(d, 'points', `shared-${mt}.bias.npy`), 'f4', [n], f.bias);
+    const ref = JSON.parse(runReference('curve_reference.py', ['score', d, held, 'shared', String(mt)])) as { pearson: (number | null)[] };
+    const mean = ref.pearson.reduce<number>((a, x) => a + (x ?? 0), 0) / n;
+    assert.ok(Math.abs(v.validationPearson - mean) < 1e-5, `nu = ${tail}: validation Pearson ${v.validationPearson} vs scipy ${mean}`);
+  }
+  const best = validation.reduce((a, v) => (v.validationPearson > a.validationPearson ? v : a));
+  assert.is(r.details.tail, best.tail);
+  const fixed = await fitEstimator(ctx, 'shared', packMaskArray(p.masks, m, C), p.margins, n, { shared: { ...shared, tail: best.tail ?? Infinity } });
+  // the same fit up to CG's stopping point (it checks convergence on a wall-clock schedule, fit_solver.ts)
+  let d = 0, size = 0;
+  for (let i = 0; i < r.attributions.length; i++) { d = Math.max(d, Math.abs(r.attributions[i]! - fixed.attributions[i]!)); size = Math.max(size, Math.abs(fixed.attributions[i]!)); }
+  assert.ok(d <= 1e-4 * size, `the choice refitted on all rows: attributions differ by ${d} (largest ${size})`);
+  for (let e = 0; e < n; e++) assert.ok(Math.abs(r.bias[e]! - fixed.bias[e]!) <= 1e-4 * (1 + Math.abs(fixed.bias[e]!)), `bias ${e}`);
+  assert.is(fixed.details.validation, undefined, 'a fixed nu tries no candidates');
+});
+
 test('coar fit --method shared writes attributions in raw units; --method extracted rejects --lambda with one line', () => {
   const m = 300, C = 24, n = 4;
   const p = planted(m, C, n, 0.1, 0.3, 3);

@@ -30,6 +30,8 @@ export function curveSizes(components: number, available: number, lo = component
     if (m >= 4 && sizes[sizes.length - 1] !== m) sizes.push(m);
   }
   const top = Math.min(Math.round(hi), available);
+  // a last step that only rounding separates from the top (e.g. 5,068 and 5,069) is the top
+  if (sizes.length && top >= 4 && Math.abs(sizes[sizes.length - 1]! - top) <= 0.01 * top) sizes.pop();
   if (sizes[sizes.length - 1] !== top && top >= 4) sizes.push(top);
   return sizes;
 }

@@ -143,7 +143,7 @@ export const curve: CommandModule<{}, CurveArgs> = {
       regression: { valFrac: args['val-frac'] },
       lasso: { tol: args['lasso-tol'], maxIter: args['lasso-max-iter'], lambdaPath: args['lasso-path'] },
       extracted: { valFrac: args['val-frac'], epochs: args['extracted-epochs'], batch: args['extracted-batch'] },
-      shared: {},
+      shared: { valFrac: args['val-frac'] },
     };
     const train = openStore(trainDir, { split: args.split });
     let data: CurveData, sizes: number[];

@@ -33,7 +33,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     .positional('store', { type: 'string', demandOption: true, describe: 'folder with masks.npy, <split>_margins.npy, optional _completed.npy' })
     .option('method', { choices: ESTIMATORS, default: 'ridge' as FitMethod, describe: 'estimator: regression (ols, ridge, lasso), the seed\'s extracted network, or the shared prior' })
     .option('lambda', { type: 'number', describe: 'regularisation; absent: chosen per example on held-out rows' })
-    .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda' })
+    .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda (shared: nu; extracted: its training setting)' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy (needed when the store has several)' })
     .option('out', { type: 'string', describe: 'output folder (default: the store)' })
     .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), or products with the masks; auto: the cheapest that fits' })

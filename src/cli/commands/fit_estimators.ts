@@ -22,7 +22,7 @@ export async function fitOtherEstimator(args: FitArgs, d: { store: StoreReader; 
   const started = Date.now();
   let r;
   try {
-    r = await fitEstimator(ctx, method, d.masks, d.margins, n, { extracted: { valFrac: args['val-frac'], progress: d.log }, shared: { progress: d.log } });
+    r = await fitEstimator(ctx, method, d.masks, d.margins, n, { extracted: { valFrac: args['val-frac'], progress: d.log }, shared: { valFrac: args['val-frac'], progress: d.log } });
   } finally {
     ctx.destroy();
   }

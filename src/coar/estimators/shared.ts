@@ -8,14 +8,14 @@
  * from all examples at once by EM on the marginal likelihood. Given them, each w_e is the
  * posterior mean: a ridge that shrinks component j toward mu_j with penalty sigma_e^2 / s_j.
  *
- * The prior is heavy-tailed by default: a Student t with `tail` = 4 degrees of freedom,
- * written as a Gaussian scale mixture w_je ~ N(mu_j, s_j / tau_je), tau_je ~ Gamma(nu/2, nu/2).
- * EM then also updates E[tau_je | w] = (nu + 1) / (nu + ((w_je - mu_j)^2 + var) / s_j), so the
- * penalty sigma_e^2 tau_je / s_j is per (component, example): an attribution far from the
- * typical one (a component that matters for this example only) is shrunk less than under
- * the Gaussian, and mu_j, s_j are tau-weighted. On the curves of the bundled models
- * (BENCHMARKS.md, "Estimators and curves") nu = 4 gave higher held-out correlation than the
- * Gaussian (tail: Infinity) at every m tried on the ViT and at most m on the CNN, and than nu = 2.
+ * The prior is heavy-tailed: a Student t with nu degrees of freedom, written as a Gaussian
+ * scale mixture w_je ~ N(mu_j, s_j / tau_je), tau_je ~ Gamma(nu/2, nu/2). EM then also updates
+ * E[tau_je | w] = (nu + 1) / (nu + ((w_je - mu_j)^2 + var) / s_j), so the penalty
+ * sigma_e^2 tau_je / s_j is per (component, example): an attribution far from the typical one
+ * (a component that matters for this example only) is shrunk less than under the Gaussian,
+ * and mu_j, s_j are tau-weighted. nu is chosen among 2, 4 and Infinity (the Gaussian) on
+ * validation rows carved from the rows given (the last val-frac), as ridge chooses lambda,
+ * and the choice refitted on all rows; `tail` fixes it instead.
  *
  * Why fewer masks: a component that matters for one example tends to matter for others
  * (stem filters, the attention rows of the class token), and a component that is noise
@@ -35,7 +35,9 @@ import { uniformBuffer } from '../../gpu/buffers.js';
 import { addPenalty, forwardHidden, netDispatch, netParams, type NetShape } from '../../kernels/net.js';
 import type { PackedMasks } from '../fit_masks.js';
 import { Arena, conjugateGradient, readF32, run, type Operator, type Progress } from '../fit_solver.js';
-import { checkBitsFit, checkedOnDevice, standardizeTargets, toRawUnits, type EstimatorResult } from './common.js';
+import { UserError } from '../../errors.js';
+import { pearson } from '../eval.js';
+import { checkBitsFit, checkedOnDevice, standardizeTargets, toRawUnits, validationSplit, type EstimatorResult } from './common.js';
 import { bitStatistics } from './network.js';
 
 export interface SharedOptions {
@@ -45,12 +47,84 @@ export interface SharedOptions {
   tol?: number;
   /** conjugate gradient tolerance per solve */
   cgTol?: number;
-  /** degrees of freedom of the Student t prior (smaller: heavier tails, less shrinkage of large attributions); Infinity: Gaussian; default 4 */
+  /**
+   * degrees of freedom of the Student t prior (smaller: heavier tails, less shrinkage of large
+   * attributions); Infinity: Gaussian. Unset: chosen among `tails` on validation rows.
+   */
   tail?: number;
+  /** the candidates for nu when `tail` is unset (default 2, 4 and Infinity) */
+  tails?: number[];
+  /** share of the rows (the last ones) held out to choose nu; default 0.2 */
+  valFrac?: number;
   progress?: Progress;
 }
 
+export const SHARED_TAILS = [2, 4, Infinity];
+
+/**
+ * The shared fit. With `tail` unset, nu is chosen like ridge's lambda: each candidate is
+ * fitted on the first rows and scored on the last `valFrac` of the rows given (mean over
+ * examples of the Pearson correlation between predicted and true margins there); the best
+ * is refitted on all rows. Nothing but the rows given is read.
+ */
 export async function fitShared(ctx: GpuContext, masks: PackedMasks, margins: Float32Array, n: number, opts: SharedOptions = {}): Promise<EstimatorResult> {
+  if (opts.tail !== undefined) return fitSharedTail(ctx, masks, margins, n, opts.tail, opts);
+  const tails = opts.tails ?? SHARED_TAILS;
+  if (!tails.length || tails.some((t) => !(t > 0))) throw new UserError(`shared: the candidate degrees of freedom must be > 0, got ${tails.join(', ')}`);
+  if (tails.length === 1) return fitSharedTail(ctx, masks, margins, n, tails[0]!, opts);
+  const m = masks.rows;
+  const split = validationSplit(m, opts.valFrac ?? 0.2);
+  const mt = split.train;
+  const head = prefixMasks(masks, mt);
+  const validation: { tail: number; validationPearson: number }[] = [];
+  for (const tail of tails) {
+    opts.progress?.(`shared prior: nu = ${tail} on ${mt} train / ${m - mt} validation rows`);
+    const r = await fitSharedTail(ctx, head, margins.subarray(0, mt * n), n, tail, opts);
+    const score = validationPearson(masks, margins, n, mt, m, r.attributions, r.bias);
+    validation.push({ tail, validationPearson: score });
+  }
+  // the first best: candidates are tried in the order given
+  const best = validation.reduce((a, v) => (v.validationPearson > a.validationPearson ? v : a), validation[0]!);
+  opts.progress?.(`shared prior: nu = ${best.tail} (mean validation Pearson ${best.validationPearson.toFixed(4)}); refit on all ${m} rows`);
+  const r = await fitSharedTail(ctx, masks, margins, n, best.tail, opts);
+  // JSON has no Infinity: the Gaussian is written as null
+  const tailJson = (t: number) => (Number.isFinite(t) ? t : null);
+  return {
+    ...r,
+    details: { ...r.details, tail: tailJson(best.tail), validationRows: m - mt, validation: validation.map((v) => ({ tail: tailJson(v.tail), validationPearson: v.validationPearson })) },
+  };
+}
+
+/** The first `rows` rows of packed masks (the same packing and bits). */
+export function prefixMasks(masks: PackedMasks, rows: number): PackedMasks {
+  return { ...masks, rows, bits: masks.bits.subarray(0, rows * masks.wordsPerRow) };
+}
+
+/** Mean over examples of the Pearson correlation between true and predicted margins on rows [r0, r1) (0 for an example where it is undefined). */
+export function validationPearson(masks: PackedMasks, margins: Float32Array, n: number, r0: number, r1: number, attributions: Float32Array, bias: Float32Array): number {
+  const k = r1 - r0, C = masks.components, words = masks.wordsPerRow;
+  const predicted = new Float64Array(k * n), truth = new Float64Array(k * n);
+  for (let i = 0; i < k; i++) {
+    const o = (r0 + i) * words;
+    for (let e = 0; e < n; e++) { predicted[i * n + e] = bias[e]!; truth[i * n + e] = margins[(r0 + i) * n + e]!; }
+    for (let j = 0; j < C; j++) {
+      const set = (masks.bits[o + (j >>> 5)]! >>> (j & 31)) & 1;
+      if ((masks.flipped ? 1 - set : set) === 0) continue;
+      for (let e = 0; e < n; e++) predicted[i * n + e]! += attributions[j * n + e]!;
+    }
+  }
+  let sum = 0;
+  for (let e = 0; e < n; e++) {
+    const x = Float64Array.from({ length: k }, (_, i) => truth[i * n + e]!);
+    const y = Float64Array.from({ length: k }, (_, i) => predicted[i * n + e]!);
+    const r = pearson(x, y);
+    sum += Number.isFinite(r) ? r : 0;
+  }
+  return sum / n;
+}
+
+/** The shared fit with the Student t prior of `nu` degrees of freedom (Infinity: Gaussian). */
+async function fitSharedTail(ctx: GpuContext, masks: PackedMasks, margins: Float32Array, n: number, nu: number, opts: SharedOptions): Promise<EstimatorResult> {
   const m = masks.rows, C = masks.components;
   const cp = Math.ceil(C / 4) * 4, n4 = Math.ceil(n / 4), nw = n4 * 4;
   const maxIter = opts.maxIter ?? 50, tol = opts.tol ?? 1e-4, cgTol = opts.cgTol ?? 1e-6;
@@ -103,7 +177,6 @@ export async function fitShared(ctx: GpuContext, masks: PackedMasks, margins: Fl
       const zeros = arena.create(nw * 4, 'shared zero lambda');
 
       // EM on the marginal likelihood
-      const nu = opts.tail ?? 4;
       const gjj = Float64Array.from({ length: C }, (_, j) => (stats.invStd[j]! > 0 ? m : 0));
       const mu = new Float64Array(C);
       const s = new Float64Array(C).fill(1 / C);
@@ -162,7 +235,7 @@ export async function fitShared(ctx: GpuContext, masks: PackedMasks, margins: Fl
       return {
         ...raw,
         details: {
-          emIterations: iterations, converged, cgIterations,
+          tail: Number.isFinite(nu) ? nu : null, emIterations: iterations, converged, cgIterations,
           priorMeanNorm: Math.sqrt(mu.reduce((a, v) => a + v * v, 0)),
           noiseVarianceMedian: noise.sort((a, b2) => a - b2)[Math.floor(n / 2)],
         },
