@@ -9,6 +9,7 @@
  * is quoted, with the load average beside each measurement.
  *
  *   node --import tsx bench/peers.ts [cnn,resnet50,vit] [--rounds 2] [--repeats 2] [--f16] [--json out.json]
+ *   (--quick-ceiling: a few GEMM tiles only, when the ceiling column matters less than the time)
  *
  * Scratch files (random weights, ONNX exports) go to a temporary folder, never the repo.
  */
@@ -68,7 +69,7 @@ const ctx = await GpuContext.open();
 const ctx16 = withF16 ? await GpuContext.open({ precision: 'f16' }) : undefined;
 log(`adapter ${ctx.gpu.description}`);
 log('ceiling search (GEMM tiles, copy)');
-const ceil = await measureCeiling(ctx, { onTrial: (k, n, r) => log(`  ${k} ${n}: ${r.toFixed(2)}`) });
+const ceil = await measureCeiling(ctx, { quick: argv.includes('--quick-ceiling'), onTrial: (k, n, r) => log(`  ${k} ${n}: ${r.toFixed(2)}`) });
 const topTiles = ceil.trials.filter((t) => t.kind === 'gemm').sort((a, b) => b.rate - a.rate).slice(0, 3).map((t) => t.name);
 const tiles: GemmTile[] = [0, 1].flatMap((st) => gemmCandidates(st, ceil.bestTile, 1024)).filter((t) => topTiles.includes(tileName(t)));
 const N = 1024;

@@ -147,14 +147,14 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     // tile than the default (16 x 16 won on every shape measured on lavapipe, BENCHMARKS.md), and shared memory
     if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
-    // 8 x 16 with subgroup-shared weights: 1.0-3.4x the 16 x 16 tile on ResNet-50 shapes on lavapipe (BENCHMARKS.md)
-    if (stage === 0) out.push({ tp: 8, tc4: 4, wg: 64, subgroup: true });
+    // subgroup-shared weights, 4 or 8 pixels x 16 channels: 1.0-3.4x the 16 x 16 tile on ResNet-50 shapes on lavapipe (BENCHMARKS.md)
+    if (stage === 0) out.push({ tp: 4, tc4: 4, wg: 64, subgroup: true }, { tp: 8, tc4: 4, wg: 64, subgroup: true });
   } else if (stage === 0) {
     // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
     for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
     out.push({ tp: 8, tc4: 8, wg: 64 });
-    // subgroup-shared weights: past 32 vec4 accumulators they spill and lose (16 x 16 ran at a third of 8 x 16)
-    for (const [tp, tc4] of [[4, 2], [8, 2], [16, 2], [4, 4], [8, 4], [4, 8]] as const) out.push({ tp, tc4, wg: 64, subgroup: true });
+    // subgroup-shared weights: 16-32 vec4 accumulators win; 16 x 16 ran at a third of 8 x 16, 16 x 8 and 1 x 64 lost too
+    for (const [tp, tc4] of [[4, 2], [8, 2], [2, 4], [4, 4], [8, 4], [2, 8], [4, 8]] as const) out.push({ tp, tc4, wg: 64, subgroup: true });
   } else if (stage === 1) {
     const { tp, tc4 } = best;
     out = [
