@@ -9,6 +9,7 @@
  * is quoted, with the load average beside each measurement.
  *
  *   node --import tsx bench/peers.ts [cnn,resnet50,vit] [--rounds 2] [--repeats 2] [--f16] [--json out.json]
+ *   (--quick-ceiling: a few GEMM tiles only, when the ceiling column matters less than the time)
  *
  * Scratch files (random weights, ONNX exports) go to a temporary folder, never the repo.
  */
@@ -22,7 +23,7 @@ import { writeNpy } from '../src/io/npy.js';
 import { GpuContext } from '../src/gpu/context.js';
 import { timeDispatches } from '../src/gpu/timing.js';
 import { measureCeiling } from '../src/kernels/ceiling.js';
-import { gemm, gemmCandidates, tileName, type GemmTile } from '../src/kernels/gemm.js';
+import { gemm, gemmCandidates, subgroupsOf8, tileName, type GemmTile } from '../src/kernels/gemm.js';
 import { BatchedNetwork, inputShapeElems, toDeviceLayout } from '../src/models/batched.js';
 import { loadModel } from '../src/models/index.js';
 import { networkFlops } from '../src/models/network.js';
@@ -68,9 +69,9 @@ const ctx = await GpuContext.open();
 const ctx16 = withF16 ? await GpuContext.open({ precision: 'f16' }) : undefined;
 log(`adapter ${ctx.gpu.description}`);
 log('ceiling search (GEMM tiles, copy)');
-const ceil = await measureCeiling(ctx, { onTrial: (k, n, r) => log(`  ${k} ${n}: ${r.toFixed(2)}`) });
+const ceil = await measureCeiling(ctx, { quick: argv.includes('--quick-ceiling'), onTrial: (k, n, r) => log(`  ${k} ${n}: ${r.toFixed(2)}`) });
 const topTiles = ceil.trials.filter((t) => t.kind === 'gemm').sort((a, b) => b.rate - a.rate).slice(0, 3).map((t) => t.name);
-const tiles: GemmTile[] = [0, 1].flatMap((st) => gemmCandidates(st, ceil.bestTile, 1024)).filter((t) => topTiles.includes(tileName(t)));
+const tiles: GemmTile[] = [0, 1].flatMap((st) => gemmCandidates(st, ceil.bestTile, 1024, false, subgroupsOf8(ctx))).filter((t) => topTiles.includes(tileName(t)));
 const N = 1024;
 const ga = ctx.pool.acquire(N * N * 4), gb = ctx.pool.acquire(N * N * 4), gc = ctx.pool.acquire(N * N * 4);
 ctx.device.queue.writeBuffer(ga, 0, new Float32Array(N * N).fill(0.5));

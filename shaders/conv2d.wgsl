@@ -11,12 +11,19 @@
 // turn into broadcasts instead of gathers (and barriers are very slow there). With SHARED
 // the workgroup stages KCH input-channel groups of its weights in workgroup memory behind
 // barriers, the tiling GPUs want. Tiles are chosen per adapter by measurement (tune.ts).
+// With SUBGROUP (subgroups of 8, WGC = 1, TC4 even) the 8 invocations of a subgroup load a
+// 4 x 8 block of weights between them, one vec4 each, and broadcast it: lavapipe pays about
+// the same for a storage load whether its address is uniform or not, and a broadcast from a
+// register costs what an FMA does (BENCHMARKS.md, issue 6), so this cuts weight loads 8-fold.
 //
 // Precision: F16 stores weights as f16; X_F16 / Y_F16 say the input and the output (and
 // residual) activations are f16. HALF_MATH multiplies in f16 (4-term dot products) and
 // accumulates in f32; without it f16 values are widened and every operation is f32.
 #if F16
 enable f16;
+#endif
+#if SUBGROUP
+enable subgroups;
 #endif
 
 const TP: u32 = 16u;    // output pixels per invocation
@@ -94,12 +101,18 @@ fn erf4(x: vec4f) -> vec4f {
 #endif
 
 @compute @workgroup_size(WG, WGC, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
+#if SUBGROUP
+  @builtin(subgroup_invocation_id) lane: u32,
+#endif
+) {
   let c0 = (wid.y * WGC + lid.y) * TC4;
   let pixels = p.batch * p.Ho * p.Wo;
   let p0 = ((wid.x + wid.z * groups.x) * WG + lid.x) * TP;
 #if SHARED
   // no early return: every invocation reaches the barriers (pixels past the end are clamped)
+#elif SUBGROUP
+  // no early return: every lane takes part in the broadcasts (pixels past the end are clamped)
 #else
   if (p0 >= pixels) { return; }
 #endif
@@ -159,6 +172,25 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
             let col = cc * 4u * cols + lid.y * TC4 + c;
             let m = AM(AV(ws[col]), AV(ws[col + cols]), AV(ws[col + 2u * cols]), AV(ws[col + 3u * cols]));
             for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m * a[t]); }
+          }
+        }
+      }
+#elif SUBGROUP
+      for (var ci = 0u; ci < p.Cin4; ci++) {
+        var a: array<AV, TP>;
+        for (var t = 0u; t < TP; t++) {
+          a[t] = AV(0.0);
+          if (off[t] >= 0) { a[t] = AV(x[u32(off[t]) + ci]); }
+        }
+        // lane l holds row l % 4 of channel group c + l / 4; lanes 0-3 and 4-7 make two 4x4 blocks
+        let row = (tapRow + ci * 4u + lane % 4u) * p.Cout4;
+        for (var c = 0u; c < TC4; c += 2u) {
+          let v = AV(w[row + min(c0 + c + lane / 4u, lastC)]);
+          let m0 = AM(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
+          let m1 = AM(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+          for (var t = 0u; t < TP; t++) {
+            acc[t][c] += vec4f(m0 * a[t]);
+            acc[t][c + 1u] += vec4f(m1 * a[t]);
           }
         }
       }

@@ -6,9 +6,15 @@
 //
 // One invocation computes TM rows x TN4 vec4 columns in registers. Invocations are laid
 // out WGM along M and WGN along N. Without SHARED, each reads A and B straight from
-// storage (with WGN = 1 every invocation of a workgroup reads the same B vec4s: a
-// broadcast on CPU adapters). With SHARED, the workgroup first stages a KC-deep slice of
+// storage (with WGN = 1 every invocation of a workgroup reads the same B vec4s; lavapipe
+// still pays a full load for each). With SHARED, the workgroup first stages a KC-deep slice of
 // its A rows and B columns in workgroup memory (the tiling GPUs want), behind barriers.
+// With SUBGROUP (subgroups of 8, WGN = 1, even TN4) the 8 lanes of a subgroup load B
+// between them and broadcast it, as conv2d.wgsl's SUBGROUP does.
+
+#if SUBGROUP
+enable subgroups;
+#endif
 
 const TM: u32 = 16u;   // rows per invocation
 const TN4: u32 = 2u;   // vec4 columns per invocation
@@ -31,7 +37,11 @@ var<workgroup> Bs: array<vec4f, KC * WGN * TN4>;        // [KC, WGN * TN4]
 #endif
 
 @compute @workgroup_size(WGM, WGN, 1)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,
+#if SUBGROUP
+  @builtin(subgroup_invocation_id) lane: u32,
+#endif
+) {
   let m0 = (wid.x * WGM + lid.x) * TM;
   let n0 = (wid.y * WGN + lid.y) * TN4;
   var acc: array<array<vec4f, TN4>, TM>;
@@ -68,6 +78,22 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
     }
     workgroupBarrier();
+  }
+#elif SUBGROUP
+  // as conv2d.wgsl's SUBGROUP: the 8 lanes of a subgroup load a 4 x 8 block of B, one vec4 each, and broadcast it
+  for (var k4 = 0u; k4 < p.K4; k4++) {
+    var av: array<vec4f, TM>;
+    for (var t = 0u; t < TM; t++) { av[t] = a[min(m0 + t, lastM) * p.K4 + k4]; }
+    let row = (k4 * 4u + lane % 4u) * p.N4;
+    for (var j = 0u; j < TN4; j += 2u) {
+      let v = b[row + min(n0 + j + lane / 4u, lastN)];
+      let m0b = mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
+      let m1b = mat4x4f(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+      for (var t = 0u; t < TM; t++) {
+        acc[t][j] += m0b * av[t];
+        acc[t][j + 1u] += m1b * av[t];
+      }
+    }
   }
 #else
   for (var k4 = 0u; k4 < p.K4; k4++) {

@@ -1,7 +1,8 @@
 /**
  * Kernel choices never change the numbers beyond their stated precision: the f16 path's
  * logits are within 1e-2 of PyTorch f32, and its margins rank masks as the f32 run does
- * (Spearman >= 0.999 by scipy); a tuned tile that is not the default still equals PyTorch;
+ * (Spearman >= 0.999 by scipy); a tuned tile that is not the default (shared memory, subgroup
+ * broadcast) still equals PyTorch;
  * the tuning cache is written, read back, and rebuilt with --retune; `coar bench ceiling`
  * and `coar bench --profile` print their columns. Sizes are tiny: speed lives in bench/.
  */
@@ -92,6 +93,18 @@ test('a tuned tile that is not the default (2-D workgroup, shared-memory weights
   const p = coar(['bench', '--profile', ...miniArgs, '--repeats', '1'], { env });
   assert.is(p.code, 0, p.stderr);
   assert.match(p.stdout, /conv3x3 2x4\/16x2\/shared2/);
+});
+
+test('a subgroup tile (weights shared by broadcast among 8 invocations) still equals PyTorch, and is the one used', () => {
+  const c = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
+  const entries = Object.values(c.adapters)[0]!;
+  for (const e of Object.values(entries)) if ('tp' in e.choice) e.choice = { tp: 2, tc4: 2, wg: 64, subgroup: true };
+  writeFileSync(cache, JSON.stringify(c));
+  const err = perMaskError(ablateLogits(mini, 'mini-resnet', [], join(mini, 'subgroup.npy')), mini);
+  assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
+  const p = coar(['bench', '--profile', ...miniArgs, '--repeats', '1'], { env });
+  assert.is(p.code, 0, p.stderr);
+  assert.match(p.stdout, /conv3x3 2x8\/64x1\/sg/);
 });
 
 test('--retune measures every shape class again and replaces the cached choices', () => {

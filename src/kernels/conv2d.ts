@@ -97,9 +97,11 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
 /**
  * Work of one invocation (tp output pixels x 4*tc4 output channels) and of one workgroup
  * (wg invocations along pixels x wgc along channel groups); `shared` stages kch input
- * channel groups of weights in workgroup memory; `half` multiplies in f16 (f16 storage only).
+ * channel groups of weights in workgroup memory; `half` multiplies in f16 (f16 storage only);
+ * `subgroup` shares weight loads among the 8 invocations of a subgroup by broadcast
+ * (subgroups of exactly 8, wgc 1, even tc4; see conv2d.wgsl).
  */
-export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean }
+export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean; subgroup?: boolean }
 /**
  * The tile used when none is cached: 16 pixels x 8 channels per invocation, 64 invocations.
  * On lavapipe 16 x 16 runs 1.2-2.9x faster on ResNet-50 / ViT-B/16 shapes (BENCHMARKS.md,
@@ -110,7 +112,13 @@ export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; s
 export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
 
 export const convTileName = (t: ConvTile) =>
-  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}`;
+  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}`;
+
+/** Whether the SUBGROUP variant can run: the adapter's subgroups are exactly 8 invocations. */
+export function subgroupsOf8(ctx: GpuContext): boolean {
+  const info = (ctx.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  return ctx.gpu.features.includes('subgroups') && info?.subgroupMinSize === 8 && info.subgroupMaxSize === 8;
+}
 
 /**
  * The shape class a tuned tile is cached under: kernel, stride, channels, output pixels to
@@ -124,22 +132,29 @@ export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f1
 
 /**
  * The tiles the tuner tries, in two stages: register tiles in a workgroup of 64 along
- * pixels (what CPU adapters want), then around the best of those, other workgroup shapes,
- * 2-D workgroups with shared-memory weight tiles and f16 arithmetic (what GPUs want).
+ * pixels (what CPU adapters want), with weights shared by subgroup broadcast where the
+ * adapter's subgroups are 8 wide (`subgroups`), then around the best of those, other
+ * workgroup shapes, 2-D workgroups with shared-memory weight tiles and f16 arithmetic
+ * (what GPUs want).
  */
-export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false): ConvTile[] {
+export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false, subgroups = false): ConvTile[] {
   const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) && t.wg * (t.wgc ?? 1) <= maxInvocations &&
-    (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2;
+    (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2 &&
+    (!t.subgroup || (subgroups && (t.wgc ?? 1) === 1 && t.tc4 % 2 === 0 && t.wg % 8 === 0 && !t.shared && !t.half));
   let out: ConvTile[] = [];
   if (quick) {
     // a few candidates of every kind, for tests and a first look: a smaller and a larger register
     // tile than the default (16 x 16 won on every shape measured on lavapipe, BENCHMARKS.md), and shared memory
     if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
+    // subgroup-shared weights, 4 or 8 pixels x 16 channels: 1.0-3.4x the 16 x 16 tile on ResNet-50 shapes on lavapipe (BENCHMARKS.md)
+    if (stage === 0) out.push({ tp: 4, tc4: 4, wg: 64, subgroup: true }, { tp: 8, tc4: 4, wg: 64, subgroup: true });
   } else if (stage === 0) {
     // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
     for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
     out.push({ tp: 8, tc4: 8, wg: 64 });
+    // subgroup-shared weights: 16-32 vec4 accumulators win; 16 x 16 ran at a third of 8 x 16, 16 x 8 and 1 x 64 lost too
+    for (const [tp, tc4] of [[4, 2], [8, 2], [2, 4], [4, 4], [8, 4], [2, 8], [4, 8]] as const) out.push({ tp, tc4, wg: 64, subgroup: true });
   } else if (stage === 1) {
     const { tp, tc4 } = best;
     out = [
@@ -164,11 +179,12 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
     key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
     flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
     defaultChoice: { ...DEFAULT_TILE },
-    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick) as unknown as Record<string, number | boolean>[],
+    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, subgroupsOf8(ctx)) as unknown as Record<string, number | boolean>[],
     prepare: (choice) => prepareConv(ctx, cw, call, choice as unknown as ConvTile),
   };
   const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
-  return prepareConv(ctx, cw, call, tuned ?? DEFAULT_TILE);
+  // a cached subgroup tile is only ever measured on an adapter that runs it; guard anyway
+  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || subgroupsOf8(ctx)) ? tuned : DEFAULT_TILE);
 }
 
 function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: ConvTile): Dispatch {
@@ -184,6 +200,9 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
   const wgc = tile.wgc ?? 1;
   const f16 = cw.f16;
   if ((call.xF16 || call.yF16) && !f16) throw new Error('conv2d: f16 activations need f16 weights (GpuContext precision f16)');
+  if (tile.subgroup && (wgc !== 1 || TC4 % 2 !== 0 || tile.shared || tile.half || !subgroupsOf8(ctx))) {
+    throw new Error(`conv2d: tile ${convTileName(tile)} needs subgroups of 8, wgc 1, an even tc4 and neither shared nor half`);
+  }
   const pixInv = Math.ceil((call.batch * o.h * o.w) / TP);
   const [gx, gz] = splitGroups(Math.ceil(pixInv / wg));
   return ctx.prepare(
@@ -191,7 +210,7 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
       shader: 'conv2d.wgsl',
       defines: {
         MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4,
-        SHARED: !!tile.shared, ...(tile.shared ? { KCH: tile.kch ?? 4 } : {}),
+        SHARED: !!tile.shared, ...(tile.shared ? { KCH: tile.kch ?? 4 } : {}), SUBGROUP: !!tile.subgroup,
         F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16,
       },
       constants: { WG: wg, WGC: wgc },

@@ -4,18 +4,22 @@
  */
 import { uniformBuffer } from '../gpu/buffers.js';
 import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
+export { subgroupsOf8 } from './conv2d.js';
 
-/** rows x vec4 columns per invocation, invocations per workgroup along M and N, shared-memory staging */
-export interface GemmTile { tm: number; tn4: number; wgm: number; wgn: number; shared: boolean; kc?: number }
+/**
+ * rows x vec4 columns per invocation, invocations per workgroup along M and N, shared-memory
+ * staging, or B shared by subgroup broadcast (subgroups of 8, wgn 1, even tn4: conv2d.wgsl's `subgroup`)
+ */
+export interface GemmTile { tm: number; tn4: number; wgm: number; wgn: number; shared: boolean; kc?: number; subgroup?: boolean }
 
-export const tileName = (t: GemmTile) => `${t.tm}x${t.tn4 * 4}/${t.wgm}x${t.wgn}${t.shared ? `/shared${t.kc ?? 16}` : ''}`;
+export const tileName = (t: GemmTile) => `${t.tm}x${t.tn4 * 4}/${t.wgm}x${t.wgn}${t.shared ? `/shared${t.kc ?? 16}` : ''}${t.subgroup ? '/sg' : ''}`;
 
 export interface GemmShape { m: number; n: number; k: number } // n, k multiples of 4
 
 export function gemm(ctx: GpuContext, s: GemmShape, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, t: GemmTile): Dispatch {
   const n4 = s.n / 4;
   return ctx.prepare(
-    { shader: 'gemm.wgsl', defines: { SHARED: t.shared, TM: t.tm, TN4: t.tn4, ...(t.shared ? { KC: t.kc ?? 16 } : {}) }, constants: { WGM: t.wgm, WGN: t.wgn } },
+    { shader: 'gemm.wgsl', defines: { SHARED: t.shared, SUBGROUP: !!t.subgroup, TM: t.tm, TN4: t.tn4, ...(t.shared ? { KC: t.kc ?? 16 } : {}) }, constants: { WGM: t.wgm, WGN: t.wgn } },
     [uniformBuffer(ctx.device, [s.m, n4, s.k / 4], 'gemm.params'), a, b, c],
     [Math.ceil(s.m / (t.tm * t.wgm)), Math.ceil(n4 / (t.tn4 * t.wgn))],
     `gemm ${tileName(t)}`,
@@ -26,12 +30,14 @@ export function gemm(ctx: GpuContext, s: GemmShape, a: GPUBuffer, b: GPUBuffer, 
  * Candidate tiles, in two stages: register tiles in workgroups of 64 along M with one
  * column group (what CPU adapters want: uniform B reads), then, around the best of those,
  * other workgroup shapes, and 2-D workgroups staging A and B in shared memory (what GPUs want).
+ * With `subgroups` (8 wide), also B shared by subgroup broadcast, the conv kernel's best tiles on lavapipe.
  */
-export function gemmCandidates(stage: number, best: GemmTile | undefined, maxInvocations: number, quick = false): GemmTile[] {
+export function gemmCandidates(stage: number, best: GemmTile | undefined, maxInvocations: number, quick = false, subgroups = false): GemmTile[] {
   let out: GemmTile[] = [];
   if (stage === 0) {
     const reg: [number, number][] = quick ? [[16, 2], [16, 4], [8, 4]] : [[4, 4], [8, 2], [8, 4], [8, 8], [16, 1], [16, 2], [16, 4], [32, 2]];
     out = reg.map(([tm, tn4]) => ({ tm, tn4, wgm: 64, wgn: 1, shared: false }));
+    if (subgroups) out.push(...(quick ? [[4, 4], [8, 4]] : [[4, 4], [8, 4], [2, 8], [4, 8]]).map(([tm, tn4]) => ({ tm: tm!, tn4: tn4!, wgm: 64, wgn: 1, shared: false, subgroup: true })));
   } else if (stage === 1 && best) {
     const wgs: [number, number][] = quick ? [] : [[32, 1], [128, 1], [16, 4], [8, 8]];
     out = wgs.map(([wgm, wgn]) => ({ ...best, wgm, wgn }));
@@ -42,7 +48,7 @@ export function gemmCandidates(stage: number, best: GemmTile | undefined, maxInv
       { tm: 8, tn4: 2, wgm: 8, wgn: 8, shared: true, kc: 16 },
     ]));
   }
-  return out.filter((t) => t.wgm * t.wgn <= maxInvocations);
+  return out.filter((t) => t.wgm * t.wgn <= maxInvocations && (!t.subgroup || (t.wgn === 1 && t.wgm % 8 === 0 && t.tn4 % 2 === 0)));
 }
 
 export interface CopyVariant { wg: number; vpi: number }
