@@ -34,16 +34,15 @@ function rows(studies: Study[]): string[][] {
     switch (s.study) {
       case 'fix-error': {
         const ks = s.edits.filter((x) => x.target_fixed).map((x) => x.k);
-        // the goal as the issue states it: >= 20 errors edited one at a time, the fraction fixed reported,
-        // the median test-accuracy drop of the fixes <= 0.5 points
-        const met = s.edits.length >= 20 && sum.fixed > 0 && sum.median_test_accuracy_drop_points <= 0.5;
+        // met only when >= 20 errors are each fixed, at a median test-accuracy drop <= 0.5 points
+        const met = sum.fixed >= 20 && sum.median_test_accuracy_drop_points <= 0.5;
         const edit = ks.length ? `k from ${Math.min(...ks)} to ${Math.max(...ks)} for the fixed ones (median ${sum.median_k})` : 'none fixed';
         const after = ks.length
           ? `${sum.fixed}/${s.edits.length} fixed (${(100 * sum.fraction_fixed).toFixed(0)}%); median drop over the fixed ones ${pts(-sum.median_test_accuracy_drop_points)} points (held-out half: ${pts(-sum.median_held_out_accuracy_drop_points)})`
           : `0/${s.edits.length} fixed`;
         return [NAMES[s.study]!, s.weights, `${s.edits.length} misclassified test images, one edit each; ${edit}`,
           '≥ 20 misclassified examples each fixed on its own; median test-accuracy drop ≤ 0.5 points', `0/${s.edits.length} right; test accuracy ${pct(b.test_accuracy)}`,
-          after, met ? 'yes' : 'no'];
+          after, met ? 'yes' : sum.fixed ? `no (${sum.fixed} of ${s.edits.length} fixed)` : 'no'];
       }
       case 'forget-class': {
         const met = a.class_accuracy <= 0.1 && sum.other_classes_mean_drop_points <= 2;

@@ -45,7 +45,7 @@ run_study() {
       local w=weights/fashion-cnn-backdoor.safetensors
       attribute "$d/store-triggered" "$d/target.txt" "$w" --inputs "$d/triggered.npy" --labels "$d/labels.npy"
       attribute "$d/store" "$d/reference.txt" "$w" --data fashion-mnist:test
-      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 0.5 --candidates 48 \
+      coar edit --arch mini-resnet --weights "$w" --raise --max-drop 0.8 --candidates 48 \
         --target "$d/store-triggered" --reference "$d/store" \
         --val-target "npy:$d/triggered.npy,$d/labels.npy#index=@$d/val_target.txt" --val-reference "fashion-mnist:test#index=@$d/val_reference.txt" \
         --title "Remove a backdoor" --out "$d/edit" --quiet ;;
