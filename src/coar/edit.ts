@@ -139,13 +139,9 @@ export const PATIENCE = 4;
 export type Search = 'prefix' | 'skip';
 export const SEARCHES: readonly Search[] = ['prefix', 'skip'];
 
-export interface CurveOptions {
+/** The search's settings; the budget (Budget) is checked against k = 0 on the validation reference set. */
+export interface CurveOptions extends Budget {
   maxK: number;
-  maxDrop: number;
-  /** per-class budget on the validation reference set (see Budget); off when undefined */
-  maxClassDrop?: number;
-  /** labels of the validation reference examples (needed by maxClassDrop) */
-  labels?: ArrayLike<number>;
   /** candidate masks per engine call (one batch) */
   chunk: number;
   search: Search;
@@ -189,17 +185,18 @@ export async function validationCurve(ablator: Ablator, n: number, nTarget: numb
 /** k = 0, 1, 2, ... ablating a prefix of the ranking; stops after PATIENCE ks in a row over the budget. */
 async function prefixSearch(ablator: Ablator, n: number, nTarget: number, order: readonly number[], direction: Direction, opts: CurveOptions): Promise<SearchResult> {
   const curve: CurvePoint[] = [];
+  let within: ((p: CurvePoint) => boolean) | undefined;
   for (let k0 = 0; k0 <= opts.maxK;) {
     const ks = Array.from({ length: Math.min(opts.chunk, opts.maxK + 1 - k0) }, (_, i) => k0 + i);
     const points = await evaluate(ablator, n, nTarget, ks.map((k) => order.slice(0, k)), ks);
     curve.push(...points);
     k0 += ks.length;
     opts.onProgress?.(k0 - 1, opts.maxK);
-    const within = budgetTest(curve[0]!, opts, nTarget);
-    if (points.some((p) => saturated(p, direction) && within(p))) break;
+    const ok = (within ??= budgetTest(curve[0]!, opts, nTarget));
+    if (points.some((p) => saturated(p, direction) && ok(p))) break;
     // the reference accuracy is noisy in k: give up only after PATIENCE ks in a row over the budget
     const last = curve.slice(-PATIENCE);
-    if (last.length === PATIENCE && last[0]!.k > 0 && !last.some(within)) break;
+    if (last.length === PATIENCE && last[0]!.k > 0 && !last.some(ok)) break;
   }
   return { curve, sequence: order.slice(0, curve.length - 1), skipped: [] };
 }

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { Ablator } from '../../coar/ablate.js';
+import { ablate, Ablator } from '../../coar/ablate.js';
 import { ablationMasks, ablationOrder, chooseK, SEARCHES, setScore, validationCurve, welchScores, type Direction, type Search, type SearchResult, type SetScore } from '../../coar/edit.js';
 import { editedSafetensors, editMetadata } from '../../coar/edit_export.js';
 import { concat, parseSet, resolveSet, subset, type EditSet } from '../../coar/edit_sets.js';
@@ -29,14 +29,12 @@ interface EditArgs extends GpuArgs {
 
 const SET_HELP = 'SOURCE[#FILTER]: a store folder, fashion-mnist:test|train or npy:X.npy,Y.npy; filters class=3, class!=3, index=0-499, index=5+9, index=@file, correct, wrong (joined by ,)';
 
-/** Margins of examples under masks [k, C], in one ablator. */
+/** Margins of examples under masks [k, C]. */
 async function margins(ctx: GpuContext, model: Model, ex: ExampleSet, masks: Uint8Array, k: number): Promise<Float32Array> {
   const net = model.build(ctx, ex.shape);
-  const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, k);
   try {
-    return (await ablator.run(masks, k)).margins;
+    return (await ablate(ctx, net, ex.inputs, ex.labels, masks, k)).margins;
   } finally {
-    ablator.destroy();
     net.destroy();
   }
 }
