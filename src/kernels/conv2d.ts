@@ -76,7 +76,7 @@ export interface ConvCall {
   /** the input, and the output and residual, are stored as f16 (default: f32) */
   xF16?: boolean;
   yF16?: boolean;
-  /** a fixed tile (else the tuned one for this shape class on this adapter, else DEFAULT_TILE) */
+  /** a fixed tile (else the tuned one for this shape class on this adapter, else defaultTile()) */
   tile?: ConvTile;
 }
 
@@ -103,13 +103,25 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
  */
 export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean; subgroup?: boolean }
 /**
- * The tile used when none is cached: 16 pixels x 8 channels per invocation, 64 invocations.
- * On lavapipe 16 x 16 runs 1.2-2.9x faster on ResNet-50 / ViT-B/16 shapes (BENCHMARKS.md,
- * issue 6) but its unrolled loops take lavapipe about twice as long to compile (a ResNet-50
- * warm-up took 30 minutes under load 20), and every test process compiles afresh: so the
- * tuner picks it where it is measured and cached (`coar bench tune`, --tune), not the default.
+ * The tile used when none is cached, on adapters without subgroups of 8: 16 pixels x 8
+ * channels per invocation, 64 invocations. (16 x 16 runs faster on lavapipe but its unrolled
+ * loops take about twice as long to compile, and every test process compiles afresh.)
  */
 export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
+/**
+ * The default where subgroups are exactly 8 wide (lavapipe's 256-bit build): 4 pixels x 16
+ * channels, weights shared by subgroup broadcast. The tuner chose it for every full-token
+ * ViT-B/16 linear, 22 of ResNet-50's 24 conv shape classes and both of the bundled CNN's convs,
+ * at 1.85-3.3x DEFAULT_TILE per class, and a cold-cache CNN profile compiled and ran in half
+ * the time (BENCHMARKS.md, issue 6). Used where the output channels are a multiple of 16 and
+ * storage is f32.
+ */
+export const SUBGROUP_DEFAULT_TILE: ConvTile = { tp: 4, tc4: 4, wg: 64, subgroup: true };
+
+/** The untuned tile for a conv with `cout4` vec4 output channels on this adapter. */
+export function defaultTile(ctx: GpuContext, cout4: number, f16: boolean): ConvTile {
+  return !f16 && cout4 % SUBGROUP_DEFAULT_TILE.tc4 === 0 && subgroupsOf8(ctx) ? SUBGROUP_DEFAULT_TILE : DEFAULT_TILE;
+}
 
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}`;
@@ -143,9 +155,10 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     (!t.subgroup || (subgroups && (t.wgc ?? 1) === 1 && t.tc4 % 2 === 0 && t.wg % 8 === 0 && !t.shared && !t.half));
   let out: ConvTile[] = [];
   if (quick) {
-    // a few candidates of every kind, for tests and a first look: a smaller and a larger register
-    // tile than the default (16 x 16 won on every shape measured on lavapipe, BENCHMARKS.md), and shared memory
-    if (stage === 0) out = [{ tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
+    // a few candidates of every kind, for tests and a first look: the plain default (when the
+    // subgroup one is the default), a smaller and a larger register tile (16 x 16 won on every
+    // shape measured on lavapipe before the subgroup tiles, BENCHMARKS.md), and shared memory
+    if (stage === 0) out = [{ ...DEFAULT_TILE }, { tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
     // subgroup-shared weights, 4 or 8 pixels x 16 channels: 1.0-3.4x the 16 x 16 tile on ResNet-50 shapes on lavapipe (BENCHMARKS.md)
     if (stage === 0) out.push({ tp: 4, tc4: 4, wg: 64, subgroup: true }, { tp: 8, tc4: 4, wg: 64, subgroup: true });
@@ -175,16 +188,17 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
   const cout4 = o.c / 4;
   const pixels = call.batch * o.h * o.w;
   if (call.tile) return prepareConv(ctx, cw, call, call.tile);
+  const fallback = defaultTile(ctx, cout4, cw.f16);
   const tunable: Tunable = {
     key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
     flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
-    defaultChoice: { ...DEFAULT_TILE },
+    defaultChoice: { ...fallback },
     candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, subgroupsOf8(ctx)) as unknown as Record<string, number | boolean>[],
     prepare: (choice) => prepareConv(ctx, cw, call, choice as unknown as ConvTile),
   };
   const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
   // a cached subgroup tile is only ever measured on an adapter that runs it; guard anyway
-  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || subgroupsOf8(ctx)) ? tuned : DEFAULT_TILE);
+  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || subgroupsOf8(ctx)) ? tuned : fallback);
 }
 
 function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: ConvTile): Dispatch {
