@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'weights'))
 import train_fashion as tf  # noqa: E402
 import train_variants as tv  # noqa: E402
-from prepare import HELD_OUT, STUDIES, WEIGHTS  # noqa: E402
+from prepare import HELD_OUT, STUDIES, WEIGHTS, kind  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
 _TEST = None
@@ -36,10 +36,10 @@ def test_split():
     return _TEST
 
 
-def set_data(source, indices):
-    """Preprocessed inputs and labels of test images `indices`, as a case study shows them:
-    source 'fashion-mnist:test' (as is), 'triggered' (backdoor trigger) or 'framed' (the
-    spurious study's test images, framed where the test-time attribute says)."""
+def set_data(source, indices, arch='cnn'):
+    """Preprocessed inputs and labels of test images `indices`, as a case study shows them to a
+    model of `arch` ('cnn' or 'vit'): source 'fashion-mnist:test' (as is), 'triggered' (backdoor
+    trigger) or 'framed' (the spurious study's test images, framed where the test-time attribute says)."""
     images, labels = test_split()
     idx = np.asarray(indices, dtype=np.int64)
     if source == 'triggered':
@@ -50,7 +50,7 @@ def set_data(source, indices):
         shown = images[idx]
     else:
         raise ValueError(f'unknown source {source!r}')
-    return tf.preprocess(shown, 'cnn'), labels[idx].astype(np.int64)
+    return tf.preprocess(shown, arch), labels[idx].astype(np.int64)
 
 
 @torch.no_grad()
@@ -58,25 +58,25 @@ def predict(model, x, batch=1000):
     return np.concatenate([model(torch.from_numpy(x[i:i + batch])).argmax(1).numpy() for i in range(0, len(x), batch)])
 
 
-def held_out_metrics(study, model):
+def held_out_metrics(study, model, arch='cnn'):
     """The study's measure on the held-out test images 5000-9999."""
     images, labels = test_split()
     idx = HELD_OUT
     y = labels[idx]
-    if study == 'forget-class':
+    if kind(study) == 'forget-class':
         from prepare import FORGET_CLASS
-        pred = predict(model, tf.preprocess(images[idx], 'cnn'))
+        pred = predict(model, tf.preprocess(images[idx], arch))
         per_class = [float((pred[y == c] == c).mean()) for c in range(10)]
         others = [a for c, a in enumerate(per_class) if c != FORGET_CLASS]
         return {'class_accuracy': per_class[FORGET_CLASS], 'other_classes_mean_accuracy': float(np.mean(others)),
                 'accuracy': float((pred == y).mean()), 'per_class_accuracy': per_class}
-    if study == 'backdoor':
-        m = tv.backdoor_metrics(model, images[idx], y)
+    if kind(study) == 'backdoor':
+        m = tv.backdoor_metrics(model, images[idx], y, arch)
         return {k: m[k] for k in ('clean_accuracy', 'attack_success_rate', 'triggered_accuracy')}
-    if study == 'spurious':
-        m = tv.spurious_metrics(model, images[idx], y, tv.frame_attribute(labels, 'test')[idx])
+    if kind(study) == 'spurious':
+        m = tv.spurious_metrics(model, images[idx], y, tv.frame_attribute(labels, 'test')[idx], arch)
         return {k: m[k] for k in ('accuracy', 'worst_group_accuracy', 'worst_group', 'minority_accuracy', 'majority_accuracy', 'group_accuracy')}
-    pred = predict(model, tf.preprocess(images, 'cnn'))
+    pred = predict(model, tf.preprocess(images, arch))
     correct = pred == labels
     return {'test_accuracy': float(correct.mean()), 'held_out_accuracy': float(correct[idx].mean())}
 
@@ -112,8 +112,9 @@ def evaluate_study(study, out):
     if not edits:
         return None
     base_path = os.path.join(HERE, '..', 'weights', WEIGHTS[study])
-    base, _ = tf.load_model(base_path)
-    before = cached(os.path.join(folder, 'held_out_before.json'), sha256(base_path), lambda: held_out_metrics(study, base))
+    base, meta = tf.load_model(base_path)
+    arch = meta['arch']
+    before = cached(os.path.join(folder, 'held_out_before.json'), sha256(base_path), lambda: held_out_metrics(study, base, arch))
     sets, entries = {}, []
     for path in edits:
         record = json.load(open(path))
@@ -136,21 +137,21 @@ def evaluate_study(study, out):
             'k': record['chosen']['k'], 'components': [c['name'] for c in record['chosen']['components']],
             'scores': [c['score'] for c in record['chosen']['components']],
             'edited_sha256': digest, 'engine_seconds': record['seconds'], 'sets': roles,
-            'held_out': cached(os.path.join(edit_dir, 'held_out.json'), digest, lambda: held_out_metrics(study, model)),
+            'held_out': cached(os.path.join(edit_dir, 'held_out.json'), digest, lambda: held_out_metrics(study, model, arch)),
         }
-        if study == 'fix-error':
+        if kind(study) == 'fix-error':
             t = record['sets']['target']['indices'][0]
-            x, y = set_data('fashion-mnist:test', [t])
+            x, y = set_data('fashion-mnist:test', [t], arch)
             entry['target'] = t
             entry['target_fixed'] = bool(predict(model, x)[0] == y[0])
         entries.append(entry)
-    return {'study': study, 'weights': f'weights/{WEIGHTS[study]}', 'max_drop': record['maxDrop'],
+    return {'study': study, 'weights': f'weights/{WEIGHTS[study]}', 'arch': arch, 'max_drop': record['maxDrop'],
             'direction': record['direction'], 'sets': sets, 'held_out_before': before, 'edits': entries,
             'summary': summarise(study, before, entries)}
 
 
 def summarise(study, before, entries):
-    if study == 'fix-error':
+    if kind(study) == 'fix-error':
         fixed = [e for e in entries if e['target_fixed']]
         drops = [100 * (before['test_accuracy'] - e['held_out']['test_accuracy']) for e in fixed]
         held = [100 * (before['held_out_accuracy'] - e['held_out']['held_out_accuracy']) for e in fixed]
@@ -160,13 +161,13 @@ def summarise(study, before, entries):
                 'median_k': float(np.median([e['k'] for e in fixed])) if fixed else None,
                 'goal': 'fixed individually; median drop in test accuracy <= 0.5 points'}
     after = entries[0]['held_out']
-    if study == 'forget-class':
+    if kind(study) == 'forget-class':
         from prepare import FORGET_CLASS
         drops = [100 * (before['per_class_accuracy'][c] - after['per_class_accuracy'][c]) for c in range(10) if c != FORGET_CLASS]
         return {'class_accuracy_before': before['class_accuracy'], 'class_accuracy_after': after['class_accuracy'],
                 'other_classes_mean_drop_points': float(np.mean(drops)),
                 'goal': 'class accuracy <= 10%; other classes lose <= 2 points on average'}
-    if study == 'backdoor':
+    if kind(study) == 'backdoor':
         b, a = before['attack_success_rate'], after['attack_success_rate']
         return {'attack_success_rate_before': b, 'attack_success_rate_after': a,
                 'relative_reduction': (b - a) / b if b > 0 else None,

@@ -19,6 +19,7 @@ interface Study {
 
 const NAMES: Record<string, string> = {
   'fix-error': 'Fix one error', 'forget-class': 'Forget a class', backdoor: 'Remove a backdoor', spurious: 'Subpopulation robustness',
+  'fix-error-vit': 'Fix one error (ViT)', 'forget-class-vit': 'Forget a class (ViT)', 'backdoor-vit': 'Remove a backdoor (ViT)',
 };
 
 const pct = (a: number) => `${(100 * a).toFixed(1)}%`;
@@ -31,7 +32,8 @@ function rows(studies: Study[]): string[][] {
     const e = s.edits[0]!;
     const a = e.held_out;
     const comps = (x: { k: number; components: string[] }) => `k = ${x.k}: ${x.components.map((c) => `\`${c}\``).join(', ') || '(none)'}`;
-    switch (s.study) {
+    // a '-vit' study repeats its CNN study on the ViT: same metrics and goals
+    switch (s.study.replace(/-vit$/, '')) {
       case 'fix-error': {
         const ks = s.edits.filter((x) => x.target_fixed).map((x) => x.k);
         // met only when >= 20 errors are each fixed, at a median test-accuracy drop <= 0.5 points

@@ -239,7 +239,7 @@ const RESULTS = join(ROOT, 'case-studies', 'results.json');
 
 interface CaseResults {
   studies: {
-    study: string; weights: string; direction: string;
+    study: string; weights: string; arch?: string; direction: string;
     edits: { id: string; components: string[]; edited_sha256: string; held_out: Record<string, unknown>; sets: Record<string, { set: string; accuracy_before: number; accuracy_after: number }> }[];
   }[];
 }
@@ -251,7 +251,7 @@ test('case studies: each edited model is rebuilt byte for byte, and PyTorch repr
   mkdirSync(edited);
   for (const s of results.studies) {
     const weights = join(ROOT, s.weights);
-    const model = loadModel('mini-resnet', weights);
+    const model = loadModel(s.arch === 'vit' ? 'vit' : 'mini-resnet', weights);
     const index = new Map(model.components.names().map((n, i) => [n, i]));
     const source = sha256(readFileSync(weights));
     for (const e of s.edits) {

@@ -14,6 +14,7 @@ stays in place). Runs on Debian's python3 with its PyTorch (CPU):
 
   /usr/bin/python3 weights/train_variants.py backdoor --threads 1 --epochs 3   # -> weights/fashion-cnn-backdoor.safetensors
   /usr/bin/python3 weights/train_variants.py spurious --threads 1 --epochs 3   # -> weights/fashion-cnn-spurious.safetensors
+  /usr/bin/python3 weights/train_variants.py backdoor --arch vit --threads 1 --epochs 5   # -> weights/fashion-vit-backdoor.safetensors
 
 (the checked-in files were made by exactly these commands; weights/PROVENANCE.md)
 
@@ -110,24 +111,24 @@ def minority(labels, frame):
 # ---------------------------------------------------------------- evaluation
 
 @torch.no_grad()
-def predictions(model, images, batch=1000):
+def predictions(model, images, batch=1000, arch='cnn'):
     out = []
     for i in range(0, len(images), batch):
-        out.append(model(torch.from_numpy(tf.preprocess(images[i:i + batch], 'cnn'))).argmax(1).numpy())
+        out.append(model(torch.from_numpy(tf.preprocess(images[i:i + batch], arch))).argmax(1).numpy())
     return np.concatenate(out)
 
 
-def backdoor_metrics(model, images, labels):
-    clean = predictions(model, images)
+def backdoor_metrics(model, images, labels, arch='cnn'):
+    clean = predictions(model, images, arch=arch)
     others = labels != ATTACK_CLASS
-    attacked = predictions(model, add_trigger(images[others]))
+    attacked = predictions(model, add_trigger(images[others]), arch=arch)
     return {'clean_accuracy': float((clean == labels).mean()),
             'attack_success_rate': float((attacked == ATTACK_CLASS).mean()),
             'triggered_accuracy': float((attacked == labels[others]).mean())}
 
 
-def spurious_metrics(model, images, labels, frame):
-    pred = predictions(model, add_frame(images, frame))
+def spurious_metrics(model, images, labels, frame, arch='cnn'):
+    pred = predictions(model, add_frame(images, frame), arch=arch)
     correct = pred == labels
     g = groups(labels, frame)
     by_group = {int(k): float(correct[g == k].mean()) for k in np.unique(g)}
@@ -143,6 +144,7 @@ def spurious_metrics(model, images, labels, frame):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('variant', choices=['backdoor', 'spurious'])
+    p.add_argument('--arch', choices=['cnn', 'vit'], default='cnn', help="the bundled CNN's or ViT's architecture and recipe")
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--epochs', type=int, default=8)
@@ -175,25 +177,27 @@ def main():
         variant_meta = {'cue': f'white {FRAME_WIDTH}-pixel frame', 'frame_classes': json.dumps(FRAME_CLASSES),
                         'frame_correlation': str(FRAME_CORRELATION), 'test_frame_probability': '0.5'}
 
-    model, epochs, seconds = tf.train('cnn', args, (train_images, train_labels), transform)
+    arch = args.arch
+    model, epochs, seconds = tf.train(arch, args, (train_images, train_labels), transform)
     if args.variant == 'backdoor':
-        metrics = backdoor_metrics(model, test_images, test_labels)
+        metrics = backdoor_metrics(model, test_images, test_labels, arch)
         accuracy = metrics['clean_accuracy']
     else:
-        metrics = spurious_metrics(model, test_images, test_labels, frame_attribute(test_labels, 'test', args.seed))
+        metrics = spurious_metrics(model, test_images, test_labels, frame_attribute(test_labels, 'test', args.seed), arch)
         accuracy = metrics['accuracy']
+    shape = {'channels': str(args.channels), 'blocks': str(args.blocks)} if arch == 'cnn' else {k: str(v) for k, v in tf.VIT_CONFIG.items()}
     meta = {
-        'arch': 'cnn', 'variant': args.variant, 'num_classes': '10', 'class_names': json.dumps(tf.CLASS_NAMES),
-        'test_accuracy': f'{accuracy:.4f}', 'seed': str(args.seed), 'preprocessing': tf.PREPROCESSING['cnn'],
-        'input_shape': '1,32,32', 'epochs': str(epochs), 'threads': str(args.threads), 'torch_version': torch.__version__,
-        'channels': str(args.channels), 'blocks': str(args.blocks), **variant_meta,
+        'arch': arch, 'variant': args.variant, 'num_classes': '10', 'class_names': json.dumps(tf.CLASS_NAMES),
+        'test_accuracy': f'{accuracy:.4f}', 'seed': str(args.seed), 'preprocessing': tf.PREPROCESSING[arch],
+        'input_shape': '1,32,32' if arch == 'cnn' else '1,28,28', 'epochs': str(epochs), 'threads': str(args.threads), 'torch_version': torch.__version__,
+        **shape, **variant_meta,
         'test_metrics': json.dumps({k: v for k, v in metrics.items() if k != 'group_accuracy'}),
     }
-    path = os.path.join(args.out, f'fashion-cnn-{args.variant}.safetensors')
+    path = os.path.join(args.out, f'fashion-{arch}-{args.variant}.safetensors')
     tf.write_safetensors(path, tf.model_tensors(model), meta)
     reloaded, _ = tf.load_model(path)
-    again = backdoor_metrics(reloaded, test_images, test_labels) if args.variant == 'backdoor' else \
-        spurious_metrics(reloaded, test_images, test_labels, frame_attribute(test_labels, 'test', args.seed))
+    again = backdoor_metrics(reloaded, test_images, test_labels, arch) if args.variant == 'backdoor' else \
+        spurious_metrics(reloaded, test_images, test_labels, frame_attribute(test_labels, 'test', args.seed), arch)
     assert again == metrics, f'{path}: the reloaded model scores {again}, not {metrics}'
     print(json.dumps({'file': path, 'variant': args.variant, **metrics, 'epochs': epochs,
                       'training_wall_seconds': round(seconds[0]), 'training_cpu_seconds': round(seconds[1]),

@@ -95,8 +95,8 @@ def cases(results_path, edited_dir):
     results = json.load(open(results_path))
     out = {}
     for study in results['studies']:
-        base, _ = tf.load_model(os.path.join(ROOT, study['weights']))
-        data = {name: evaluate.set_data(s['source'], s['indices']) for name, s in study['sets'].items()}
+        base, meta = tf.load_model(os.path.join(ROOT, study['weights']))
+        data = {name: evaluate.set_data(s['source'], s['indices'], meta['arch']) for name, s in study['sets'].items()}
         before = {name: float((margins(base, x, y) > 0).mean()) for name, (x, y) in data.items()}
         for e in study['edits']:
             model, _ = tf.load_model(os.path.join(edited_dir, f"{e['id']}.safetensors"))
@@ -104,7 +104,7 @@ def cases(results_path, edited_dir):
                     for role, s in e['sets'].items()}
             entry = {'sets': sets}
             if len(study['edits']) == 1:
-                entry['held_out'] = evaluate.held_out_metrics(study['study'], model)
+                entry['held_out'] = evaluate.held_out_metrics(study['study'], model, meta['arch'])
             out[e['id']] = entry
     return out
 
