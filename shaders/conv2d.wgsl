@@ -213,6 +213,22 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
   }
 
+  // Epilogue. The per-channel operands are loaded once per invocation, not once per pixel: each
+  // load costs about what a gather does on lavapipe, and with a short K (1x1 convs over 64
+  // channels) the epilogue's loads rival the main loop's. The TP pixels almost always belong to
+  // one mask slot; a pixel of another slot loads its own keep row.
+  var scale: array<vec4f, TC4>;
+  var shift: array<vec4f, TC4>;
+  for (var c = 0u; c < TC4; c++) {
+    let ch = min(c0 + c, lastC);
+    scale[c] = scaleShift[ch];
+    shift[c] = scaleShift[p.Cout4 + ch];
+  }
+#if MASKED
+  let slot0 = (min(p0, pixels - 1u) / hw) / p.itemsPerMask;
+  var keep0: array<vec4f, TC4>;
+  for (var c = 0u; c < TC4; c++) { keep0[c] = keep[slot0 * p.maskStride4 + p.maskOffset4 + min(c0 + c, lastC)]; }
+#endif
   for (var t = 0u; t < TP; t++) {
     let pix = p0 + t;
     if (pix >= pixels) { break; }
@@ -224,9 +240,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       if (ch >= p.Cout4) { break; }
       var v = acc[t][c];
 #if MASKED
-      v = v * keep[slot * p.maskStride4 + p.maskOffset4 + ch];
+      var k = keep0[c];
+      if (slot != slot0) { k = keep[slot * p.maskStride4 + p.maskOffset4 + ch]; }
+      v = v * k;
 #endif
-      v = v * scaleShift[ch] + scaleShift[p.Cout4 + ch];
+      v = v * scale[c] + shift[c];
 #if RESIDUAL
       v = v + vec4f(residual[pix * p.Cout4 + ch]);
 #endif
