@@ -31,7 +31,8 @@ function rows(studies: Study[]): string[][] {
     const b = s.held_out_before, sum = s.summary;
     const e = s.edits[0]!;
     const a = e.held_out;
-    const comps = (x: { k: number; components: string[] }) => `k = ${x.k}: ${x.components.map((c) => `\`${c}\``).join(', ') || '(none)'}`;
+    // long edits (the ViT's forget-class ablates dozens of rows) list their first 8; edit.json has all
+    const comps = (x: { k: number; components: string[] }) => `k = ${x.k}: ${x.components.slice(0, 8).map((c) => `\`${c}\``).join(', ') || '(none)'}${x.k > 8 ? `, … (${x.k - 8} more)` : ''}`;
     // a '-vit' study repeats its CNN study on the ViT: same metrics and goals
     switch (s.study.replace(/-vit$/, '')) {
       case 'fix-error': {
