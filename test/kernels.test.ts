@@ -82,29 +82,25 @@ test('bench tune writes the cache: one entry per conv shape class of the model, 
   assert.is(keys.filter((k) => k.startsWith('conv2d')).length, 3, keys.join('; '));
 });
 
-test('a tuned tile that is not the default (2-D workgroup, shared-memory weights) still equals PyTorch, and is the one used', () => {
+/** Put `tile` in the cache for every conv shape class; the ablated logits must equal PyTorch's and the profile name the tile. */
+function checkCachedTile(tile: Record<string, number | boolean>, out: string, name: RegExp): void {
   const c = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
   const entries = Object.values(c.adapters)[0]!;
-  const tile = { tp: 2, tc4: 1, wg: 16, wgc: 2, shared: true, kch: 2 };
   for (const e of Object.values(entries)) if ('tp' in e.choice) e.choice = { ...tile };
   writeFileSync(cache, JSON.stringify(c));
-  const err = perMaskError(ablateLogits(mini, 'mini-resnet', [], join(mini, 'tuned.npy')), mini);
+  const err = perMaskError(ablateLogits(mini, 'mini-resnet', [], join(mini, out)), mini);
   assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
   const p = coar(['bench', '--profile', ...miniArgs, '--repeats', '1'], { env });
   assert.is(p.code, 0, p.stderr);
-  assert.match(p.stdout, /conv3x3 2x4\/16x2\/shared2/);
+  assert.match(p.stdout, name);
+}
+
+test('a tuned tile that is not the default (2-D workgroup, shared-memory weights) still equals PyTorch, and is the one used', () => {
+  checkCachedTile({ tp: 2, tc4: 1, wg: 16, wgc: 2, shared: true, kch: 2 }, 'tuned.npy', /conv3x3 2x4\/16x2\/shared2/);
 });
 
 test('a subgroup tile (weights shared by broadcast among 8 invocations) still equals PyTorch, and is the one used', () => {
-  const c = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
-  const entries = Object.values(c.adapters)[0]!;
-  for (const e of Object.values(entries)) if ('tp' in e.choice) e.choice = { tp: 2, tc4: 2, wg: 64, subgroup: true };
-  writeFileSync(cache, JSON.stringify(c));
-  const err = perMaskError(ablateLogits(mini, 'mini-resnet', [], join(mini, 'subgroup.npy')), mini);
-  assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
-  const p = coar(['bench', '--profile', ...miniArgs, '--repeats', '1'], { env });
-  assert.is(p.code, 0, p.stderr);
-  assert.match(p.stdout, /conv3x3 2x8\/64x1\/sg/);
+  checkCachedTile({ tp: 2, tc4: 2, wg: 64, subgroup: true }, 'subgroup.npy', /conv3x3 2x8\/64x1\/sg/);
 });
 
 test('--retune measures every shape class again and replaces the cached choices', () => {

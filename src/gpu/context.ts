@@ -34,6 +34,8 @@ export class GpuContext {
   readonly precision: Precision;
   /** tiles measured on this adapter (cached on disk), and what is waiting to be measured */
   readonly tuning: TuningTable;
+  /** the adapter's subgroups are exactly 8 invocations: the kernels' SUBGROUP variants can run */
+  readonly subgroupsOf8: boolean;
 
   private constructor(readonly gpu: Gpu, opts: GpuOptions) {
     this.device = gpu.device;
@@ -41,6 +43,8 @@ export class GpuContext {
     this.pool = new BufferPool(gpu.device, gpu.limits.maxStorageBufferBindingSize ?? 128 << 20);
     this.precision = opts.precision ?? 'f32';
     this.tuning = new TuningTable(gpu.description, opts.retune ? 'rebuild' : opts.tune ? 'missing' : 'cached');
+    const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+    this.subgroupsOf8 = gpu.features.includes('subgroups') && info?.subgroupMinSize === 8 && info.subgroupMaxSize === 8;
   }
 
   static async open(opts: GpuOptions = {}): Promise<GpuContext> {

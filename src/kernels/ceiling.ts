@@ -6,7 +6,7 @@
  */
 import type { GpuContext } from '../gpu/context.js';
 import { timeDispatches, type TimingMethod } from '../gpu/timing.js';
-import { copy, gemm, gemmCandidates, subgroupsOf8, tileName, type CopyVariant, type GemmTile } from './gemm.js';
+import { copy, gemm, gemmCandidates, tileName, type CopyVariant, type GemmTile } from './gemm.js';
 
 export interface Ceiling {
   adapter: string;
@@ -36,7 +36,7 @@ export async function measureCeiling(ctx: GpuContext, opts: CeilingOptions = {})
   const { device } = ctx;
   const maxInv = ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256;
   const copies: CopyVariant[] = opts.quick ? [{ wg: 64, vpi: 1 }, { wg: 256, vpi: 4 }] : [{ wg: 64, vpi: 1 }, { wg: 64, vpi: 4 }, { wg: 256, vpi: 1 }, { wg: 256, vpi: 4 }, { wg: 256, vpi: 16 }];
-  const sg = subgroupsOf8(ctx);
+  const sg = ctx.subgroupsOf8;
   const total = gemmCandidates(0, undefined, maxInv, opts.quick, sg).length + (opts.quick ? 1 : 8) + copies.length;
   const trials: Ceiling['trials'] = [];
   let method: TimingMethod = ctx.gpu.hasTimestamps ? 'timestamp' : 'wall-clock';

@@ -120,17 +120,12 @@ export const SUBGROUP_DEFAULT_TILE: ConvTile = { tp: 4, tc4: 4, wg: 64, subgroup
 
 /** The untuned tile for a conv with `cout4` vec4 output channels on this adapter. */
 export function defaultTile(ctx: GpuContext, cout4: number, f16: boolean): ConvTile {
-  return !f16 && cout4 % SUBGROUP_DEFAULT_TILE.tc4 === 0 && subgroupsOf8(ctx) ? SUBGROUP_DEFAULT_TILE : DEFAULT_TILE;
+  return !f16 && cout4 % SUBGROUP_DEFAULT_TILE.tc4 === 0 && ctx.subgroupsOf8 ? SUBGROUP_DEFAULT_TILE : DEFAULT_TILE;
 }
 
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}`;
 
-/** Whether the SUBGROUP variant can run: the adapter's subgroups are exactly 8 invocations. */
-export function subgroupsOf8(ctx: GpuContext): boolean {
-  const info = (ctx.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  return ctx.gpu.features.includes('subgroups') && info?.subgroupMinSize === 8 && info.subgroupMaxSize === 8;
-}
 
 /**
  * The shape class a tuned tile is cached under: kernel, stride, channels, output pixels to
@@ -193,12 +188,12 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
     key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
     flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
     defaultChoice: { ...fallback },
-    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, subgroupsOf8(ctx)) as unknown as Record<string, number | boolean>[],
+    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, ctx.subgroupsOf8) as unknown as Record<string, number | boolean>[],
     prepare: (choice) => prepareConv(ctx, cw, call, choice as unknown as ConvTile),
   };
   const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
   // a cached subgroup tile is only ever measured on an adapter that runs it; guard anyway
-  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || subgroupsOf8(ctx)) ? tuned : fallback);
+  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || ctx.subgroupsOf8) ? tuned : fallback);
 }
 
 function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: ConvTile): Dispatch {
@@ -214,7 +209,7 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
   const wgc = tile.wgc ?? 1;
   const f16 = cw.f16;
   if ((call.xF16 || call.yF16) && !f16) throw new Error('conv2d: f16 activations need f16 weights (GpuContext precision f16)');
-  if (tile.subgroup && (wgc !== 1 || TC4 % 2 !== 0 || tile.shared || tile.half || !subgroupsOf8(ctx))) {
+  if (tile.subgroup && (wgc !== 1 || TC4 % 2 !== 0 || tile.shared || tile.half || !ctx.subgroupsOf8)) {
     throw new Error(`conv2d: tile ${convTileName(tile)} needs subgroups of 8, wgc 1, an even tc4 and neither shared nor half`);
   }
   const pixInv = Math.ceil((call.batch * o.h * o.w) / TP);

@@ -4,7 +4,6 @@
  */
 import { uniformBuffer } from '../gpu/buffers.js';
 import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
-export { subgroupsOf8 } from './conv2d.js';
 
 /**
  * rows x vec4 columns per invocation, invocations per workgroup along M and N, shared-memory
