@@ -15,6 +15,10 @@
 // 4 x 8 block of weights between them, one vec4 each, and broadcast it: lavapipe pays about
 // the same for a storage load whether its address is uniform or not, and a broadcast from a
 // register costs what an FMA does (BENCHMARKS.md, issue 6), so this cuts weight loads 8-fold.
+// The grid is pixel blocks x channel groups; CHANNELS_FIRST swaps its axes, so that the
+// workgroups run one after the other (x fastest) take every channel group of one pixel block
+// before the next block: its input and its output rows (and residual) stay in cache instead
+// of being swept once per channel group. It pays where weights are small against activations.
 //
 // Precision: F16 stores weights as f16; X_F16 / Y_F16 say the input and the output (and
 // residual) activations are f16. HALF_MATH multiplies in f16 (4-term dot products) and
@@ -100,15 +104,36 @@ fn erf4(x: vec4f) -> vec4f {
 }
 #endif
 
+// Input channel group ci of the pixel at vec4 offset o (-1: in the padding, zeros). A
+// POINTWISE conv (1x1, stride 1, no padding, one input image per item) has no padding and
+// its input pixel is its output pixel: the load is unconditional (a branch per lane costs
+// lavapipe a masked gather), and the offsets need no division.
+fn loadX(o: i32, ci: u32) -> AV {
+#if POINTWISE
+  return AV(x[u32(o) + ci]);
+#else
+  if (o >= 0) { return AV(x[u32(o) + ci]); }
+  return AV(0.0);
+#endif
+}
+
 @compute @workgroup_size(WG, WGC, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
 #if SUBGROUP
   @builtin(subgroup_invocation_id) lane: u32,
 #endif
 ) {
-  let c0 = (wid.y * WGC + lid.y) * TC4;
+#if CHANNELS_FIRST
+  // workgroups walk the channel groups of one block of pixels before the next block
+  let cg = wid.x;
+  let pb = wid.y + wid.z * groups.y;
+#else
+  let cg = wid.y;
+  let pb = wid.x + wid.z * groups.x;
+#endif
+  let c0 = (cg * WGC + lid.y) * TC4;
   let pixels = p.batch * p.Ho * p.Wo;
-  let p0 = ((wid.x + wid.z * groups.x) * WG + lid.x) * TP;
+  let p0 = (pb * WG + lid.x) * TP;
 #if SHARED
   // no early return: every invocation reaches the barriers (pixels past the end are clamped)
 #elif SUBGROUP
@@ -121,6 +146,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var iy0: array<i32, TP>;
   var ix0: array<i32, TP>;
   var base: array<u32, TP>;
+#if POINTWISE
+#else
   for (var t = 0u; t < TP; t++) {
     let pix = min(p0 + t, pixels - 1u);
     let b = pix / hw;
@@ -131,6 +158,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     ix0[t] = i32(ox * p.stride) - i32(p.pad);
     base[t] = (b % p.inputItems) * p.H * p.W;
   }
+#endif
 
   var acc: array<array<vec4f, TC4>, TP>;
   for (var t = 0u; t < TP; t++) {
@@ -143,10 +171,14 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       // offset (in vec4s) of each pixel's input channels at this tap, or -1 in the padding
       var off: array<i32, TP>;
       for (var t = 0u; t < TP; t++) {
+#if POINTWISE
+        off[t] = i32(min(p0 + t, pixels - 1u) * p.Cin4);
+#else
         let iy = iy0[t] + i32(ky);
         let ix = ix0[t] + i32(kx);
         let inside = iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W);
         off[t] = select(-1, i32((base[t] + u32(iy) * p.W + u32(ix)) * p.Cin4), inside);
+#endif
       }
       let tapRow = (ky * p.KW + kx) * p.Cin4 * 4u;
 #if SHARED
@@ -156,7 +188,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         let cols = WGC * TC4;
         for (var i = lid.y * WG + lid.x; i < KCH * 4u * cols; i += WG * WGC) {
           let r = i / cols;
-          let ch = min(wid.y * cols + i % cols, lastC);
+          let ch = min(cg * cols + i % cols, lastC);
           let ci = ci0 + r / 4u;
           ws[i] = select(WV(0.0), w[(tapRow + min(ci, p.Cin4 - 1u) * 4u + r % 4u) * p.Cout4 + ch], ci < p.Cin4);
         }
@@ -178,10 +210,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #elif SUBGROUP
       for (var ci = 0u; ci < p.Cin4; ci++) {
         var a: array<AV, TP>;
-        for (var t = 0u; t < TP; t++) {
-          a[t] = AV(0.0);
-          if (off[t] >= 0) { a[t] = AV(x[u32(off[t]) + ci]); }
-        }
+        for (var t = 0u; t < TP; t++) { a[t] = loadX(off[t], ci); }
         // lane l holds row l % 4 of channel group c + l / 4; lanes 0-3 and 4-7 make two 4x4 blocks
         let row = (tapRow + ci * 4u + lane % 4u) * p.Cout4;
         for (var c = 0u; c < TC4; c += 2u) {
@@ -197,10 +226,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #else
       for (var ci = 0u; ci < p.Cin4; ci++) {
         var a: array<AV, TP>;
-        for (var t = 0u; t < TP; t++) {
-          a[t] = AV(0.0);
-          if (off[t] >= 0) { a[t] = AV(x[u32(off[t]) + ci]); }
-        }
+        for (var t = 0u; t < TP; t++) { a[t] = loadX(off[t], ci); }
         // 4 input channels x 4 output channels as one matrix: acc += W * a
         let row = (tapRow + ci * 4u) * p.Cout4;
         for (var c = 0u; c < TC4; c++) {

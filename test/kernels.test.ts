@@ -2,7 +2,7 @@
  * Kernel choices never change the numbers beyond their stated precision: the f16 path's
  * logits are within 1e-2 of PyTorch f32, and its margins rank masks as the f32 run does
  * (Spearman >= 0.999 by scipy); a tuned tile that is not the default (shared memory, subgroup
- * broadcast) still equals PyTorch;
+ * broadcast, channels-first workgroup order) still equals PyTorch;
  * the tuning cache is written, read back, and rebuilt with --retune; `coar bench ceiling`
  * and `coar bench --profile` print their columns. Sizes are tiny: speed lives in bench/.
  */
@@ -103,6 +103,11 @@ test('a subgroup tile (weights shared by broadcast among 8 invocations) still eq
   checkCachedTile({ tp: 2, tc4: 2, wg: 64, subgroup: true }, 'subgroup.npy', /conv3x3 2x8\/64x1\/sg/);
 });
 
+test('channels-first workgroup order (subgroup and shared-memory tiles) still equals PyTorch, and is the one used', () => {
+  checkCachedTile({ tp: 2, tc4: 2, wg: 64, subgroup: true, channelsFirst: true }, 'cf_subgroup.npy', /conv3x3 2x8\/64x1\/sg\/cf/);
+  checkCachedTile({ tp: 2, tc4: 1, wg: 16, wgc: 2, shared: true, kch: 2, channelsFirst: true }, 'cf_shared.npy', /conv3x3 2x4\/16x2\/shared2\/cf/);
+});
+
 test('--retune measures every shape class again and replaces the cached choices', () => {
   const before = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
   const r = coar(['bench', 'tune', ...miniArgs, '--quick', '--retune'], { env });
@@ -130,6 +135,17 @@ test('bench --profile prints per kernel: time, FLOPs, bytes, GFLOP/s, GB/s, boun
   assert.match(r.stdout, /kernel\s+op\s+ms\s+MFLOP\s+MB\s+GFLOP\/s\s+GB\/s\s+bound\s+% ceiling/);
   for (const k of ['conv1x1', 'attention', 'layernorm', 'total']) assert.match(r.stdout, new RegExp(`^${k}`, 'm'));
   assert.match(r.stdout, /passes\/s end to end/);
+});
+
+test('bench --profile warns when kernels beat the cached ceiling (a ceiling measured under load)', () => {
+  const c = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
+  const entries = Object.values(c.adapters)[0]!;
+  assert.ok(entries.ceiling, 'the ceiling test above caches a ceiling');
+  entries.ceiling!.choice = { ...entries.ceiling!.choice, gflops: 1e-4 };
+  writeFileSync(cache, JSON.stringify(c));
+  const r = coar(['bench', '--profile', ...miniArgs, '--repeats', '1'], { env });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: kernels run at up to [\d.]+x the cached ceiling .*coar bench ceiling/);
 });
 
 test('bad input: --precision f64 and bench without a subject each get one line and exit 1', () => {

@@ -101,7 +101,7 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
  * `subgroup` shares weight loads among the 8 invocations of a subgroup by broadcast
  * (subgroups of exactly 8, wgc 1, even tc4; see conv2d.wgsl).
  */
-export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean; subgroup?: boolean }
+export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean; subgroup?: boolean; channelsFirst?: boolean }
 /**
  * The tile used when none is cached, on adapters without subgroups of 8: 16 pixels x 8
  * channels per invocation, 64 invocations. (16 x 16 runs faster on lavapipe but its unrolled
@@ -123,8 +123,35 @@ export function defaultTile(ctx: GpuContext, cout4: number, f16: boolean): ConvT
   return !f16 && cout4 % SUBGROUP_DEFAULT_TILE.tc4 === 0 && ctx.subgroupsOf8 ? SUBGROUP_DEFAULT_TILE : DEFAULT_TILE;
 }
 
+/**
+ * Bytes the two workgroup orders re-read, pixel blocks first over channel groups first: with
+ * pixel blocks first each channel group sweeps the whole input again (weights stay cached);
+ * with channel groups first each pixel block reads every weight again (its input stays cached).
+ */
+export function orderTrafficRatio(cw: ConvWeights, xs: MapShape, batch: number, tile: ConvTile): number {
+  const o = convOutShape(cw, xs);
+  const channelGroups = Math.ceil(o.c / 4 / (tile.tc4 * (tile.wgc ?? 1)));
+  const pixelBlocks = Math.ceil((batch * o.h * o.w) / (tile.tp * tile.wg));
+  const input = batch * xs.h * xs.w * xs.c;
+  const weights = cw.kh * cw.kw * xs.c * o.c;
+  return (channelGroups * input) / (pixelBlocks * weights);
+}
+
+/**
+ * The untuned order: channel groups first where pixel blocks first would re-read more than 4
+ * times the bytes and there are at least 4 pixel blocks to keep their inputs. On lavapipe this
+ * ran ResNet-50's 1x1 convs of layers 1-3 at 1.0-1.5x (1.5x the expanding convs with their
+ * residual) and left the stem, the 3x3 convs and layer 4 (2 pixel blocks) first by pixels,
+ * where channels first lost up to 0.8x (bench/conv_order.ts, BENCHMARKS.md).
+ */
+export function channelsFirstByTraffic(cw: ConvWeights, xs: MapShape, batch: number, tile: ConvTile): boolean {
+  const o = convOutShape(cw, xs);
+  const pixelBlocks = Math.ceil((batch * o.h * o.w) / (tile.tp * tile.wg));
+  return pixelBlocks >= 4 && orderTrafficRatio(cw, xs, batch, tile) > 4;
+}
+
 export const convTileName = (t: ConvTile) =>
-  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}`;
+  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}${t.channelsFirst ? '/cf' : ''}`;
 
 
 /**
@@ -142,8 +169,11 @@ export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f1
  * pixels (what CPU adapters want), with weights shared by subgroup broadcast where the
  * adapter's subgroups are 8 wide (`subgroups`), then around the best of those, other
  * workgroup shapes, 2-D workgroups with shared-memory weight tiles and f16 arithmetic
- * (what GPUs want).
+ * (what GPUs want); last, the best in the other workgroup order (quick: stage 1).
  */
+/** The best tile in the other workgroup order (conv2d() gives every candidate the traffic rule's order first). */
+const flipOrder = (t: ConvTile): ConvTile => ({ ...t, channelsFirst: !t.channelsFirst });
+
 export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false, subgroups = false): ConvTile[] {
   const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) && t.wg * (t.wgc ?? 1) <= maxInvocations &&
     (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2 &&
@@ -157,6 +187,7 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
     // subgroup-shared weights, 4 or 8 pixels x 16 channels: 1.0-3.4x the 16 x 16 tile on ResNet-50 shapes on lavapipe (BENCHMARKS.md)
     if (stage === 0) out.push({ tp: 4, tc4: 4, wg: 64, subgroup: true }, { tp: 8, tc4: 4, wg: 64, subgroup: true });
+    if (stage === 1) out = [flipOrder(best)];
   } else if (stage === 0) {
     // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
     for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
@@ -171,6 +202,8 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
       { tp: 4, tc4: 1, wg: 64, wgc: 4, shared: true, kch: 8 }, { tp: 2, tc4: 1, wg: 128, wgc: 2, shared: true, kch: 4 },
     ];
     if (f16) out.push({ ...best, half: true });
+  } else if (stage === 2) {
+    out = [flipOrder(best)];
   } else {
     return [];
   }
@@ -182,18 +215,21 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
   const o = convOutShape(cw, call.xShape);
   const cout4 = o.c / 4;
   const pixels = call.batch * o.h * o.w;
-  if (call.tile) return prepareConv(ctx, cw, call, call.tile);
-  const fallback = defaultTile(ctx, cout4, cw.f16);
+  // a tile without an order (given, or cached before orders were tuned) takes the traffic rule's
+  const ordered = (t: ConvTile): ConvTile => (t.channelsFirst === undefined ? { ...t, channelsFirst: channelsFirstByTraffic(cw, call.xShape, call.batch, t) } : t);
+  if (call.tile) return prepareConv(ctx, cw, call, ordered(call.tile));
+  const fallback = ordered(defaultTile(ctx, cout4, cw.f16));
   const tunable: Tunable = {
     key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
     flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
     defaultChoice: { ...fallback },
-    candidates: (stage, best) => convCandidates(stage, best as unknown as ConvTile, cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, ctx.subgroupsOf8) as unknown as Record<string, number | boolean>[],
-    prepare: (choice) => prepareConv(ctx, cw, call, choice as unknown as ConvTile),
+    candidates: (stage, best) => convCandidates(stage, ordered(best as unknown as ConvTile), cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, ctx.subgroupsOf8)
+      .map(ordered) as unknown as Record<string, number | boolean>[],
+    prepare: (choice) => prepareConv(ctx, cw, call, ordered(choice as unknown as ConvTile)),
   };
   const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
   // a cached subgroup tile is only ever measured on an adapter that runs it; guard anyway
-  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || ctx.subgroupsOf8) ? tuned : fallback);
+  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || ctx.subgroupsOf8) ? ordered(tuned) : fallback);
 }
 
 function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: ConvTile): Dispatch {
@@ -218,6 +254,8 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
     {
       shader: 'conv2d.wgsl',
       defines: {
+        CHANNELS_FIRST: !!tile.channelsFirst,
+        POINTWISE: cw.kh === 1 && cw.kw === 1 && cw.stride === 1 && cw.pad === 0 && call.inputItems === call.batch,
         MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4,
         SHARED: !!tile.shared, ...(tile.shared ? { KCH: tile.kch ?? 4 } : {}), SUBGROUP: !!tile.subgroup,
         F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16,
@@ -225,7 +263,7 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
       constants: { WG: wg, WGC: wgc },
     },
     [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual],
-    [gx, Math.ceil(cout4 / (TC4 * wgc)), gz],
+    tile.channelsFirst ? [Math.ceil(cout4 / (TC4 * wgc)), gx, gz] : [gx, Math.ceil(cout4 / (TC4 * wgc)), gz],
     `conv${cw.kh}x${cw.kw} ${convTileName(tile)}`,
   );
 }

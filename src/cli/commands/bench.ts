@@ -134,6 +134,13 @@ export const bench: CommandModule<{}, Args> = {
       const prof = await profileNetwork(ctx, bn, ceil, args.repeats);
       const rate = passes / best;
       const ideal = (ceil.gemm.gflops * 1e9) / flops;
+      // a ceiling measured while the machine was busy reads low, and every % above it is wrong
+      const over = Math.max(rate / ideal, ...prof.kernels.map((k) => k.ofCeiling ?? 0));
+      if (!args.ceiling && over > 1.5) {
+        const date = ctx.tuning.get(CEILING_KEY)?.date;
+        process.stderr.write(`coar: warning: kernels run at up to ${over.toFixed(1)}x the cached ceiling${date ? ` (measured ${date})` : ''}: it was probably ` +
+          'measured under load; measure it again with `coar bench ceiling` (or add --ceiling) before reading the % columns\n');
+      }
       if (args.json) {
         console.log(JSON.stringify({ adapter: ctx.gpu.description, arch: b.arch, size: side, masks: args.masks, examples: n, precision: ctx.precision, flopsPerPass: flops, passesPerSecond: rate, ofCeiling: rate / ideal, ceiling: ceil, profile: prof }, null, 1));
       } else {
