@@ -132,7 +132,13 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let pb = wid.x + wid.z * groups.x;
 #endif
   let c0 = (cg * WGC + lid.y) * TC4;
+#if PER_INPUT
+  // every item of one input image gets the same conv sums: compute them once per image, and
+  // write each item's own epilogue (its mask) below
+  let pixels = p.inputItems * p.Ho * p.Wo;
+#else
   let pixels = p.batch * p.Ho * p.Wo;
+#endif
   let p0 = (pb * WG + lid.x) * TP;
 #if SHARED
   // no early return: every invocation reaches the barriers (pixels past the end are clamped)
@@ -250,36 +256,42 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     scale[c] = scaleShift[ch];
     shift[c] = scaleShift[p.Cout4 + ch];
   }
+  // PER_INPUT: copy r goes to items r * inputItems + image (items are mask-major), whose pixels
+  // start r * pixels further on; otherwise there is one copy
+  let copies = (p.batch * hw) / pixels;
+  for (var r = 0u; r < copies; r++) {
+    let first = r * pixels;
 #if MASKED
-  let slot0 = (min(p0, pixels - 1u) / hw) / p.itemsPerMask;
-  var keep0: array<vec4f, TC4>;
-  for (var c = 0u; c < TC4; c++) { keep0[c] = keep[slot0 * p.maskStride4 + p.maskOffset4 + min(c0 + c, lastC)]; }
+    let slot0 = ((first + min(p0, pixels - 1u)) / hw) / p.itemsPerMask;
+    var keep0: array<vec4f, TC4>;
+    for (var c = 0u; c < TC4; c++) { keep0[c] = keep[slot0 * p.maskStride4 + p.maskOffset4 + min(c0 + c, lastC)]; }
 #endif
-  for (var t = 0u; t < TP; t++) {
-    let pix = p0 + t;
-    if (pix >= pixels) { break; }
+    for (var t = 0u; t < TP; t++) {
+      if (p0 + t >= pixels) { break; }
+      let pix = first + p0 + t;
 #if MASKED
-    let slot = (pix / hw) / p.itemsPerMask;
+      let slot = (pix / hw) / p.itemsPerMask;
 #endif
-    for (var c = 0u; c < TC4; c++) {
-      let ch = c0 + c;
-      if (ch >= p.Cout4) { break; }
-      var v = acc[t][c];
+      for (var c = 0u; c < TC4; c++) {
+        let ch = c0 + c;
+        if (ch >= p.Cout4) { break; }
+        var v = acc[t][c];
 #if MASKED
-      var k = keep0[c];
-      if (slot != slot0) { k = keep[slot * p.maskStride4 + p.maskOffset4 + ch]; }
-      v = v * k;
+        var k = keep0[c];
+        if (slot != slot0) { k = keep[slot * p.maskStride4 + p.maskOffset4 + ch]; }
+        v = v * k;
 #endif
-      v = v * scale[c] + shift[c];
+        v = v * scale[c] + shift[c];
 #if RESIDUAL
-      v = v + vec4f(residual[pix * p.Cout4 + ch]);
+        v = v + vec4f(residual[pix * p.Cout4 + ch]);
 #endif
 #if RELU
-      v = max(v, vec4f(0.0));
+        v = max(v, vec4f(0.0));
 #elif GELU
-      v = gelu(v);
+        v = gelu(v);
 #endif
-      y[pix * p.Cout4 + ch] = YV(v);
+        y[pix * p.Cout4 + ch] = YV(v);
+      }
     }
   }
 }

@@ -211,12 +211,21 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
   return out.filter((t) => fits(t) && !seen.has(convTileName(t)) && seen.add(convTileName(t)));
 }
 
+/**
+ * Items that read the same input image (the first layer: every mask of an example) get the
+ * same conv sums; the kernel computes them once per image and writes each item's epilogue
+ * (its mask, BatchNorm, activation) from them: the stem's multiply-adds fall by the masks per batch.
+ */
+export const perInput = (call: Pick<ConvCall, 'inputItems' | 'batch'>) => call.inputItems < call.batch && call.batch % call.inputItems === 0;
+
 export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispatch {
   const o = convOutShape(cw, call.xShape);
   const cout4 = o.c / 4;
-  const pixels = call.batch * o.h * o.w;
+  // the pixels computed: with one input image per several items, once per image (perInput)
+  const computed = perInput(call) ? call.inputItems : call.batch;
+  const pixels = computed * o.h * o.w;
   // a tile without an order (given, or cached before orders were tuned) takes the traffic rule's
-  const ordered = (t: ConvTile): ConvTile => (t.channelsFirst === undefined ? { ...t, channelsFirst: channelsFirstByTraffic(cw, call.xShape, call.batch, t) } : t);
+  const ordered = (t: ConvTile): ConvTile => (t.channelsFirst === undefined ? { ...t, channelsFirst: channelsFirstByTraffic(cw, call.xShape, computed, t) } : t);
   if (call.tile) return prepareConv(ctx, cw, call, ordered(call.tile));
   const fallback = ordered(defaultTile(ctx, cout4, cw.f16));
   const tunable: Tunable = {
@@ -248,13 +257,15 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
   if (tile.subgroup && (wgc !== 1 || TC4 % 2 !== 0 || tile.shared || tile.half || !ctx.subgroupsOf8)) {
     throw new Error(`conv2d: tile ${convTileName(tile)} needs subgroups of 8, wgc 1, an even tc4 and neither shared nor half`);
   }
-  const pixInv = Math.ceil((call.batch * o.h * o.w) / TP);
+  const shared = perInput(call);
+  const pixInv = Math.ceil(((shared ? call.inputItems : call.batch) * o.h * o.w) / TP);
   const [gx, gz] = splitGroups(Math.ceil(pixInv / wg));
   return ctx.prepare(
     {
       shader: 'conv2d.wgsl',
       defines: {
         CHANNELS_FIRST: !!tile.channelsFirst,
+        PER_INPUT: shared,
         POINTWISE: cw.kh === 1 && cw.kw === 1 && cw.stride === 1 && cw.pad === 0 && call.inputItems === call.batch,
         MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4,
         SHARED: !!tile.shared, ...(tile.shared ? { KCH: tile.kch ?? 4 } : {}), SUBGROUP: !!tile.subgroup,

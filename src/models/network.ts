@@ -33,6 +33,8 @@ export interface Op {
   outElems: number;
   /** floating-point operations per item, 2 per multiply-add */
   flops: number;
+  /** the kernel does its multiply-adds once per input image, not per item (conv2d's perInput: the first conv) */
+  perInput?: boolean;
   /** activation elements read per item (the least any kernel must read), and weight bytes read once per dispatch in f32 */
   readElems?: number;
   weightBytes?: number;
@@ -71,6 +73,7 @@ export function convOp(a: {
     outShape,
     outElems: elemsOf(outShape),
     flops: 2 * outShape.h * outShape.w * a.cw.cout * a.cw.kh * a.cw.kw * a.cw.cin,
+    perInput: a.input === INPUT,
     readElems: elemsOf(a.inShape) + (a.residual ? elemsOf(outShape) : 0),
     weightBytes: a.cw.kh * a.cw.kw * ceil4(a.cw.cin) * outShape.c * 4,
     encode: (env) => [conv2d(env.ctx, a.cw, {

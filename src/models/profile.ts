@@ -8,6 +8,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { timeDispatches, type TimingMethod } from '../gpu/timing.js';
 import type { Ceiling } from '../kernels/ceiling.js';
 import type { BatchedNetwork } from './batched.js';
+import { perInput } from '../kernels/conv2d.js';
 
 export interface KernelProfile {
   label: string;
@@ -40,8 +41,10 @@ export async function profileNetwork(ctx: GpuContext, bn: BatchedNetwork, ceilin
     const seconds = s.dispatches.reduce((acc) => acc + t.seconds[i++]!, 0);
     const op = s.op;
     const elem = op && ctx.precision === 'f16' ? 2 : 4;
-    const flops = op ? op.flops * items : 0;
-    const bytes = op ? ((op.readElems ?? 0) + op.outElems) * items * elem + (op.weightBytes ?? 0) * (elem / 4) : 0;
+    // what the kernel executes: a perInput conv computes once per example and writes every item
+    const computed = op?.perInput && perInput({ inputItems: bn.shape.examples, batch: items }) ? bn.shape.examples : items;
+    const flops = op ? op.flops * computed : 0;
+    const bytes = op ? ((op.readElems ?? 0) * computed + op.outElems * items) * elem + (op.weightBytes ?? 0) * (elem / 4) : 0;
     const k: KernelProfile = {
       label: s.label, kernel: s.dispatches.map((d) => d.label).join('+'), seconds, flops, bytes,
       gflops: flops / seconds / 1e9, gbps: bytes / seconds / 1e9,
