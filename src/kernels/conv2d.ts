@@ -131,10 +131,15 @@ export function defaultTile(ctx: GpuContext, cout4: number, f16: boolean): ConvT
 export function orderTrafficRatio(cw: ConvWeights, xs: MapShape, batch: number, tile: ConvTile): number {
   const o = convOutShape(cw, xs);
   const channelGroups = Math.ceil(o.c / 4 / (tile.tc4 * (tile.wgc ?? 1)));
-  const pixelBlocks = Math.ceil((batch * o.h * o.w) / (tile.tp * tile.wg));
   const input = batch * xs.h * xs.w * xs.c;
   const weights = cw.kh * cw.kw * xs.c * o.c;
-  return (channelGroups * input) / (pixelBlocks * weights);
+  return (channelGroups * input) / (pixelBlocks(cw, xs, batch, tile) * weights);
+}
+
+/** Workgroups along the output pixels of `batch` images. */
+function pixelBlocks(cw: ConvWeights, xs: MapShape, batch: number, tile: ConvTile): number {
+  const o = convOutShape(cw, xs);
+  return Math.ceil((batch * o.h * o.w) / (tile.tp * tile.wg));
 }
 
 /**
@@ -145,14 +150,11 @@ export function orderTrafficRatio(cw: ConvWeights, xs: MapShape, batch: number, 
  * where channels first lost up to 0.8x (bench/conv_order.ts, BENCHMARKS.md).
  */
 export function channelsFirstByTraffic(cw: ConvWeights, xs: MapShape, batch: number, tile: ConvTile): boolean {
-  const o = convOutShape(cw, xs);
-  const pixelBlocks = Math.ceil((batch * o.h * o.w) / (tile.tp * tile.wg));
-  return pixelBlocks >= 4 && orderTrafficRatio(cw, xs, batch, tile) > 4;
+  return pixelBlocks(cw, xs, batch, tile) >= 4 && orderTrafficRatio(cw, xs, batch, tile) > 4;
 }
 
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}${t.channelsFirst ? '/cf' : ''}`;
-
 
 /**
  * The shape class a tuned tile is cached under: kernel, stride, channels, output pixels to
@@ -164,6 +166,9 @@ export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f1
   return `conv2d k${cw.kh}x${cw.kw} s${cw.stride} ${cin4 * 4}->${ceil4(cw.cout)} px2^${px}${px === 16 ? '+' : ''} ${f16 ? 'f16' : 'f32'}`;
 }
 
+/** The best tile in the other workgroup order (conv2d() gives every candidate the traffic rule's order first). */
+const flipOrder = (t: ConvTile): ConvTile => ({ ...t, channelsFirst: !t.channelsFirst });
+
 /**
  * The tiles the tuner tries, in two stages: register tiles in a workgroup of 64 along
  * pixels (what CPU adapters want), with weights shared by subgroup broadcast where the
@@ -171,9 +176,6 @@ export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f1
  * workgroup shapes, 2-D workgroups with shared-memory weight tiles and f16 arithmetic
  * (what GPUs want); last, the best in the other workgroup order (quick: stage 1).
  */
-/** The best tile in the other workgroup order (conv2d() gives every candidate the traffic rule's order first). */
-const flipOrder = (t: ConvTile): ConvTile => ({ ...t, channelsFirst: !t.channelsFirst });
-
 export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false, subgroups = false): ConvTile[] {
   const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) && t.wg * (t.wgc ?? 1) <= maxInvocations &&
     (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2 &&
@@ -218,11 +220,13 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
  */
 export const perInput = (call: Pick<ConvCall, 'inputItems' | 'batch'>) => call.inputItems < call.batch && call.batch % call.inputItems === 0;
 
+/** The items whose conv sums the kernel computes: the input images when perInput, else every item. */
+export const computedItems = (call: Pick<ConvCall, 'inputItems' | 'batch'>) => (perInput(call) ? call.inputItems : call.batch);
+
 export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispatch {
   const o = convOutShape(cw, call.xShape);
   const cout4 = o.c / 4;
-  // the pixels computed: with one input image per several items, once per image (perInput)
-  const computed = perInput(call) ? call.inputItems : call.batch;
+  const computed = computedItems(call);
   const pixels = computed * o.h * o.w;
   // a tile without an order (given, or cached before orders were tuned) takes the traffic rule's
   const ordered = (t: ConvTile): ConvTile => (t.channelsFirst === undefined ? { ...t, channelsFirst: channelsFirstByTraffic(cw, call.xShape, computed, t) } : t);
@@ -258,7 +262,7 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
     throw new Error(`conv2d: tile ${convTileName(tile)} needs subgroups of 8, wgc 1, an even tc4 and neither shared nor half`);
   }
   const shared = perInput(call);
-  const pixInv = Math.ceil(((shared ? call.inputItems : call.batch) * o.h * o.w) / TP);
+  const pixInv = Math.ceil((computedItems(call) * o.h * o.w) / TP);
   const [gx, gz] = splitGroups(Math.ceil(pixInv / wg));
   return ctx.prepare(
     {

@@ -8,7 +8,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { timeDispatches, type TimingMethod } from '../gpu/timing.js';
 import type { Ceiling } from '../kernels/ceiling.js';
 import type { BatchedNetwork } from './batched.js';
-import { perInput } from '../kernels/conv2d.js';
+import { computedItems } from '../kernels/conv2d.js';
 
 export interface KernelProfile {
   label: string;
@@ -42,7 +42,7 @@ export async function profileNetwork(ctx: GpuContext, bn: BatchedNetwork, ceilin
     const op = s.op;
     const elem = op && ctx.precision === 'f16' ? 2 : 4;
     // what the kernel executes: a perInput conv computes once per example and writes every item
-    const computed = op?.perInput && perInput({ inputItems: bn.shape.examples, batch: items }) ? bn.shape.examples : items;
+    const computed = op?.perInput ? computedItems({ inputItems: bn.shape.examples, batch: items }) : items;
     const flops = op ? op.flops * computed : 0;
     const bytes = op ? ((op.readElems ?? 0) * computed + op.outElems * items) * elem + (op.weightBytes ?? 0) * (elem / 4) : 0;
     const k: KernelProfile = {
