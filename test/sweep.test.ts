@@ -141,7 +141,7 @@ test('a full disk: the sweep says so and leaves no store; the fit says so and th
     // a sweep too big for the disk fails at creation: nothing computed, nothing half-made
     const big = coar(['sweep', ...model, '--masks', '100000', '--out', join(mnt, 'big'), '--quiet']);
     assert.is(big.code, 1);
-    assert.match(big.stderr, /disk full/);
+    assert.match(big.stderr, /not enough disk space: the store needs/);
     assert.not.ok(existsSync(join(mnt, 'big', 'manifest.json')));
     // a finished store fills the disk; the fit cannot write, and the store is unchanged
     cpSync(join(dir, 'full'), join(mnt, 'full'), { recursive: true });

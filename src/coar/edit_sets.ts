@@ -16,7 +16,7 @@ import { readNpy } from '../io/npy.js';
 import type { Model } from '../models/index.js';
 import { loadExamples, npySpec, type DataSpec, type ExampleSet } from './examples.js';
 import { parseIndices } from './indices.js';
-import { readManifest } from './sweep.js';
+import { readManifest } from './store_manifest.js';
 
 type Filter =
   | { kind: 'class'; classes: number[]; negate: boolean }

@@ -8,7 +8,7 @@ import type { CommandModule } from 'yargs';
 import { curveSizes, headline, runCurve, type CurveData, type CurvePoint } from '../../coar/curve.js';
 import { ESTIMATORS, type EstimatorName, type EstimatorOptions } from '../../coar/estimators/index.js';
 import { openStore, readMargins, readMaskRows, type StoreReader } from '../../coar/store.js';
-import type { SweepManifest } from '../../coar/sweep.js';
+import type { SweepManifest } from '../../coar/store_manifest.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { writeFileAtomic } from '../../io/atomic.js';

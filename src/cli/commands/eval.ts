@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { Ablator } from '../../coar/ablate.js';
 import { evaluate, type AlphaEval } from '../../coar/eval.js';
 import { loadExamples, sha256File } from '../../coar/examples.js';
-import { readManifest, type SweepManifest } from '../../coar/sweep.js';
+import { readManifest, type SweepManifest } from '../../coar/store_manifest.js';
 import { check, UserError } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import type { GpuArgs } from '../options.js';

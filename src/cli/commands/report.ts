@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { loadExamples } from '../../coar/examples.js';
-import { readManifest } from '../../coar/sweep.js';
+import { readManifest } from '../../coar/store_manifest.js';
 import { check, UserError } from '../../errors.js';
 import { readNpy } from '../../io/npy.js';
 import { writeReport, type ReportData } from '../../report/html.js';

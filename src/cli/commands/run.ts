@@ -6,7 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
-import { readManifest } from '../../coar/sweep.js';
+import { readManifest } from '../../coar/store_manifest.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { gpuOptions, type GpuArgs } from '../options.js';

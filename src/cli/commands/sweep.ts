@@ -4,7 +4,10 @@ import { Ablator } from '../../coar/ablate.js';
 import { loadExamples, npySpec, sha256File, type DataSpec } from '../../coar/examples.js';
 import { parseIndices } from '../../coar/indices.js';
 import { MASK_GENERATOR } from '../../coar/masks.js';
-import { mergeStores, parseShard, runSweep, shardRows, STORE_FORMAT, SweepStore, type SweepManifest } from '../../coar/sweep.js';
+import { mergeStores } from '../../coar/merge.js';
+import { parseShard, runSweep, shardRows } from '../../coar/sweep.js';
+import { DTYPE_NAME, STORE_FORMAT, type MarginsDtype, type SweepManifest } from '../../coar/store_manifest.js';
+import { SweepStore } from '../../coar/sweep_store.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { ARCHS, loadModel } from '../../models/index.js';
@@ -38,7 +41,7 @@ export function dataSpec(args: ModelDataArgs): DataSpec {
   return npySpec(args.inputs, args.labels);
 }
 
-export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean }
+export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string }
 
 /** What one invocation did: rows computed now (completed rows are skipped) and how long that took. */
 export interface SweepRun { computed: number; examples: number; seconds: number }
@@ -54,6 +57,8 @@ export const sweep: CommandModule<{}, SweepArgs> = {
     .option('shard', { type: 'string', describe: 'compute share i of N (i/N, contiguous mask ranges); merge shards with coar merge' })
     .option('chunk', { type: 'number', describe: 'masks per write (default: what one batch holds)' })
     .option('quiet', { type: 'boolean', describe: 'no progress bar' })
+    .option('split', { type: 'string', describe: 'name of the margins file, <split>_margins.npy (default: test/train for Fashion-MNIST, examples otherwise); give the reference\'s to resume its store' })
+    .option('margins-dtype', { choices: ['f32', 'f16'], describe: 'margin storage: f32 (default, exact) or f16 (the reference\'s, half the disk)' })
     .option('indices', { type: 'string', describe: 'instead of --examples: the example indices to attribute (5+9+12, 0-499 or @file)' }) as any,
   handler: async (args) => { await sweepCommand(args); },
 };
@@ -72,21 +77,38 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
     format: STORE_FORMAT,
     model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
     components: model.components.names(),
-    data: spec, split: spec.source === 'fashion-mnist' ? spec.split : 'examples',
+    data: spec, split: args.split ?? (spec.source === 'fashion-mnist' ? spec.split : 'examples'),
     examples: ex.indices, labels: [...ex.labels],
     alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
   };
-  const store = SweepStore.openOrCreate(args.out, manifest);
-  const range = shardRows(args.masks, shard);
-  const pending = store.completed.subarray(range[0], range[1]).reduce((a, b) => a + (b ? 0 : 1), 0);
-  const total = range[1] - range[0];
+  check(args.split === undefined || /^[A-Za-z0-9][\w.-]*$/.test(args.split), () => `--split ${args.split}: use letters, digits, '.', '_' or '-'`);
+  const dtype = args['margins-dtype'] === undefined ? undefined : ({ f16: 'f2', f32: 'f4' } as const)[args['margins-dtype'] as 'f16' | 'f32'];
+  const store = SweepStore.openOrCreate(args.out, manifest, { marginsDtype: dtype as MarginsDtype | undefined, command: 'coar sweep' });
   const log = (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); };
-  log(`${args.out}: rows ${range[0]}-${range[1] - 1}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ''}, ${total - pending} already completed, ${pending} to do; ${model.components.size} components, ${ex.shape.n} examples, alpha ${args.alpha}`);
-  if (pending === 0) { store.close(); return { computed: 0, examples: ex.shape.n, seconds: 0 }; }
-  const ctx = await GpuContext.open(args);
+  let ctx: GpuContext | undefined;
   try {
+    const range = shardRows(args.masks, shard);
+    const pending = store.completed.subarray(range[0], range[1]).reduce((a, b) => a + (b ? 0 : 1), 0);
+    const total = range[1] - range[0];
+    if (store.adoption) log(`${args.out}: no manifest.json; resuming the store there (${store.adoption.completedRows} completed rows, ${DTYPE_NAME[store.marginsDtype]} margins, ${(100 * store.adoption.keepRate).toFixed(2)}% kept)`);
+    log(`${args.out}: rows ${range[0]}-${range[1] - 1}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ''}, ${total - pending} already completed, ${pending} to do; ${model.components.size} components, ${ex.shape.n} examples, alpha ${args.alpha}`);
+    if (pending === 0 && !store.adoption) return { computed: 0, examples: ex.shape.n, seconds: 0 };
+    ctx = await GpuContext.open(args);
     const net = model.build(ctx, ex.shape);
     const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, args.chunk ?? 64);
+    if (store.adoption) {
+      const row = store.adoption.firstCompleted;
+      if (row >= 0) {
+        // the stored margins must be this model's on these examples: recompute one row
+        const { mask, margins } = store.readRow(row);
+        const ours = (await ablator.run(mask, 1)).margins;
+        let worst = 0, scale = 1;
+        for (let j = 0; j < margins.length; j++) { worst = Math.max(worst, Math.abs(ours[j]! - margins[j]!)); scale = Math.max(scale, Math.abs(margins[j]!)); }
+        check(worst <= 2e-3 * scale, () => `${args.out}: its completed row ${row} does not match this model on these examples (largest margin difference ${worst.toPrecision(3)}, margins up to ${scale.toPrecision(3)}): it was made with other weights, examples or example order; nothing was changed`);
+      }
+      store.confirmAdoption(row);
+      if (pending === 0) return { computed: 0, examples: ex.shape.n, seconds: 0 };
+    }
     const chunk = args.chunk ?? ablator.shape.masks;
     const bar = args.quiet ? { update() {}, stop() {} } : progressBar('sweep', pending * ex.shape.n);
     const t0 = performance.now();
@@ -104,7 +126,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
     return { computed: done, examples: ex.shape.n, seconds: s };
   } finally {
     store.close();
-    ctx.destroy();
+    ctx?.destroy();
   }
 }
 
@@ -116,6 +138,7 @@ export const merge: CommandModule<{}, { out: string; shards: string[] }> = {
     .positional('shards', { type: 'string', array: true, demandOption: true, describe: 'shard stores' }) as any,
   handler: (args) => {
     const r = mergeStores(args.out, args.shards);
-    console.error(`merge: ${args.out} has ${r.completed}/${r.rows} rows completed`);
+    const gaps = r.missing.slice(0, 5).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ') + (r.missing.length > 5 ? `, ... (${r.missing.length} ranges)` : '');
+    console.error(`merge: ${args.out} has ${r.completed}/${r.rows} rows completed (${r.copied} copied now)${r.missing.length ? `; no shard has rows ${gaps}` : ''}`);
   },
 };
