@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { check, UserError } from '../errors.js';
 import { NpyFile, readNpy } from '../io/npy.js';
 import { halvesToFloats } from '../io/f16.js';
+import { checkRegularFile } from '../io/files.js';
+import { storeWriter, type LockHolder } from '../io/lock.js';
 
 export interface StoreManifest {
   components?: string[];
@@ -28,6 +30,8 @@ export interface StoreReader {
   /** indices of the rows to use (completed ones, or all) */
   usedRows: number[];
   manifest: StoreManifest | null;
+  /** a sweep or merge still writing this store (only its completed rows are used), or null */
+  writer: LockHolder | null;
   masks: NpyFile;
   margins: NpyFile;
   close(): void;
@@ -47,6 +51,9 @@ export function openStore(dir: string, opts: { split?: string } = {}): StoreRead
   }
   const marginPath = join(dir, `${split}_margins.npy`);
   check(existsSync(marginPath), () => `store ${dir} has no ${split}_margins.npy` + (marginFiles.length ? ` (it has ${marginFiles.join(', ')})` : ''));
+  // a FIFO or device would block the open: only regular files are read
+  for (const f of ['masks.npy', `${split}_margins.npy`, '_completed.npy']) checkRegularFile(join(dir, f));
+  const writer = storeWriter(dir);
   const masks = NpyFile.open(join(dir, 'masks.npy'));
   let margins: NpyFile | undefined;
   try {
@@ -90,7 +97,7 @@ export function openStore(dir: string, opts: { split?: string } = {}): StoreRead
     }
     const m = margins;
     return {
-      dir, split, rows, components: mh.shape[1]!, examples: gh.shape[1]!, usedRows, manifest, masks, margins: m,
+      dir, split, rows, components: mh.shape[1]!, examples: gh.shape[1]!, usedRows, manifest, writer, masks, margins: m,
       close() { masks.close(); m.close(); },
     };
   } catch (e) {

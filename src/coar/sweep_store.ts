@@ -9,8 +9,8 @@
  * links, a folder holding store files without our manifest is adopted only after it is
  * checked (adopt.ts), and one writer at a time holds the lock.
  */
-import { closeSync, fsyncSync, ftruncateSync, linkSync, mkdirSync, openSync, rmSync, statfsSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, ftruncateSync, linkSync, mkdirSync, openSync, rmSync, statfsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { floatToHalf, halvesToFloats } from '../io/f16.js';
@@ -75,6 +75,17 @@ function createFiles(dir: string, files: FileSpec[]): void {
   }
 }
 
+/** mkdir -p, with the reason of the folder that refused (recursive mkdir reports ENOENT for a read-only parent). */
+function makeFolder(dir: string): void {
+  try { mkdirSync(dir, { recursive: true }); } catch (e) {
+    let p = resolve(dir);
+    while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+    let why = fsReason(e);
+    try { accessSync(p, constants.W_OK); } catch (w) { why = fsReason(w); }
+    throw new UserError(`cannot write ${dir}: ${why}`);
+  }
+}
+
 export interface OpenOptions {
   /** the margin dtype asked for; undefined = the store's own, float32 for a new store */
   marginsDtype?: MarginsDtype;
@@ -125,7 +136,7 @@ export class SweepStore {
    */
   static openOrCreate(dir: string, manifest: SweepManifest, opts: OpenOptions = {}): SweepStore {
     checkStorePlace(dir);
-    try { mkdirSync(dir, { recursive: true }); } catch (e) { throw new UserError(`cannot write ${dir}: ${fsReason(e)}`); }
+    makeFolder(dir);
     const lock = lockStore(dir, opts.command ?? 'coar sweep');
     try {
       const files = storeFiles(dir);

@@ -11,6 +11,8 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 export const LOCK_FILE = '.coar-lock';
+/** held by a fit while it writes attributions into a folder */
+export const FIT_LOCK_FILE = '.coar-fit-lock';
 
 export interface LockHolder { host: string; pid: number; command: string; since: string }
 
@@ -19,8 +21,8 @@ function alive(h: LockHolder): boolean | undefined {
   try { process.kill(h.pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-function readHolder(dir: string): LockHolder | null {
-  try { return JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) as LockHolder; } catch (e) {
+function readHolder(dir: string, file = LOCK_FILE): LockHolder | null {
+  try { return JSON.parse(readFileSync(join(dir, file), 'utf8')) as LockHolder; } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     return { host: '?', pid: 0, command: 'unreadable lock file', since: '?' };
   }
@@ -36,17 +38,17 @@ export function storeWriter(dir: string): LockHolder | null {
 
 export interface StoreLock { release(): void }
 
-/** Take the store's lock for `command`, or refuse naming who holds it. */
-export function lockStore(dir: string, command: string): StoreLock {
+/** Take the store's lock for `command` (`file` names a second lock, e.g. for a fit's outputs), or refuse naming who holds it. */
+export function lockStore(dir: string, command: string, file = LOCK_FILE): StoreLock {
   const me: LockHolder = { host: hostname(), pid: process.pid, command, since: new Date().toISOString() };
   const body = new TextEncoder().encode(JSON.stringify(me) + '\n');
-  const path = join(dir, LOCK_FILE);
+  const path = join(dir, file);
   for (let attempt = 0; ; attempt++) {
     try {
       writeFileAtomic(path, [body], { exclusive: true });
       break;
     } catch (e) {
-      const h = readHolder(dir);
+      const h = readHolder(dir, file);
       if (!h) { if (attempt < 3) continue; throw e; }
       const state = alive(h);
       if (state === false && attempt < 3) {
@@ -62,7 +64,7 @@ export function lockStore(dir: string, command: string): StoreLock {
   const release = () => {
     if (!held) return;
     held = false;
-    const h = readHolder(dir);
+    const h = readHolder(dir, file);
     if (h && h.pid === me.pid && h.host === me.host) rmSync(path, { force: true });
   };
   process.once('exit', release);

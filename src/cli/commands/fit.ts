@@ -5,6 +5,7 @@ import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
+import { describeHolder, FIT_LOCK_FILE, lockStore } from '../../io/lock.js';
 import { DEFAULT_VAL_FRAC, fitAttributions, type FitMethod } from '../../coar/fit.js';
 import { packMasks } from '../../coar/fit_masks.js';
 import { openStore, readMargins, readMaskRows } from '../../coar/store.js';
@@ -53,6 +54,9 @@ export const fit: CommandModule<{}, FitArgs> = {
     check(!existsSync(outDir) || statSync(outDir).isDirectory(), () => `--out ${outDir} exists and is not a folder`);
 
     const store = openStore(args.store, { split: args.split });
+    if (store.writer) log(`${args.store} is still being written by ${describeHolder(store.writer)}: using its ${store.usedRows.length} completed rows`);
+    mkdirSync(outDir, { recursive: true });
+    const lock = lockStore(outDir, 'coar fit', FIT_LOCK_FILE);
     let margins: Float32Array;
     let masks;
     try {
@@ -63,6 +67,9 @@ export const fit: CommandModule<{}, FitArgs> = {
       masks = packMasks((s, e) => readMaskRows(store, s, e), rows, store.components,
         (done) => { if (Date.now() - started > 2000) log(`packing masks: ${done}/${rows.length} rows`); });
       if (isOtherEstimator(args.method)) return await fitOtherEstimator(args, { store, masks, margins, outDir, log });
+    } catch (e) {
+      lock.release();
+      throw e;
     } finally {
       store.close();
     }
@@ -98,5 +105,6 @@ export const fit: CommandModule<{}, FitArgs> = {
     };
     writeFileAtomic(join(outDir, 'fit.json'), [new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n')]);
     log(`wrote ${join(outDir, 'attributions.npy')} [${C}, ${n}] in ${seconds.toFixed(1)} s (${result.solver}, ${result.iterations} iterations)`);
+    lock.release();
   },
 };
