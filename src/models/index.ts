@@ -14,7 +14,7 @@ export interface Model {
   inChannels: number;
   classes: number;
   weights: Weights;
-  /** the input side the model is made for, when its weights say (ViT: patches x patch size; MiniResNet: 32) */
+  /** the input side the model is made for, when its weights say (ViT: patches x patch size; the CIFAR ResNets: 32) */
   inputSize?: number;
   /** upload to the device, laid out for inputs of shape [c, h, w] */
   build(ctx: GpuContext, input: { c: number; h: number; w: number }): Network;
@@ -42,7 +42,7 @@ export function loadModel(arch: string, weightsPath: string, opts: LoadOptions =
   const s = resnetSpec(arch, wts);
   return {
     arch, components: s.components, inChannels: s.inChannels, classes: s.classes, weights: wts,
-    inputSize: s.kind === 'mini' ? 32 : undefined,
+    inputSize: s.inputSize,
     build: (ctx, input) => buildResNet(ctx, s, input),
   };
 }

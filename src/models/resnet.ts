@@ -1,33 +1,42 @@
 /**
- * ResNets in torchvision's layout (resnet18/34/50/101/152, any width, any class count)
- * and the reference's CIFAR MiniResNet (REFERENCE.md, "Components"), read from
- * safetensors with PyTorch's parameter names. Widths and depths come from the weights.
+ * ResNets in torchvision's layout (resnet18/34/50/101/152, any width, any class count),
+ * the reference's CIFAR ResNet (its `cifar_resnet` model: 3x3 stem, no max pool, `shortcut`
+ * projections, AvgPool2d(4), `linear`; resnet18/34/50/101/152 at any width) and its CIFAR
+ * MiniResNet (REFERENCE.md, "Components"), read from safetensors with PyTorch's parameter
+ * names. Widths and depths come from the weights; what differs by layout is in resnet_layout.ts.
  *
  * Components: the output filters of every conv whose module name contains `conv`, in
- * module order; downsample (shortcut) convs are not components.
+ * module order; projection (downsample, shortcut) convs are not components.
  */
 import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { ceil4, uploadConv, type MapShape } from '../kernels/conv2d.js';
 import { ComponentTable } from './components.js';
 import { convOp, INPUT, poolOp, type Network, type Op } from './network.js';
+import { layoutOf, type ResNetLayout } from './resnet_layout.js';
 import type { Weights } from './weights.js';
 
 type Block = {
   prefix: string;                       // e.g. layer2.0
   convs: { name: string; k: number; stride: number; pad: number; cin: number; cout: number }[];
-  downsample?: { stride: number; cin: number; cout: number };
+  /** the projection shortcut, `module` e.g. layer2.0.downsample (conv `.0`, BatchNorm `.1`) */
+  projection?: { module: string; stride: number; cin: number; cout: number };
 };
 
 export interface ResNetSpec {
   arch: string;
-  kind: 'torchvision' | 'mini';
+  layout: ResNetLayout;
   inChannels: number;
   classes: number;
   components: ComponentTable;
   blocks: Block[];
   stem: { k: number; stride: number; pad: number; cout: number };
+  /** channels out of the last block */
+  channels: number;
+  /** inputs of the classifier (channels x pooled pixels for the CIFAR layouts) */
   features: number;
+  /** the input side the model is made for, when its weights say */
+  inputSize?: number;
   weights: Weights;
 }
 
@@ -39,11 +48,13 @@ const STANDARD: Record<string, { bottleneck: boolean; depths: number[] }> = {
   resnet152: { bottleneck: true, depths: [3, 8, 36, 3] },
 };
 
-export const RESNET_ARCHS = ['mini-resnet', 'resnet', ...Object.keys(STANDARD)];
+export const RESNET_ARCHS = ['mini-resnet', 'resnet', ...Object.keys(STANDARD), 'cifar-resnet', ...Object.keys(STANDARD).map((a) => `cifar-${a}`)];
 
 /** Read the structure from the weights and check every tensor's shape. */
 export function resnetSpec(arch: string, wts: Weights): ResNetSpec {
-  if (arch === 'mini-resnet') return miniSpec(wts);
+  const layout = layoutOf(arch);
+  if (layout.kind === 'mini') return miniSpec(wts);
+  checkLayout(arch, layout, wts);
   const stemW = wts.get('conv1.weight', [undefined, undefined, undefined, undefined]);
   const [width, inChannels, k] = stemW.shape as [number, number, number];
   const blocks: Block[] = [];
@@ -74,26 +85,29 @@ export function resnetSpec(arch: string, wts: Weights): ResNetSpec {
         ];
       }
       const cout = convs[convs.length - 1]!.cout;
-      const downsample = wts.has(`${prefix}.downsample.0.weight`) ? { stride, cin, cout } : undefined;
-      if (!downsample && (stride !== 1 || cin !== cout)) {
-        throw new UserError(`${wts.file.path}: block ${prefix} changes shape (${cin}→${cout} channels, stride ${stride}) but has no '${prefix}.downsample.0.weight'`);
+      const module = `${prefix}.${layout.projection}`;
+      const projection = wts.has(`${module}.0.weight`) ? { module, stride, cin, cout } : undefined;
+      if (!projection && (stride !== 1 || cin !== cout)) {
+        throw new UserError(`${wts.file.path}: block ${prefix} changes shape (${cin}→${cout} channels, stride ${stride}) but has no '${module}.0.weight'`);
       }
-      blocks.push({ prefix, convs, downsample });
+      blocks.push({ prefix, convs, projection });
       cin = cout;
     }
     depths.push(i);
   }
-  if (!blocks.length) throw new UserError(`${wts.file.path}: no 'layer1.0.conv1.weight': not a torchvision ResNet (for the CIFAR MiniResNet use --arch mini-resnet)`);
-  if (arch in STANDARD) {
-    const want = STANDARD[arch]!;
-    if (want.bottleneck !== bottleneck || want.depths.join() !== depths.join()) {
-      throw new UserError(`${wts.file.path}: --arch ${arch} expects ${want.bottleneck ? 'Bottleneck' : 'BasicBlock'} blocks ${want.depths.join('-')}, the weights have ${bottleneck ? 'Bottleneck' : 'BasicBlock'} blocks ${depths.join('-')}`);
-    }
+  if (!blocks.length) throw new UserError(`${wts.file.path}: no 'layer1.0.conv1.weight': not a ResNet (for the CIFAR MiniResNet use --arch mini-resnet)`);
+  const standard = STANDARD[arch.replace(/^cifar-/, '')];
+  if (standard && (standard.bottleneck !== bottleneck || standard.depths.join() !== depths.join())) {
+    throw new UserError(`${wts.file.path}: --arch ${arch} expects ${standard.bottleneck ? 'Bottleneck' : 'BasicBlock'} blocks ${standard.depths.join('-')}, the weights have ${bottleneck ? 'Bottleneck' : 'BasicBlock'} blocks ${depths.join('-')}`);
   }
-  const classes = wts.get('fc.weight', [undefined, cin]).shape[0]!;
+  // torchvision pools to 1x1; the reference's CIFAR ResNet's linear takes feat_scale x channels
+  // (its feat_scale: 1 at 32x32, 4 at 64x64)
+  const [classes, headIn] = wts.get(`${layout.head}.weight`, [undefined, layout.poolWindow ? undefined : cin]).shape as [number, number];
+  const side = Math.round(Math.sqrt(headIn / cin));
   const spec: ResNetSpec = {
-    arch, kind: 'torchvision', inChannels, classes, blocks, weights: wts, features: cin,
-    stem: { k, stride: 2, pad: Math.floor(k / 2), cout: width },
+    arch, layout, inChannels, classes, blocks, weights: wts, channels: cin, features: headIn,
+    inputSize: layout.poolWindow && side * side * cin === headIn ? 32 * side : undefined,
+    stem: { k, stride: layout.stemStride, pad: Math.floor(k / 2), cout: width },
     components: new ComponentTable([
       { layer: 'conv1', param: 'conv1.weight', count: width },
       ...blocks.flatMap((b) => b.convs.map((c) => ({ layer: `${b.prefix}.${c.name}`, param: `${b.prefix}.${c.name}.weight`, count: c.cout }))),
@@ -101,6 +115,17 @@ export function resnetSpec(arch: string, wts: Weights): ResNetSpec {
   };
   checkTensors(spec);
   return spec;
+}
+
+/** Weights of the other ResNet layout fail naming the --arch that reads them. */
+function checkLayout(arch: string, layout: ResNetLayout, wts: Weights): void {
+  const p = wts.file.path;
+  if (layout.kind === 'torchvision' && !wts.has('fc.weight') && wts.has('linear.weight') && wts.has('layer1.0.conv1.weight')) {
+    throw new UserError(`${p}: has 'linear.weight' and no 'fc.weight': these are the reference's CIFAR ResNet weights, use --arch cifar-${arch}`);
+  }
+  if (layout.kind === 'cifar' && !wts.has('linear.weight') && wts.has('fc.weight')) {
+    throw new UserError(`${p}: has 'fc.weight' and no 'linear.weight': these are torchvision ResNet weights, use --arch ${arch.replace(/^cifar-/, '')}`);
+  }
 }
 
 /** The reference CIFAR MiniResNet: conv1+bn1, K BasicBlocks in `layer`, AvgPool2d(8), `linear`. */
@@ -123,7 +148,8 @@ function miniSpec(wts: Weights): ResNetSpec {
   const linear = wts.get('linear.weight', [undefined, undefined]);
   const classes = linear.shape[0]!;
   const spec: ResNetSpec = {
-    arch: 'mini-resnet', kind: 'mini', inChannels, classes, blocks, weights: wts, features: linear.shape[1]!,
+    arch: 'mini-resnet', layout: layoutOf('mini-resnet'), inChannels, classes, blocks, weights: wts,
+    channels: width, features: linear.shape[1]!, inputSize: 32,
     stem: { k: 3, stride: 1, pad: 1, cout: width },
     components: new ComponentTable([
       { layer: 'conv1', param: 'conv1.weight', count: width },
@@ -143,12 +169,12 @@ function checkTensors(s: ResNetSpec): void {
       w.get(`${b.prefix}.${c.name}.weight`, [c.cout, c.cin, c.k, c.k]);
       w.batchNorm(`${b.prefix}.bn${i + 1}`, c.cout);
     });
-    if (b.downsample) {
-      w.get(`${b.prefix}.downsample.0.weight`, [b.downsample.cout, b.downsample.cin, 1, 1]);
-      w.batchNorm(`${b.prefix}.downsample.1`, b.downsample.cout);
+    if (b.projection) {
+      w.get(`${b.projection.module}.0.weight`, [b.projection.cout, b.projection.cin, 1, 1]);
+      w.batchNorm(`${b.projection.module}.1`, b.projection.cout);
     }
   }
-  const fc = s.kind === 'mini' ? 'linear' : 'fc';
+  const fc = s.layout.head;
   w.get(`${fc}.weight`, [s.classes, s.features]);
   w.get(`${fc}.bias`, [s.classes]);
 }
@@ -174,7 +200,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
   ops.push(stem);
   let cur = 'stem';
   shape = stem.outShape;
-  if (s.kind === 'torchvision') {
+  if (s.layout.maxpool) {
     const mp = poolOp({ label: 'maxpool', spec: { kind: 'max', k: 3, stride: 2, pad: 1 }, input: cur, inShape: shape, output: 'maxpool' });
     ops.push(mp);
     cur = 'maxpool';
@@ -183,9 +209,10 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
   s.blocks.forEach((b, bi) => {
     const blockIn = cur, blockInShape = shape;
     let shortcut = blockIn;
-    if (b.downsample) {
+    if (b.projection) {
+      const p = b.projection;
       const ds = convOp({
-        label: `${b.prefix}.downsample`, cw: conv(`${b.prefix}.downsample`, `${b.prefix}.downsample.0.weight`, `${b.prefix}.downsample.1`, b.downsample.cout, b.downsample.stride, 0),
+        label: p.module, cw: conv(p.module, `${p.module}.0.weight`, `${p.module}.1`, p.cout, p.stride, 0),
         input: blockIn, inShape: blockInShape, output: `${b.prefix}.shortcut`, act: 'none',
       });
       ops.push(ds);
@@ -193,7 +220,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
     }
     b.convs.forEach((c, i) => {
       const last = i === b.convs.length - 1;
-      const layer = s.kind === 'mini' ? `layer.${bi}.${c.name}` : `${b.prefix}.${c.name}`;
+      const layer = s.layout.kind === 'mini' ? `layer.${bi}.${c.name}` : `${b.prefix}.${c.name}`;
       const op = convOp({
         label: layer, cw: conv(layer, `${b.prefix}.${c.name}.weight`, `${b.prefix}.bn${i + 1}`, c.cout, c.stride, c.pad),
         input: cur, inShape: shape, output: `${layer}.out`, act: 'relu',
@@ -204,17 +231,18 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
       shape = op.outShape;
     });
   });
-  // global pooling, then the classifier as a 1x1 conv over the flattened map
+  // pooling, then the classifier as a 1x1 conv over the flattened map
   let cinIndex: ((i: number) => number) | undefined;
-  if (s.kind === 'mini') {
-    const ap = poolOp({ label: 'avgpool', spec: { kind: 'avg', k: 8, stride: 8, pad: 0 }, input: cur, inShape: shape, output: 'avgpool' });
+  if (s.layout.poolWindow) {
+    const k = s.layout.poolWindow;
+    const ap = poolOp({ label: 'avgpool', spec: { kind: 'avg', k, stride: k, pad: 0 }, input: cur, inShape: shape, output: 'avgpool' });
     ops.push(ap);
     cur = 'avgpool';
     const o = ap.outShape;
     const hw = o.h * o.w;
-    const width = s.stem.cout;
-    if (width * hw !== s.features) {
-      throw new UserError(`${w.file.path}: inputs of ${input.h}x${input.w} pool to ${o.h}x${o.w}x${width} = ${width * hw} features, but 'linear.weight' takes ${s.features} (the reference MiniResNet needs 32x32 inputs)`);
+    if (s.channels * hw !== s.features) {
+      const made = s.inputSize ? `${s.inputSize}x${s.inputSize}` : 'other';
+      throw new UserError(`${w.file.path}: inputs of ${input.h}x${input.w} pool to ${o.h}x${o.w}x${s.channels} = ${s.channels * hw} features, but '${s.layout.head}.weight' takes ${s.features} (the model is made for ${made} inputs)`);
     }
     // PyTorch flattens NCHW (channel-major); our map is NHWC
     cinIndex = (i) => (i % hw) * o.c + Math.floor(i / hw);
@@ -226,7 +254,7 @@ export function buildResNet(ctx: GpuContext, s: ResNetSpec, input: { c: number; 
     cur = 'avgpool';
     shape = ap.outShape;
   }
-  const fc = s.kind === 'mini' ? 'linear' : 'fc';
+  const fc = s.layout.head;
   const fw = w.get(`${fc}.weight`, [s.classes, s.features]);
   const fb = w.get(`${fc}.bias`, [s.classes]);
   const fcw = uploadConv(ctx, fc, fw.data, [s.classes, s.features, 1, 1], new Float32Array(s.classes).fill(1), fb.data, { cinIndex, cinPadded: shape.c });

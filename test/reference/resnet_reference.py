@@ -2,7 +2,8 @@
 with non-trivial BatchNorm statistics, ablate components the reference way (copy the model,
 zero the weight rows, forward), and save everything the engine needs to be compared.
 
-usage: resnet_reference.py ARCH OUT_DIR [--n N] [--size S] [--width P] [--blocks K] [--classes C] [--seed S]
+usage: resnet_reference.py ARCH OUT_DIR [--n N] [--size S] [--width P] [--blocks K] [--wm M] [--classes C] [--seed S]
+ARCH: mini-resnet, a torchvision resnet* or cifar-resnet18/34/50/101/152 (the reference's CIFAR ResNet)
 writes OUT_DIR/{weights.safetensors, inputs.npy, labels.npy, masks.npy, logits.npy, components.json}
 """
 import argparse
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'weights'))
 import safetensors_io  # noqa: E402
 import train_fashion  # noqa: E402
+from cifar_resnet_torch import CifarResNet  # noqa: E402
 from torch_ablation import ablated_logits, cnn_components, margins, test_masks  # noqa: E402
 
 
@@ -53,6 +55,7 @@ def main():
     ap.add_argument('--size', type=int, default=None)
     ap.add_argument('--width', type=int, default=16)
     ap.add_argument('--blocks', type=int, default=2)
+    ap.add_argument('--wm', type=float, default=1.0, help='width multiplier of the CIFAR ResNet (64-128-256-512 at 1)')
     ap.add_argument('--classes', type=int, default=10)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--whole-layer', default=None, help='module name of a layer to ablate entirely')
@@ -65,6 +68,11 @@ def main():
         model = MiniResNet(a.width, a.blocks, a.classes)
         size = a.size or 32
         skip = ('block',)
+    elif a.arch.startswith('cifar-'):
+        size = a.size or 32
+        # the reference's feat_scale: AvgPool2d(4) leaves (size/32)^2 pixels for `linear`
+        model = CifarResNet(a.arch[len('cifar-'):], a.classes, a.wm, feat_scale=(size // 32) ** 2)
+        skip = ()
     else:
         model = getattr(torchvision.models, a.arch)(num_classes=a.classes)
         size = a.size or 224
