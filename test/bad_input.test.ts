@@ -8,43 +8,12 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeNpy } from '../src/io/npy.js';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { coar } from './support/cli.js';
-import { runReference } from './support/python.js';
+import { expectError, miniResnetCase } from './support/mini_resnet_case.js';
 import { tempDir } from './support/tmp.js';
 
 const dir = tempDir();
-const ref = join(dir, 'ref');
-runReference('resnet_reference.py', ['mini-resnet', ref, '--width', '8', '--blocks', '1', '--n', '2']);
-const good = {
-  weights: join(ref, 'weights.safetensors'), inputs: join(ref, 'inputs.npy'),
-  labels: join(ref, 'labels.npy'), masks: join(ref, 'masks.npy'),
-};
-
-let counter = 0;
-function ablate(over: Partial<typeof good> & { arch?: string }) {
-  const out = join(dir, `out${counter++}.npy`);
-  const f = { ...good, ...over };
-  const r = coar(['ablate', '--arch', over.arch ?? 'mini-resnet', '--weights', f.weights, '--inputs', f.inputs, '--labels', f.labels, '--masks', f.masks, '--out', out]);
-  return { ...r, out };
-}
-
-function expectError(r: ReturnType<typeof ablate>, ...parts: (string | RegExp)[]) {
-  assert.is.not(r.code, 0, 'exit code');
-  const lines = r.stderr.split('\n').filter((l) => l.trim());
-  assert.is(lines.length, 1, `one line, got:\n${r.stderr}`);
-  assert.ok(lines[0]!.startsWith('coar: '), lines[0]);
-  for (const p of parts) assert.ok(typeof p === 'string' ? lines[0]!.includes(p) : p.test(lines[0]!), `"${lines[0]}" should mention ${p}`);
-  assert.not.ok(existsSync(r.out), 'no output file');
-}
-
-function variant(name: string, edit: (t: ReturnType<typeof readSafetensors>) => void): string {
-  const f = readSafetensors(good.weights);
-  edit(f);
-  const p = join(dir, name);
-  writeSafetensors(p, f.tensors, f.metadata);
-  return p;
-}
+const { good, ablate, variant } = miniResnetCase(dir);
 
 test('the good inputs work (the baseline for every case below)', () => {
   const r = ablate({});

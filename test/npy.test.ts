@@ -2,13 +2,13 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readNpy, toFloat32, writeNpy } from '../src/io/npy.js';
+import { readNpy, readNpyHeader, toFloat32, writeNpy } from '../src/io/npy.js';
 import { runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
 
 const dir = tempDir();
 
-test('arrays numpy saved (float32/16/64, bool, uint8, int64, empty, format 2.0) read back equal', () => {
+test('arrays numpy saved (float32/16/64, bool, uint8, int64, empty, format 2.0, big-endian, Fortran order) read back equal, in C order', () => {
   const ref = JSON.parse(runReference('npy_reference.py', ['write', dir])) as Record<string, { shape: number[]; values: number[] }>;
   for (const [name, want] of Object.entries(ref)) {
     const a = readNpy(join(dir, `${name}.npy`));
@@ -16,6 +16,11 @@ test('arrays numpy saved (float32/16/64, bool, uint8, int64, empty, format 2.0) 
     const got = Array.from(toFloat32(a));
     want.values.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${i}] ${got[i]} vs ${v}`));
   }
+  // the big-endian and Fortran-ordered files really are stored so (converted on reading)
+  assert.ok(readNpyHeader(join(dir, 'f4_big.npy')).bigEndian && readNpyHeader(join(dir, 'i8_big.npy')).bigEndian);
+  assert.ok(readNpyHeader(join(dir, 'f4_fortran.npy')).fortranOrder && readNpyHeader(join(dir, 'u1_fortran.npy')).fortranOrder);
+  const bf = readNpyHeader(join(dir, 'f8_big_fortran.npy'));
+  assert.ok(bf.bigEndian && bf.fortranOrder);
   const v2 = readNpy(join(dir, 'v2.npy'));
   assert.equal(v2.shape, ref.f4!.shape);
 });

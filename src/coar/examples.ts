@@ -3,7 +3,7 @@
  * `coar eval` can rebuild them: Fashion-MNIST (bundled default) or .npy files.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { CLASS_NAMES, loadFashionMnist, preprocess, type FashionArch, type Split } from '../data/fashion_mnist.js';
@@ -24,8 +24,18 @@ export interface ExampleSet {
   classNames: string[];
 }
 
+/** Streamed in chunks: a weights or inputs file is hashed without being held in memory. */
 export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  const hash = createHash('sha256');
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch (e) {
+    throw new UserError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    const chunk = new Uint8Array(1 << 24);
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0;) hash.update(chunk.subarray(0, n));
+  } finally { closeSync(fd); }
+  return hash.digest('hex');
 }
 
 /** The first `count` examples (or the given indices) of a data source. */

@@ -1,6 +1,10 @@
-/** Examples, labels and masks from .npy files, checked against the model with clear errors. */
+/**
+ * Examples, labels and masks from .npy files, checked against the model with clear errors.
+ * Each header is checked before its data is read, so a file claiming a huge shape costs
+ * nothing unless the shape is what the model takes.
+ */
 import { UserError } from '../errors.js';
-import { readNpy } from '../io/npy.js';
+import { readNpy, readNpyHeader } from '../io/npy.js';
 import type { Model } from '../models/index.js';
 
 export interface Examples {
@@ -10,32 +14,34 @@ export interface Examples {
 }
 
 export function readExamples(inputsPath: string, labelsPath: string, model: Model): Examples {
-  const x = readNpy(inputsPath);
+  const x = readNpyHeader(inputsPath);
   if (x.dtype !== 'f4') throw new UserError(`${inputsPath}: inputs must be float32 (already preprocessed), found dtype ${x.dtype}`);
   if (x.shape.length !== 4) throw new UserError(`${inputsPath}: inputs must have shape [n, C, H, W], found [${x.shape.join(', ')}]`);
   const [n, c, h, w] = x.shape as [number, number, number, number];
   if (c !== model.inChannels) throw new UserError(`${inputsPath}: inputs have ${c} channels ([${x.shape.join(', ')}]), the model expects ${model.inChannels}`);
   if (n === 0) throw new UserError(`${inputsPath}: no examples (n = 0)`);
-  const inputs = x.data as Float32Array;
-  const bad = inputs.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new UserError(`${inputsPath}: non-finite value ${inputs[bad]} in example ${Math.floor(bad / (c * h * w))}`);
-  const y = readNpy(labelsPath);
+  const y = readNpyHeader(labelsPath);
   if (!['i1', 'i2', 'i4', 'i8', 'u1', 'u2', 'u4', 'u8'].includes(y.dtype)) throw new UserError(`${labelsPath}: labels must be integers, found dtype ${y.dtype}`);
   if (y.shape.length !== 1 || y.shape[0] !== n) throw new UserError(`${labelsPath}: labels must have shape [${n}] to match the inputs, found [${y.shape.join(', ')}]`);
-  const labels = Int32Array.from(y.data as ArrayLike<number | bigint>, (v) => Number(v));
-  const out = labels.findIndex((v) => v < 0 || v >= model.classes);
-  if (out >= 0) throw new UserError(`${labelsPath}: label ${labels[out]} of example ${out} is outside 0..${model.classes - 1}`);
+  const inputs = readNpy(inputsPath).data as Float32Array;
+  const bad = inputs.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new UserError(`${inputsPath}: non-finite value ${inputs[bad]} in example ${Math.floor(bad / (c * h * w))}`);
+  // range-checked before the conversion to int32, which would wrap 2^32 + 3 to 3
+  const raw = Array.from(readNpy(labelsPath).data as ArrayLike<number | bigint>, (v) => Number(v));
+  const out = raw.findIndex((v) => v < 0 || v >= model.classes);
+  if (out >= 0) throw new UserError(`${labelsPath}: label ${raw[out]} of example ${out} is outside 0..${model.classes - 1} (the model has ${model.classes} classes)`);
+  const labels = Int32Array.from(raw);
   return { inputs, shape: { n, c, h, w }, labels };
 }
 
 /** Masks [k, |C|] as bool or uint8 0/1, 1 = kept (reference convention). */
 export function readMasks(path: string, components: number): { masks: Uint8Array; k: number } {
-  const m = readNpy(path);
+  const m = readNpyHeader(path);
   if (m.dtype !== 'b1' && m.dtype !== 'u1') throw new UserError(`${path}: masks must be bool or uint8 (1 = kept), found dtype ${m.dtype}`);
   if (m.shape.length !== 2 || m.shape[1] !== components) {
     throw new UserError(`${path}: masks must have shape [k, ${components}] (one column per component), found [${m.shape.join(', ')}]`);
   }
-  const masks = m.data as Uint8Array;
+  const masks = readNpy(path).data as Uint8Array;
   const bad = masks.findIndex((v) => v > 1);
   if (bad >= 0) throw new UserError(`${path}: mask value ${masks[bad]} at row ${Math.floor(bad / components)}, column ${bad % components}: masks must be 0 or 1`);
   return { masks, k: m.shape[0]! };

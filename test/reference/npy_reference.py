@@ -17,6 +17,12 @@ if mode == 'write':
         'i8': rng.integers(-10**12, 10**12, (2, 3)).astype(np.int64),
         'f8': rng.standard_normal((2, 2, 2)),
         'scalar_shape': np.zeros((0, 3), np.float32),
+        # numpy writes these orders as they are: '>' in descr, fortran_order True
+        'f4_big': rng.standard_normal((3, 4)).astype('>f4'),
+        'i8_big': rng.integers(-10**12, 10**12, (5,)).astype('>i8'),
+        'f4_fortran': np.asfortranarray(rng.standard_normal((2, 3, 4)).astype(np.float32)),
+        'u1_fortran': np.asfortranarray(rng.integers(0, 255, (3, 5)).astype(np.uint8)),
+        'f8_big_fortran': np.asfortranarray(rng.standard_normal((4, 3)).astype('>f8')),
     }
     for name, a in arrays.items():
         np.save(os.path.join(d, name + '.npy'), a)
