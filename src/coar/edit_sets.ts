@@ -85,7 +85,7 @@ export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: str
     const manifest = readManifest(dir);
     check(manifest.model.sha256 === weightsSha256, () => `${flag}: store ${dir} was made with other weights (sha256 ${manifest.model.sha256.slice(0, 12)}…, --weights is ${weightsSha256.slice(0, 12)}…): its attributions do not describe this model`);
     check(manifest.components.length === C, () => `${flag}: store ${dir} has ${manifest.components.length} components, the model has ${C}`);
-    all = loadExamples(manifest.data, model, { indices: manifest.examples });
+    all = await loadExamples(manifest.data, model, { indices: manifest.examples });
     const path = join(dir, 'attributions.npy');
     if (existsSync(path)) {
       const a = readNpy(path);
@@ -95,7 +95,7 @@ export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: str
   } else {
     // select by label and index before preprocessing: a split has tens of thousands of images
     const data = spec.source.data;
-    all = loadExamples(data, model, { indices: candidateIndices(spec, data) });
+    all = await loadExamples(data, model, { indices: candidateIndices(spec, data) });
   }
   let positions = Array.from({ length: all.shape.n }, (_, i) => i);
   for (const f of spec.filters) {
