@@ -98,7 +98,7 @@ export function imageSpec(source: 'imagefolder' | 'list', path: string, preproce
 }
 
 /** Image examples; `model`, when given, is checked against them (3 channels, labels within its classes). */
-export async function loadImageExamples(spec: ImageSpec, model: Pick<Model, 'inChannels' | 'classes'> | null, select: { count?: number; indices?: number[] }, cb: LoadCallbacks): Promise<ExampleSet> {
+export async function loadImageExamples(spec: ImageSpec, model: Pick<Model, 'inChannels' | 'classes'> | null, select: { count?: number; indices?: number[] }, cb: LoadCallbacks = {}): Promise<ExampleSet> {
   const listing = listImages(spec.source, spec.path);
   if (listing.sha256 !== spec.listingSha256) {
     throw new UserError(`${spec.path} changed since these examples were chosen (listing sha256 ${spec.listingSha256.slice(0, 12)}…, now ${listing.sha256.slice(0, 12)}…): files were added, removed or rewritten; restore it or start a new sweep`);

@@ -39,9 +39,12 @@ export async function loadImages(files: string[], p: Preprocessing, opts: LoadOp
   let next = 0, done = 0;
   try {
     await new Promise<void>((resolveAll, reject) => {
-      let fatal = false;
+      let fatal = false, inFlight = 0;
+      // in fail mode the first bad file in listing order is reported: stop sending, let earlier files finish
+      let firstBad: { id: number; error: string } | undefined;
       const send = (w: Worker) => {
-        if (next >= files.length) return;
+        if (next >= files.length || firstBad) return;
+        inFlight++;
         const task: ImageTask = { id: next, path: files[next]!, preprocessing: p };
         next++;
         w.postMessage(task);
@@ -50,10 +53,18 @@ export async function loadImages(files: string[], p: Preprocessing, opts: LoadOp
         w.on('error', (e) => { fatal = true; reject(e); });
         w.on('message', (r: ImageResult) => {
           if (fatal) return;
+          inFlight--;
           if ('error' in r) {
             if (!r.user) { fatal = true; reject(new Error(r.error)); return; }
-            if (opts.badImages === 'fail') { fatal = true; reject(new UserError(r.error)); return; }
+            if (opts.badImages === 'fail') {
+              if (!firstBad || r.id < firstBad.id) firstBad = { id: r.id, error: r.error };
+              if (inFlight === 0) { fatal = true; reject(new UserError(firstBad.error)); }
+              return;
+            }
             failed.set(r.id, r.error);
+          } else if (firstBad) {
+            if (inFlight === 0) { fatal = true; reject(new UserError(firstBad.error)); }
+            return;
           } else {
             sizes[r.id] = [r.height, r.width];
             if (fixed === null) loose[r.id] = r.data; else inputs.set(r.data, r.id * per);

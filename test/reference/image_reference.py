@@ -10,6 +10,7 @@ torchvision DIR OUT RESIZE CROP INTERP MEAN STD: PIL pixels after Resize+CenterC
   (OUT/tv_<i>.npy) and the float tensor of ImageFolder with the full transform (OUT/tv_x.npy, OUT/tv_y.npy).
 ffcv OUT N RESIZE CROP MEAN STD: FFCV's centre crop and cv2.resize(INTER_AREA) of OUT/decoded_<i>.npy
   (OUT/ffcv_<i>.npy uint8) and its normalisation (OUT/ffcv_x_<i>.npy float32); a file 'small' per too-small image.
+pilcheck FILE...: {file: PIL's error message, or null when Image.open(p).convert('RGB') succeeds}.
 """
 import json
 import os
@@ -134,5 +135,14 @@ if __name__ == '__main__':
         torchvision_ref(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], floats(sys.argv[7]), floats(sys.argv[8]))
     elif cmd == 'ffcv':
         ffcv_ref(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), floats(sys.argv[6]), floats(sys.argv[7]))
+    elif cmd == 'pilcheck':
+        res = {}
+        for f in sys.argv[2:]:
+            try:
+                Image.open(f).convert('RGB')
+                res[f] = None
+            except Exception as e:  # what PIL says is the reference: it must refuse
+                res[f] = f'{type(e).__name__}: {e}'
+        print(json.dumps(res))
     else:
         raise SystemExit(f'unknown command {cmd}')
