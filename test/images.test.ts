@@ -251,4 +251,27 @@ test('--preprocess none needs one size: a mixed folder is refused naming both si
   oneLineError(r, '--preprocess none', '512x512', '1024x512');
 });
 
+test('coar run --arch --weights --data imagefolder: sweep, fit, eval (tensors rebuilt from the manifest) and report; a changed folder is refused on resume', () => {
+  const d = join(dir, 'small');
+  for (const i of [0, 2, 9, 12, 13, 20]) {
+    mkdirSync(join(d, made.classes[made.labels[i]!]!), { recursive: true });
+    copyFileSync(made.files[i]!, join(d, made.classes[made.labels[i]!]!, `${i}.${made.files[i]!.split('.').pop()}`));
+  }
+  const net = join(dir, 'net');
+  runReference('resnet_reference.py', ['mini-resnet', net, '--width', '8', '--blocks', '1', '--classes', '3', '--no-forward']);
+  const store = join(dir, 'run');
+  const common = ['--arch', 'mini-resnet', '--weights', join(net, 'weights.safetensors'), '--data', `imagefolder:${d}`, '--resize', '36', '--crop', '32', '--masks', '40', '--out', store, '--quiet'];
+  const r = coar(['run', ...common, '--eval-masks', '10']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(existsSync(join(store, 'report.html')));
+  const manifest = JSON.parse(readFileSync(join(store, 'manifest.json'), 'utf8'));
+  assert.is(manifest.data.source, 'imagefolder');
+  assert.is(manifest.data.preprocessing.crop, 32);
+  assert.equal(manifest.examples, [0, 1, 2, 3, 4, 5]);
+  copyFileSync(made.files[1]!, join(d, 'jpeg', 'extra.jpg'));
+  const again = coar(['sweep', ...common.filter((a) => a !== '--quiet')]);
+  assert.is.not(again.code, 0);
+  assert.ok(/changed|different sweep/.test(again.stderr), again.stderr);
+});
+
 test.run();
