@@ -28,11 +28,16 @@ function cmykToRgb(px: Uint8Array, n: number): Uint8Array {
 }
 
 /** Gray (+alpha) or RGB (+alpha) samples to RGB: gray is repeated, alpha dropped (PIL does not composite). */
-function toRgb(px: ArrayLike<number>, n: number, channels: number, byte: (v: number) => number): Uint8Array {
+function toRgb(px: Uint8Array | Uint16Array, n: number, channels: number, byte: ((v: number) => number) | null): Uint8Array {
+  if (byte === null && channels === 3) return px as Uint8Array;
   const out = new Uint8Array(n * 3);
   const gray = channels <= 2;
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = byte(px[i * channels + (gray ? 0 : c)]!);
+  for (let i = 0, o = 0, p = 0; i < n; i++, o += 3, p += channels) {
+    if (byte === null) {
+      if (gray) { const v = px[p]!; out[o] = v; out[o + 1] = v; out[o + 2] = v; } else { out[o] = px[p]!; out[o + 1] = px[p + 1]!; out[o + 2] = px[p + 2]!; }
+    } else {
+      for (let c = 0; c < 3; c++) out[o + c] = byte(px[p + (gray ? 0 : c)]!);
+    }
   }
   return out;
 }
@@ -54,9 +59,9 @@ export async function decodeRgb(bytes: Uint8Array, name: string): Promise<RgbIma
     const space = channels <= 2 ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb';
     const { data, info } = await sharp(bytes, OPTIONS).toColourspace(space).raw(wide ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
     const n = info.width * info.height;
-    const px = wide ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) : data;
+    const px = wide ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) : new Uint8Array(data.buffer, data.byteOffset, data.length);
     // PIL opens 16-bit gray as mode I and clips it to 255 on convert; other 16-bit modes keep the high byte
-    const byte = !wide ? (v: number) => v : channels === 1 ? (v: number) => Math.min(v, 255) : (v: number) => v >> 8;
+    const byte = !wide ? null : channels === 1 ? (v: number) => Math.min(v, 255) : (v: number) => v >> 8;
     return { data: toRgb(px, n, info.channels, byte), width: info.width, height: info.height };
   } catch (e) {
     if (e instanceof UserError) throw e;

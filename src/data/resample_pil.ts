@@ -88,17 +88,18 @@ function clip8(ss: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-function horizontal(im: RgbImage, outW: number, c: Coeffs): RgbImage {
-  const { width: inW, height: h, data } = im;
+/** Output columns [x0, x0 + outW) of the horizontal pass, over input rows [y0, y0 + h). */
+function horizontal(im: RgbImage, x0: number, outW: number, y0: number, h: number, c: Coeffs): RgbImage {
+  const { width: inW, data } = im;
   const out = new Uint8Array(outW * h * 3);
   const { ksize, bounds, kk } = c;
   for (let y = 0; y < h; y++) {
-    const row = y * inW * 3;
+    const row = (y + y0) * inW * 3;
     for (let xx = 0; xx < outW; xx++) {
-      const xmin = bounds[xx * 2]!, xmax = bounds[xx * 2 + 1]!, k0 = xx * ksize;
+      const xmin = bounds[(xx + x0) * 2]!, xmax = bounds[(xx + x0) * 2 + 1]!, k0 = (xx + x0) * ksize;
       let s0 = HALF, s1 = HALF, s2 = HALF;
-      for (let x = 0; x < xmax; x++) {
-        const k = kk[k0 + x]!, p = row + (x + xmin) * 3;
+      for (let x = 0, p = row + xmin * 3; x < xmax; x++, p += 3) {
+        const k = kk[k0 + x]!;
         s0 += data[p]! * k; s1 += data[p + 1]! * k; s2 += data[p + 2]! * k;
       }
       const o = (y * outW + xx) * 3;
@@ -108,26 +109,50 @@ function horizontal(im: RgbImage, outW: number, c: Coeffs): RgbImage {
   return { data: out, width: outW, height: h };
 }
 
-function vertical(im: RgbImage, outH: number, c: Coeffs): RgbImage {
+/** Output rows [y0, y0 + outH) of the vertical pass; `first` is the input row im's row 0 stands for. */
+function vertical(im: RgbImage, y0: number, outH: number, first: number, c: Coeffs): RgbImage {
   const { width: w, data } = im;
-  const out = new Uint8Array(w * outH * 3);
-  const { ksize, bounds, kk } = c;
   const stride = w * 3;
+  const out = new Uint8Array(stride * outH);
+  const { ksize, bounds, kk } = c;
+  // sums of a whole output row at once: the inner loop runs along memory
+  const acc = new Float64Array(stride);
   for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[yy * 2]!, ymax = bounds[yy * 2 + 1]!, k0 = yy * ksize;
-    for (let i = 0; i < stride; i++) {
-      let s = HALF;
-      for (let y = 0; y < ymax; y++) s += data[(y + ymin) * stride + i]! * kk[k0 + y]!;
-      out[yy * stride + i] = clip8(s);
+    const ymin = bounds[(yy + y0) * 2]! - first, ymax = bounds[(yy + y0) * 2 + 1]!, k0 = (yy + y0) * ksize;
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const k = kk[k0 + y]!, row = (y + ymin) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = acc[i]! + data[row + i]! * k;
     }
+    const o = yy * stride;
+    for (let i = 0; i < stride; i++) out[o + i] = clip8(acc[i]!);
   }
   return { data: out, width: w, height: outH };
 }
 
-/** `Image.resize((width, height), filter)` of an RGB image, as Pillow computes it. */
-export function resizePil(im: RgbImage, width: number, height: number, filter: PilFilter): RgbImage {
+/** A window of the output: rows [top, top + height), columns [left, left + width). */
+export interface Window { top: number; left: number; width: number; height: number }
+
+/**
+ * `Image.resize((width, height), filter)` of an RGB image, as Pillow computes it; with `window`,
+ * only that part of the result (each output pixel depends on its own weights alone, so a
+ * window is exactly the crop of the full result, without computing the rest).
+ */
+export function resizePil(im: RgbImage, width: number, height: number, filter: PilFilter, window?: Window): RgbImage {
+  const win = window ?? { top: 0, left: 0, width, height };
   let cur = im;
-  if (width !== im.width) cur = horizontal(cur, width, coefficients(im.width, width, filter));
-  if (height !== im.height) cur = vertical(cur, height, coefficients(im.height, height, filter));
-  return cur === im ? { data: im.data.slice(), width: im.width, height: im.height } : cur;
+  const vert = height !== im.height ? coefficients(im.height, height, filter) : null;
+  // input rows the vertical pass reads (all rows of the window when there is no vertical pass)
+  const first = vert ? vert.bounds[win.top * 2]! : win.top;
+  const last = vert ? vert.bounds[(win.top + win.height - 1) * 2]! + vert.bounds[(win.top + win.height - 1) * 2 + 1]! : win.top + win.height;
+  if (width !== im.width) cur = horizontal(cur, win.left, win.width, first, last - first, coefficients(im.width, width, filter));
+  else cur = cropRows(cur, win.left, win.width, first, last - first);
+  if (vert) cur = vertical(cur, win.top, win.height, first, vert);
+  return cur;
+}
+
+function cropRows(im: RgbImage, x0: number, w: number, y0: number, h: number): RgbImage {
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) out.set(im.data.subarray(((y + y0) * im.width + x0) * 3, ((y + y0) * im.width + x0 + w) * 3), y * w * 3);
+  return { data: out, width: w, height: h };
 }
