@@ -14,7 +14,9 @@ import { loadFashionMnist } from '../data/fashion_mnist.js';
 import { check, UserError } from '../errors.js';
 import { readNpy } from '../io/npy.js';
 import type { Model } from '../models/index.js';
-import { loadExamples, npySpec, type DataSpec, type ExampleSet } from './examples.js';
+import type { BadImages } from '../data/image_pool.js';
+import type { Preprocessing } from '../data/preprocess.js';
+import { imageSpec, loadExamples, npySpec, type DataSpec, type ExampleSet } from './examples.js';
 import { parseIndices } from './indices.js';
 import { readManifest } from './store_manifest.js';
 
@@ -37,15 +39,20 @@ export interface EditSet {
   attributions?: Float32Array;
 }
 
-const USAGE = "use SOURCE[#FILTER]: a store folder, fashion-mnist:test, fashion-mnist:train or npy:X.npy,Y.npy, then e.g. '#class=3', '#class!=3', '#index=0-499', '#index=@file.txt', '#correct' or '#wrong'";
+const USAGE = "use SOURCE[#FILTER]: a store folder, fashion-mnist:test, fashion-mnist:train, npy:X.npy,Y.npy, imagefolder:DIR or list:FILE, then e.g. '#class=3', '#class!=3', '#index=0-499', '#index=@file.txt', '#correct' or '#wrong'";
 
-export function parseSet(text: string, flag: string, arch: string): SetSpec {
+/** `images`: how image sources (imagefolder:DIR, list:FILE) become tensors (the --preprocess flags). */
+export function parseSet(text: string, flag: string, arch: string, images?: { preprocessing: Preprocessing; badImages: BadImages }): SetSpec {
   const hash = text.indexOf('#');
   const sourceText = hash < 0 ? text : text.slice(0, hash);
   const filterText = hash < 0 ? '' : text.slice(hash + 1);
   let source: SetSpec['source'];
   const fm = /^fashion-mnist:(train|test)$/.exec(sourceText);
-  if (fm) {
+  const im = /^(imagefolder|list):(.+)$/.exec(sourceText);
+  if (im) {
+    check(images, () => `${flag} ${text}: image sources need the preprocessing flags (--preprocess ...)`);
+    source = { kind: 'data', data: imageSpec(im[1] as 'imagefolder' | 'list', im[2]!, images.preprocessing, images.badImages) };
+  } else if (fm) {
     source = { kind: 'data', data: { source: 'fashion-mnist', split: fm[1] as 'train' | 'test', preprocessing: arch.startsWith('vit') ? 'vit' : 'cnn' } };
   } else if (sourceText.startsWith('npy:')) {
     const [x, y, extra] = sourceText.slice(4).split(',');
@@ -85,7 +92,7 @@ export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: str
     const manifest = readManifest(dir);
     check(manifest.model.sha256 === weightsSha256, () => `${flag}: store ${dir} was made with other weights (sha256 ${manifest.model.sha256.slice(0, 12)}…, --weights is ${weightsSha256.slice(0, 12)}…): its attributions do not describe this model`);
     check(manifest.components.length === C, () => `${flag}: store ${dir} has ${manifest.components.length} components, the model has ${C}`);
-    all = loadExamples(manifest.data, model, { indices: manifest.examples });
+    all = await loadExamples(manifest.data, model, { indices: manifest.examples });
     const path = join(dir, 'attributions.npy');
     if (existsSync(path)) {
       const a = readNpy(path);
@@ -95,7 +102,7 @@ export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: str
   } else {
     // select by label and index before preprocessing: a split has tens of thousands of images
     const data = spec.source.data;
-    all = loadExamples(data, model, { indices: candidateIndices(spec, data) });
+    all = await loadExamples(data, model, { indices: candidateIndices(spec, data) });
   }
   let positions = Array.from({ length: all.shape.n }, (_, i) => i);
   for (const f of spec.filters) {

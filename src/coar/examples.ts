@@ -1,18 +1,37 @@
 /**
  * The examples a sweep measures margins on, described so that a manifest can name them and
- * `coar eval` can rebuild them: Fashion-MNIST (bundled default) or .npy files.
+ * `coar eval` can rebuild them: Fashion-MNIST (bundled default), .npy files, or image files
+ * (an ImageFolder or a list) with the preprocessing that makes their tensors.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { CLASS_NAMES, loadFashionMnist, preprocess, type FashionArch, type Split } from '../data/fashion_mnist.js';
+import { loadImages, type BadImages } from '../data/image_pool.js';
+import { listImageList } from '../data/image_list.js';
+import { listImageFolder } from '../data/imagefolder.js';
+import type { ImageListing } from '../data/listing.js';
+import type { Preprocessing } from '../data/preprocess.js';
 import type { Model } from '../models/index.js';
 import { readExamples } from './inputs.js';
 
+/** Image files: where they are listed, the listing's hash, and how they become tensors. */
+export interface ImageSpec {
+  source: 'imagefolder' | 'list';
+  /** the folder (imagefolder) or the list file (list), absolute */
+  path: string;
+  listingSha256: string;
+  preprocessing: Preprocessing;
+  badImages: BadImages;
+  /** files skipped as unreadable (--bad-images skip), once examples were loaded */
+  skipped?: { file: string; reason: string }[];
+}
+
 export type DataSpec =
   | { source: 'fashion-mnist'; split: Split; preprocessing: FashionArch; folder?: string }
-  | { source: 'npy'; inputs: string; labels: string; inputsSha256: string };
+  | { source: 'npy'; inputs: string; labels: string; inputsSha256: string }
+  | ImageSpec;
 
 export interface ExampleSet {
   spec: DataSpec;
@@ -38,8 +57,14 @@ export function sha256File(path: string): string {
   return hash.digest('hex');
 }
 
+export interface LoadCallbacks {
+  /** images decoded so far, of how many */
+  onImages?: (done: number, total: number) => void;
+}
+
 /** The first `count` examples (or the given indices) of a data source. */
-export function loadExamples(spec: DataSpec, model: Model, select: { count?: number; indices?: number[] }): ExampleSet {
+export async function loadExamples(spec: DataSpec, model: Model, select: { count?: number; indices?: number[] }, cb: LoadCallbacks = {}): Promise<ExampleSet> {
+  if (spec.source !== 'fashion-mnist' && spec.source !== 'npy') return loadImageExamples(spec, model, select, cb);
   if (spec.source === 'fashion-mnist') {
     const data = loadFashionMnist(spec.split, spec.folder);
     const indices = select.indices ?? Array.from({ length: Math.min(select.count ?? data.count, data.count) }, (_, i) => i);
@@ -70,4 +95,37 @@ export function loadExamples(spec: DataSpec, model: Model, select: { count?: num
 
 export function npySpec(inputs: string, labels: string): DataSpec {
   return { source: 'npy', inputs: resolve(inputs), labels: resolve(labels), inputsSha256: sha256File(inputs) };
+}
+
+export function listImages(source: 'imagefolder' | 'list', path: string): ImageListing {
+  return source === 'imagefolder' ? listImageFolder(path) : listImageList(path);
+}
+
+/** An image source as a manifest records it: the listing's hash is taken now. */
+export function imageSpec(source: 'imagefolder' | 'list', path: string, preprocessing: Preprocessing, badImages: BadImages): ImageSpec {
+  const abs = resolve(path);
+  return { source, path: abs, listingSha256: listImages(source, abs).sha256, preprocessing, badImages };
+}
+
+/** Image examples; `model`, when given, is checked against them (3 channels, labels within its classes). */
+export async function loadImageExamples(spec: ImageSpec, model: Pick<Model, 'inChannels' | 'classes'> | null, select: { count?: number; indices?: number[] }, cb: LoadCallbacks = {}): Promise<ExampleSet> {
+  const listing = listImages(spec.source, spec.path);
+  if (listing.sha256 !== spec.listingSha256) {
+    throw new UserError(`${spec.path} changed since these examples were chosen (listing sha256 ${spec.listingSha256.slice(0, 12)}…, now ${listing.sha256.slice(0, 12)}…): files were added, removed or rewritten; restore it or start a new sweep`);
+  }
+  const n = listing.files.length;
+  if (select.count !== undefined && select.count > n) throw new UserError(`--examples ${select.count}: ${spec.path} lists only ${n} images`);
+  const indices = select.indices ?? Array.from({ length: select.count ?? n }, (_, i) => i);
+  const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= n);
+  if (bad !== undefined) throw new UserError(`example index ${bad} is outside ${spec.path} (${n} images, indices 0-${n - 1})`);
+  if (model && model.inChannels !== 3) throw new UserError(`images are decoded to 3 channels (RGB), the model expects ${model.inChannels}`);
+  const far = model ? indices.find((i) => listing.labels[i]! >= model.classes) : undefined;
+  if (model && far !== undefined) throw new UserError(`${listing.files[far]}: label ${listing.labels[far]} (${listing.classNames[listing.labels[far]!]}) is outside the model's ${model.classes} classes`);
+  const got = await loadImages(indices.map((i) => listing.files[i]!), spec.preprocessing, { badImages: spec.badImages, onProgress: cb.onImages });
+  const kept = got.kept.map((k) => indices[k]!);
+  return {
+    spec: spec.badImages === 'skip' ? { ...spec, skipped: got.skipped } : spec,
+    indices: kept, inputs: got.inputs, shape: { n: kept.length, c: 3, h: got.height, w: got.width },
+    labels: Int32Array.from(kept, (i) => listing.labels[i]!), classNames: listing.classNames,
+  };
 }

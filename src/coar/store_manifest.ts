@@ -32,7 +32,11 @@ export interface SweepManifest {
 
 /** What identifies the examples, without paths (a store may be moved or mounted elsewhere). */
 function dataIdentity(d: DataSpec): unknown {
-  return d.source === 'npy' ? { source: d.source, inputsSha256: d.inputsSha256 } : { source: d.source, split: d.split, preprocessing: d.preprocessing };
+  switch (d.source) {
+    case 'npy': return { source: d.source, inputsSha256: d.inputsSha256 };
+    case 'fashion-mnist': return { source: d.source, split: d.split, preprocessing: d.preprocessing };
+    default: return { source: d.source, listingSha256: d.listingSha256, preprocessing: d.preprocessing, badImages: d.badImages };
+  }
 }
 
 /** The fields that make two stores the same sweep. */

@@ -18,16 +18,17 @@ import { GpuContext } from '../../gpu/context.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { ARCHS, loadModel, type Model } from '../../models/index.js';
 import { editPage, type EditRecord } from '../../report/edit.js';
+import { imageOptions, preprocessingFrom, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 
-interface EditArgs extends GpuArgs {
+interface EditArgs extends GpuArgs, ImageArgs {
   arch: string; weights: string; heads?: number;
   target: string; reference: string; 'val-target'?: string; 'val-reference'?: string;
   lower?: boolean; raise?: boolean; each?: boolean; 'max-drop': number; 'max-class-drop'?: number; 'max-k'?: number; search: string; candidates?: number; out: string; title?: string; quiet?: boolean;
 }
 
-const SET_HELP = 'SOURCE[#FILTER]: a store folder, fashion-mnist:test|train or npy:X.npy,Y.npy; filters class=3, class!=3, index=0-499, index=5+9, index=@file, correct, wrong (joined by ,)';
+const SET_HELP = 'SOURCE[#FILTER]: a store folder, fashion-mnist:test|train, npy:X.npy,Y.npy, imagefolder:DIR or list:FILE; filters class=3, class!=3, index=0-499, index=5+9, index=@file, correct, wrong (joined by ,)';
 
 /** Margins of examples under masks [k, C]. */
 async function margins(ctx: GpuContext, model: Model, ex: ExampleSet, masks: Uint8Array, k: number): Promise<Float32Array> {
@@ -42,7 +43,7 @@ async function margins(ctx: GpuContext, model: Model, ex: ExampleSet, masks: Uin
 export const edit: CommandModule<{}, EditArgs> = {
   command: 'edit',
   describe: 'COAR-Edit: ablate the components that separate a target set from a reference set; write the edited weights',
-  builder: (y) => gpuOptions(y)
+  builder: (y) => imageOptions(gpuOptions(y))
     .option('arch', { type: 'string', demandOption: true, describe: `architecture: ${ARCHS.join(', ')}` })
     .option('weights', { type: 'string', demandOption: true, describe: 'safetensors file the attributions were computed for' })
     .option('heads', { type: 'number', describe: 'attention heads of a ViT (default: metadata key num_heads)' })
@@ -78,11 +79,12 @@ export const edit: CommandModule<{}, EditArgs> = {
     const candidates = args.candidates ?? Math.min(C, 8 * maxK);
     check(Number.isInteger(candidates) && candidates >= 1 && candidates <= C, () => `--candidates must be an integer from 1 to ${C} (the model's components), got ${candidates}`);
     const sha = sha256File(args.weights);
+    const images = { preprocessing: preprocessingFrom(args), badImages: args['bad-images'] ?? 'fail' } as const;
     const specs = {
-      target: parseSet(args.target, '--target', args.arch),
-      reference: parseSet(args.reference, '--reference', args.arch),
-      valTarget: parseSet(args['val-target'] ?? args.target, '--val-target', args.arch),
-      valReference: parseSet(args['val-reference'] ?? args.reference, '--val-reference', args.arch),
+      target: parseSet(args.target, '--target', args.arch, images),
+      reference: parseSet(args.reference, '--reference', args.arch, images),
+      valTarget: parseSet(args['val-target'] ?? args.target, '--val-target', args.arch, images),
+      valReference: parseSet(args['val-reference'] ?? args.reference, '--val-reference', args.arch, images),
     };
     check(!args.each || args['val-target'] === undefined, () => '--each edits every target example on its own, with that example as its validation target: leave out --val-target');
     for (const k of ['target', 'reference'] as const) {

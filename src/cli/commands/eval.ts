@@ -34,7 +34,7 @@ export function readAttributions(dir: string, components: number, n: number): { 
 }
 
 export async function runEval(ctx: GpuContext, manifest: SweepManifest, model: Model, attrDir: string, opts: { masks: number; alphas: number[]; quiet?: boolean }): Promise<AlphaEval[]> {
-  const ex = loadExamples(manifest.data, model, { indices: manifest.examples });
+  const ex = await loadExamples(manifest.data, model, { indices: manifest.examples });
   const { attributions, bias } = readAttributions(attrDir, model.components.size, ex.shape.n);
   const net = model.build(ctx, ex.shape);
   const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, Math.min(opts.masks, 64));

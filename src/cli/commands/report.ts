@@ -30,11 +30,11 @@ export interface ReportOptions {
 }
 
 /** Render the report of `store` to `path`; returns the path. */
-export function writeStoreReport(store: string, path: string, opts: ReportOptions = {}): string {
+export async function writeStoreReport(store: string, path: string, opts: ReportOptions = {}): Promise<string> {
   const manifest = readManifest(store);
   const results = opts.results ?? store;
   const model = storeModel(manifest, opts.weights);
-  const ex = loadExamples(manifest.data, model, { indices: manifest.examples });
+  const ex = await loadExamples(manifest.data, model, { indices: manifest.examples });
   const n = ex.shape.n;
   const { attributions, bias } = readAttributions(results, model.components.size, n);
   const fitFile = join(results, 'fit.json');
@@ -86,10 +86,10 @@ export const report: CommandModule<{}, ReportArgs> = {
     .option('out', { type: 'string', describe: 'the HTML file (default: <results>/report.html)' })
     .option('title', { type: 'string', describe: 'page title' })
     .option('weights', { type: 'string', describe: "the model's weights, if moved since the sweep (hash checked)" }) as any,
-  handler: (args) => {
+  handler: async (args) => {
     const results = args.results ?? args.store;
     if (!existsSync(join(results, 'attributions.npy'))) throw new UserError(`${results} has no attributions.npy: run coar fit ${args.store} first`);
-    const path = writeStoreReport(args.store, resolve(args.out ?? join(results, 'report.html')), { results, title: args.title, weights: args.weights });
+    const path = await writeStoreReport(args.store, resolve(args.out ?? join(results, 'report.html')), { results, title: args.title, weights: args.weights });
     console.log(`report: ${path}`);
   },
 };

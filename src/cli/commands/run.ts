@@ -9,6 +9,7 @@ import type { CommandModule } from 'yargs';
 import { readManifest } from '../../coar/store_manifest.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
+import { imageOptions, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { printEval, runEval, storeModel, writeEval } from './eval.js';
 import { writeStoreReport } from './report.js';
@@ -26,18 +27,24 @@ export const BUNDLED: Record<string, { arch: string; weights: string; title: str
   vit: { arch: 'vit', weights: join(WEIGHTS, 'fashion-vit.safetensors'), title: 'ViT (4 layers, width 64) on Fashion-MNIST', examples: 16, masks: 2000 },
 };
 
-interface RunArgs extends GpuArgs {
+interface RunArgs extends GpuArgs, ImageArgs {
+  arch?: string; weights?: string; data?: string; inputs?: string; labels?: string;
   model: string; out?: string; examples?: number; masks?: number; alpha: number; seed: number;
   'eval-masks': number; method: string; quiet?: boolean;
 }
 
 export const run: CommandModule<{}, RunArgs> = {
   command: 'run',
-  describe: 'the main job: sweep, fit, evaluate and write an HTML report for a bundled model on Fashion-MNIST',
-  builder: (y) => gpuOptions(y)
+  describe: 'the main job: sweep, fit, evaluate and write an HTML report for a bundled model on Fashion-MNIST, or your model (--arch, --weights) on your images (--data imagefolder:DIR)',
+  builder: (y) => imageOptions(gpuOptions(y))
     .option('model', { choices: Object.keys(BUNDLED), default: 'cnn', describe: 'bundled model' })
+    .option('arch', { type: 'string', describe: 'instead of --model: your architecture (resnet50, vit_b_16, ...)' })
+    .option('weights', { type: 'string', describe: 'with --arch: its safetensors' })
+    .option('data', { type: 'string', describe: "with --arch: imagefolder:DIR, list:FILE or fashion-mnist[:test|:train]" })
+    .option('inputs', { type: 'string', describe: 'with --arch, instead of --data: float32 .npy [n, C, H, W]' })
+    .option('labels', { type: 'string', describe: 'with --inputs: integer .npy [n]' })
     .option('out', { type: 'string', describe: 'output folder (default: out/run-<model>)' })
-    .option('examples', { type: 'number', describe: 'Fashion-MNIST test examples to attribute (default: cnn 32, vit 16)' })
+    .option('examples', { type: 'number', describe: 'examples to attribute (default: cnn 32, vit 16 Fashion-MNIST test images; with --arch, every example of --data)' })
     .option('masks', { type: 'number', describe: 'masks m in the sweep (default: cnn 600, vit 2000)' })
     .option('alpha', { type: 'number', default: 0.05, describe: 'ablation fraction' })
     .option('seed', { type: 'number', default: 0 })
@@ -45,10 +52,18 @@ export const run: CommandModule<{}, RunArgs> = {
     .option('method', { choices: ['ols', 'ridge', 'lasso'], default: 'ridge', describe: 'fit (ridge and lasso choose lambda on held-out masks)' })
     .option('quiet', { type: 'boolean' }) as any,
   handler: async (args) => {
-    const bundled = BUNDLED[args.model]!;
-    const examples = args.examples ?? bundled.examples, masks = args.masks ?? bundled.masks;
-    check(existsSync(bundled.weights), () => `bundled weights ${bundled.weights} are missing: is this a complete checkout?`);
-    const out = resolve(args.out ?? join('out', `run-${args.model}`));
+    const own = args.arch !== undefined;
+    if (own) {
+      check(args.weights !== undefined, () => `--arch ${args.arch}: give its weights with --weights FILE.safetensors`);
+      check(args.data !== undefined || args.inputs !== undefined, () => `--arch ${args.arch}: give the examples with --data imagefolder:DIR (or list:FILE, or --inputs/--labels)`);
+      check(args.masks !== undefined, () => `--arch ${args.arch}: give --masks (COAR wants about as many masks as the model has components; coar components lists them)`);
+    }
+    const bundled = own
+      ? { arch: args.arch!, weights: args.weights!, title: `${args.arch} on ${args.data ?? args.inputs}`, examples: undefined, masks: args.masks! }
+      : BUNDLED[args.model]!;
+    const examples: number | undefined = args.examples ?? bundled.examples, masks = args.masks ?? bundled.masks;
+    check(existsSync(bundled.weights), () => own ? `--weights ${bundled.weights}: not found` : `bundled weights ${bundled.weights} are missing: is this a complete checkout?`);
+    const out = resolve(args.out ?? join('out', `run-${own ? args.arch : args.model}`));
     try { mkdirSync(out, { recursive: true }); } catch (e) { check(false, () => `cannot create ${out}: ${(e as NodeJS.ErrnoException).code}`); }
     const stages: { name: string; seconds: number }[] = [];
     const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -60,7 +75,8 @@ export const run: CommandModule<{}, RunArgs> = {
     };
     const gpu = { backend: args.backend, adapter: args.adapter, precision: args.precision, tune: args.tune, retune: args.retune };
     const swept = await stage('sweep', () => sweepCommand({
-      ...gpu, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples,
+      ...gpu, arch: bundled.arch, weights: bundled.weights, examples,
+      ...(own ? { data: args.data, inputs: args.inputs, labels: args.labels, preprocess: args.preprocess, resize: args.resize, crop: args.crop, interpolation: args.interpolation, mean: args.mean, std: args.std, 'bad-images': args['bad-images'] } : { data: 'fashion-mnist:test' }),
       alpha: args.alpha, masks, seed: args.seed, out, quiet: args.quiet,
     }));
     await stage('fit', () => fit.handler({ ...gpu, store: out, method: args.method, 'val-frac': 0.1, solver: 'auto', quiet: args.quiet, _: [], $0: 'coar' } as any));
@@ -77,10 +93,10 @@ export const run: CommandModule<{}, RunArgs> = {
     writeEval(out, results);
     const reportPath = join(out, 'report.html');
     await stage('report', () => writeStoreReport(out, reportPath, {
-      title: `COAR on ${args.model === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`,
+      title: own ? `COAR on ${bundled.title}` : `COAR on ${args.model === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`,
       stages, passesPerSecond: swept.computed ? (swept.computed * swept.examples) / swept.seconds : undefined,
     }));
-    console.log(`\n${bundled.title}: ${model.components.size} components, ${masks} masks x ${examples} examples, alpha ${args.alpha}, ${args.method} fit`);
+    console.log(`\n${bundled.title}: ${model.components.size} components, ${masks} masks x ${swept.examples} examples, alpha ${args.alpha}, ${args.method} fit`);
     printEval(results);
     console.log(`\ntime by stage: ${stages.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}; total ${stages.reduce((a, s) => a + s.seconds, 0).toFixed(1)} s`);
     console.log(`report: ${reportPath}`);

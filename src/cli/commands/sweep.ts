@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { Ablator } from '../../coar/ablate.js';
-import { loadExamples, npySpec, sha256File, type DataSpec } from '../../coar/examples.js';
+import { imageSpec, loadExamples, npySpec, sha256File, type DataSpec } from '../../coar/examples.js';
 import { parseIndices } from '../../coar/indices.js';
 import { MASK_GENERATOR } from '../../coar/masks.js';
 import { mergeStores } from '../../coar/merge.js';
@@ -11,30 +11,33 @@ import { SweepStore } from '../../coar/sweep_store.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { ARCHS, loadModel } from '../../models/index.js';
+import { imageOptions, parseImageSource, preprocessingFrom, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 
-export interface ModelDataArgs extends GpuArgs {
+export interface ModelDataArgs extends GpuArgs, ImageArgs {
   arch: string; weights: string; inputs?: string; labels?: string;
   data?: string; examples?: number;
 }
 
-/** --arch/--weights and the examples: --inputs/--labels .npy, or --data fashion-mnist[:split]. */
+/** --arch/--weights and the examples: --inputs/--labels .npy, or --data fashion-mnist[:split] | imagefolder:DIR | list:FILE. */
 export function modelDataOptions<T>(y: Argv<T>): Argv<T & ModelDataArgs> {
-  return gpuOptions(y)
+  return imageOptions(gpuOptions(y))
     .option('arch', { type: 'string', demandOption: true, describe: `architecture: ${ARCHS.join(', ')}` })
     .option('weights', { type: 'string', demandOption: true, describe: 'safetensors file with PyTorch parameter names' })
     .option('inputs', { type: 'string', describe: 'float32 .npy [n, C, H, W], already preprocessed' })
     .option('labels', { type: 'string', describe: 'integer .npy [n]' })
-    .option('data', { type: 'string', describe: "instead of --inputs/--labels: 'fashion-mnist[:test|:train]' (Debian's dataset-fashion-mnist)" })
+    .option('data', { type: 'string', describe: "instead of --inputs/--labels: 'fashion-mnist[:test|:train]' (Debian's dataset-fashion-mnist), 'imagefolder:DIR' (torchvision ImageFolder) or 'list:FILE' (path<TAB>label lines)" })
     .option('examples', { type: 'number', describe: 'use the first N examples' }) as Argv<T & ModelDataArgs>;
 }
 
 export function dataSpec(args: ModelDataArgs): DataSpec {
   if (args.data !== undefined) {
-    const m = /^fashion-mnist(?::(train|test))?$/.exec(args.data);
-    check(m, () => `--data ${args.data}: use fashion-mnist, fashion-mnist:test or fashion-mnist:train`);
     check(args.inputs === undefined && args.labels === undefined, () => 'give either --data or --inputs/--labels, not both');
+    const images = parseImageSource(args.data);
+    if (images) return imageSpec(images.source, images.path, preprocessingFrom(args), args['bad-images'] ?? 'fail');
+    const m = /^fashion-mnist(?::(train|test))?$/.exec(args.data);
+    check(m, () => `--data ${args.data}: use fashion-mnist, fashion-mnist:test, fashion-mnist:train, imagefolder:DIR or list:FILE`);
     return { source: 'fashion-mnist', split: (m[1] ?? 'test') as 'train' | 'test', preprocessing: args.arch.startsWith('vit') ? 'vit' : 'cnn' };
   }
   check(args.inputs !== undefined && args.labels !== undefined, () => 'name the examples: --inputs X.npy --labels Y.npy, or --data fashion-mnist');
@@ -72,12 +75,15 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
   const model = loadModel(args.arch, args.weights);
   const spec = dataSpec(args);
   check(args.indices === undefined || args.examples === undefined, () => 'give --examples (the first N) or --indices, not both');
-  const ex = loadExamples(spec, model, args.indices !== undefined ? { indices: parseIndices(args.indices, '--indices') } : { count: args.examples });
+  const ex = await loadExamples(spec, model, args.indices !== undefined ? { indices: parseIndices(args.indices, '--indices') } : { count: args.examples });
+  if (!args.quiet && ex.spec.source !== 'fashion-mnist' && ex.spec.source !== 'npy' && ex.spec.skipped?.length) {
+    process.stderr.write(`sweep: skipped ${ex.spec.skipped.length} unreadable image(s) (listed in the manifest), first: ${ex.spec.skipped[0]!.reason}\n`);
+  }
   const manifest: SweepManifest = {
     format: STORE_FORMAT,
     model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
     components: model.components.names(),
-    data: spec, split: args.split ?? (spec.source === 'fashion-mnist' ? spec.split : 'examples'),
+    data: ex.spec, split: args.split ?? (spec.source === 'fashion-mnist' ? spec.split : 'examples'),
     examples: ex.indices, labels: [...ex.labels],
     alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
   };
