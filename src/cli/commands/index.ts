@@ -10,7 +10,8 @@ import { info } from './info.js';
 import { report } from './report.js';
 import { run } from './run.js';
 import { preprocess } from './preprocess.js';
+import { convert } from './convert.js';
 import { merge, sweep } from './sweep.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit, preprocess];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit, preprocess, convert];
