@@ -7,6 +7,34 @@ import { hideBin } from 'yargs/helpers';
 import { UserError } from '../errors.js';
 import { commands } from './commands/index.js';
 
+/** Edit distance, for naming the flag a user meant. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** "Unknown argument: masksx" becomes "... (did you mean --masks?)" when a flag is close. */
+function withSuggestion(msg: string, cli: unknown): string {
+  const y = cli as { getOptions?(): { key: Record<string, unknown> } } | undefined;
+  const m = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (!m || !y?.getOptions) return msg;
+  const known = Object.keys(y.getOptions().key).filter((k) => k.length > 1 && k !== '$0');
+  const hints = m[1]!.split(', ').map((bad) => {
+    const best = known.map((k) => [k, distance(bad, k)] as const).sort((a, b) => a[1] - b[1])[0];
+    return best && best[1] <= Math.max(2, Math.floor(bad.length / 3)) ? `--${bad}: did you mean --${best[0]}?` : `--${bad}`;
+  });
+  return `unknown option ${hints.join('; ')} (coar <command> --help lists the options)`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const cli = yargs(argv)
@@ -18,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UserError(msg);
+      throw new UserError(withSuggestion(msg, cli));
     });
   for (const c of commands) cli.command(c);
   try {
