@@ -35,6 +35,8 @@ export interface FitOptions {
   /** cap on examples solved together (default: as many as fit one binding) */
   examplesPerChunk?: number;
   progress?: Progress;
+  /** solver detail (iterations, residuals, Gram blocks): shown with --verbose */
+  detail?: Progress;
   /** how the index lists of the masks are cut (tests, tuning); default: cache-sized blocks, one binding per chunk */
   blocking?: Partial<Blocking>;
 }
@@ -136,6 +138,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
   const solver = chooseSolver({ rows: m, components: C, examples: n, density: setBits / (m * C), method, choosing: lambda === undefined, tol }, opts.solver);
   const maxIter = opts.maxIter ?? (method === 'lasso' ? 20000 : 2000);
   const progress = opts.progress;
+  const detail = opts.detail;
   const cp = Math.ceil(C / 4) * 4;
 
   const arena = new Arena(ctx);
@@ -177,7 +180,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
       const mt = m - mv;
       if (mv < 1 || mt < 2) throw new UserError(`cannot hold out ${valFrac} of ${m} rows to choose lambda (${mt} train, ${mv} validation): give --lambda or more rows`);
       progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
-      const design = new Design(arena, packed, 0, mt, solver, blocking, progress, space(mt));
+      const design = new Design(arena, packed, 0, mt, solver, blocking, detail, space(mt));
       await design.ready(progress);
       const meanT = columnMeans(0, mt);
       const steps = opts.lambdaPath ?? (method === 'lasso' ? 12 : 13);
@@ -209,8 +212,8 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
           ctx.device.queue.writeBuffer(lam, 0, perColumn);
           const label = `examples ${c0}-${c1} lambda ${method === 'lasso' ? `${g.toPrecision(3)} lambda_max` : g.toPrecision(3)}`;
           note(ridge
-            ? await ridge.solve(lam, { tol, maxIter, progress, label })
-            : await fista(arena, op, cp, n4, mt, b!, lam, w, lipschitz, { tol, maxIter, progress, label }));
+            ? await ridge.solve(lam, { tol, maxIter, progress: detail, label })
+            : await fista(arena, op, cp, n4, mt, b!, lam, w, lipschitz, { tol, maxIter, progress: detail, label }));
           run(ctx, val.dispatches);
           const err = await readF32(ctx, val.err, n4 * 4);
           for (let c = c0; c < c1; c++) {
@@ -224,7 +227,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
     }
 
     // 2. fit on all rows
-    const design = new Design(arena, packed, 0, m, solver, blocking, progress, space(m));
+    const design = new Design(arena, packed, 0, m, solver, blocking, detail, space(m));
     await design.ready(progress);
     const mean = columnMeans(0, m);
     const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
@@ -240,8 +243,8 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
       const lam = arena.upload(method === 'lasso' ? perColumn.map((v) => v * m) : perColumn, 'lambda');
       const label = `fit examples ${c0}-${c1}`;
       const solved: SolveResult & { residual?: number } = ridge
-        ? await ridge.solve(lam, { tol, maxIter, progress, label })
-        : await fista(arena, design.operator(n4), cp, n4, m, design.rhs(arena.upload(yc, 'Yc'), n4), lam, w, lipschitz, { tol, maxIter, progress, label });
+        ? await ridge.solve(lam, { tol, maxIter, progress: detail, label })
+        : await fista(arena, design.operator(n4), cp, n4, m, design.rhs(arena.upload(yc, 'Yc'), n4), lam, w, lipschitz, { tol, maxIter, progress: detail, label });
       note(solved);
       if (solved.residual !== undefined) residual = Math.max(residual ?? 0, solved.residual);
       const wh = await readF32(ctx, w, cp * n4 * 4);

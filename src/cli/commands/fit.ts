@@ -25,6 +25,7 @@ export interface FitArgs extends GpuArgs {
   tol?: number;
   'max-iter'?: number;
   quiet?: boolean;
+  verbose?: boolean;
 }
 
 export const fit: CommandModule<{}, FitArgs> = {
@@ -40,7 +41,8 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), or products with the masks; auto: the cheapest that fits' })
     .option('tol', { type: 'number', describe: 'relative tolerance (CG residual / FISTA change)' })
     .option('max-iter', { type: 'number', describe: 'iteration cap per solve' })
-    .option('quiet', { type: 'boolean', describe: 'no progress on stderr' }) as any,
+    .option('quiet', { type: 'boolean', describe: 'no progress on stderr' })
+    .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
   handler: async (args) => {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
     check(args.lambda === undefined || (Number.isFinite(args.lambda) && args.lambda >= 0), () => `--lambda must be a number >= 0, got ${args.lambda}`);
@@ -79,7 +81,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     try {
       result = await fitAttributions(ctx, masks, margins, store.examples, {
         method: args.method, lambda: args.lambda, valFrac: args['val-frac'], solver: args.solver, tol: args.tol, maxIter: args['max-iter'],
-        progress: log,
+        progress: log, detail: args.verbose ? log : undefined,
       });
     } finally {
       ctx.destroy();

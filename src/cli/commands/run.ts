@@ -30,7 +30,7 @@ export const BUNDLED: Record<string, { arch: string; weights: string; title: str
 interface RunArgs extends GpuArgs, ImageArgs {
   arch?: string; weights?: string; data?: string; inputs?: string; labels?: string;
   model: string; out?: string; examples?: number; masks?: number; alpha: number; seed: number;
-  'eval-masks': number; method: string; quiet?: boolean;
+  'eval-masks': number; method: string; quiet?: boolean; verbose?: boolean;
 }
 
 export const run: CommandModule<{}, RunArgs> = {
@@ -50,7 +50,8 @@ export const run: CommandModule<{}, RunArgs> = {
     .option('seed', { type: 'number', default: 0 })
     .option('eval-masks', { type: 'number', default: 100, describe: 'fresh masks per alpha in the evaluation' })
     .option('method', { choices: ['ols', 'ridge', 'lasso'], default: 'ridge', describe: 'fit (ridge and lasso choose lambda on held-out masks)' })
-    .option('quiet', { type: 'boolean' }) as any,
+    .option('quiet', { type: 'boolean' })
+    .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
   handler: async (args) => {
     const own = args.arch !== undefined;
     if (own) {
@@ -79,7 +80,7 @@ export const run: CommandModule<{}, RunArgs> = {
       ...(own ? { data: args.data, inputs: args.inputs, labels: args.labels, preprocess: args.preprocess, resize: args.resize, crop: args.crop, interpolation: args.interpolation, mean: args.mean, std: args.std, 'bad-images': args['bad-images'] } : { data: 'fashion-mnist:test' }),
       alpha: args.alpha, masks, seed: args.seed, out, quiet: args.quiet,
     }));
-    await stage('fit', () => fit.handler({ ...gpu, store: out, method: args.method, 'val-frac': 0.1, solver: 'auto', quiet: args.quiet, _: [], $0: 'coar' } as any));
+    await stage('fit', () => fit.handler({ ...gpu, store: out, method: args.method, 'val-frac': 0.1, solver: 'auto', quiet: args.quiet, verbose: args.verbose, _: [], $0: 'coar' } as any));
     const manifest = readManifest(out);
     const model = storeModel(manifest);
     const alphas = [args.alpha / 2, args.alpha, Math.min(0.99, 2 * args.alpha)];
