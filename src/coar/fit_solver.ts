@@ -593,5 +593,3 @@ export function validationError(design: Design, lists: DeviceLists, n4: number, 
     ],
   };
 }
-
-export const MATMUL_ALIGN = MATMUL_ROWS;

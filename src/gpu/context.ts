@@ -11,12 +11,8 @@ import { TuningTable } from './tuning.js';
 export const MAX_GROUPS = 65535;
 
 /** A compute dispatch ready to record: built once, replayed for every batch. */
-export interface Dispatch {
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
-  groups: [number, number, number];
-  label: string;
-}
+export type { Dispatch } from './dispatch.js';
+import type { Dispatch } from './dispatch.js';
 
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
   for (const d of dispatches) {
@@ -63,7 +59,6 @@ export class GpuContext {
   get elemBytes(): number { return this.precision === 'f16' ? 2 : 4; }
 
   get maxBinding(): number { return this.gpu.limits.maxStorageBufferBindingSize ?? 128 << 20; }
-  get maxBuffer(): number { return this.gpu.limits.maxBufferSize ?? 256 << 20; }
 
   /** Compile (or reuse) the pipeline and bind `bindings[i]` to @binding(i); undefined entries are skipped. */
   prepare(spec: PipelineSpec, bindings: (GPUBuffer | undefined)[], groups: [number, number?, number?], label = spec.shader): Dispatch {

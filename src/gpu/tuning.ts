@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { Dispatch } from './context.js';
+import type { Dispatch } from './dispatch.js';
 
 /** cached: use cached tiles only; missing: measure shape classes not in the cache; rebuild: measure every one again */
 export type TuneMode = 'cached' | 'missing' | 'rebuild';
