@@ -14,7 +14,7 @@
 import { readBuffer } from '../gpu/buffers.js';
 import { encodeDispatches, type Dispatch, type GpuContext } from '../gpu/context.js';
 import {
-  centerColumns, cgDirection, cgStep, colDot, colSqDiff, colWeightedSum, fistaStep, gramBlock, gramProduct, listProduct, MATMUL_ROWS,
+  centerColumns, cgDirection, cgStep, colDot, colSqDiff, colWeightedSum, fistaStep, gramBlock, gramProduct, listProduct,
   scaleRows, subtract, vecParams, type BitBlock, type ListBlock,
 } from '../kernels/fit.js';
 import { componentLists, dualBits, rowLists, transposeMasks, type IndexLists, type PackedMasks } from './fit_masks.js';

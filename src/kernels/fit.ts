@@ -51,7 +51,7 @@ export function gramBlock(ctx: GpuContext, a: {
     [params(ctx, w), a.bitsI.buffer, a.bitsJ.buffer, a.rowA, a.rowB, a.q, a.qMirror, a.weight], groups(tiles), 'fit gram');
 }
 
-export const MATMUL_ROWS = 8;
+const MATMUL_ROWS = 8;
 
 /** out[row0 + r] = Q[r] P + lambda * P[row0 + r] for the rows of one block of Q. */
 export function gramProduct(ctx: GpuContext, a: {
