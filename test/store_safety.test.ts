@@ -226,34 +226,37 @@ test('one writer per store: a second sweep is refused naming the holder; a stale
   assert.match(o.stderr, /pid 1 on elsewhere.*if that process is gone, delete .*\.coar-lock/);
 });
 
-test('SIGKILL at random points of a sweep, three times, then resumed: byte-identical to an uninterrupted sweep; a killed fit leaves no partial output', async () => {
+test('SIGKILL at random points of a sweep, three times, then resumed: byte-identical to an uninterrupted sweep; a killed fit leaves nothing partial', async () => {
   const bin = join(import.meta.dirname ?? 'test', '..', 'bin', 'coar.js');
   const whole = join(dir, 'whole'), killed = join(dir, 'killed3');
-  assert.is(coar(sweepArgs(whole, ['--masks', '160', '--chunk', '8'])).code, 0);
+  const args = (out: string) => sweepArgs(out, ['--masks', '1200', '--chunk', '8']);
+  assert.is(coar(args(whole)).code, 0);
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  for (let k = 0; k < 3; k++) {
-    const child = spawn(process.execPath, [bin, ...sweepArgs(killed, ['--masks', '160', '--chunk', '8'])], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 1500 + rand() * 4000));
+  // start, wait a random time, SIGKILL; the exit promise is made at spawn so a child that ends first is seen
+  const killAfter = async (argv: string[], ms: number) => {
+    const child = spawn(process.execPath, [bin, ...argv], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    await Promise.race([exited, new Promise((r) => setTimeout(r, ms))]);
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
+  };
+  const done = () => existsSync(join(killed, '_completed.npy')) ? (readNpy(join(killed, '_completed.npy')).data as Uint8Array).reduce((a, b) => a + b, 0) : 0;
+  const seen: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    await killAfter(args(killed), 2000 + rand() * 2500);
+    seen.push(done());
   }
-  const r = coar(sweepArgs(killed, ['--masks', '160', '--chunk', '8']));
+  assert.ok(seen[2]! < 1200, `the kills landed mid-sweep (${seen.join(', ')} rows completed)`);
+  const r = coar(args(killed));
   assert.is(r.code, 0, r.stderr);
-  execFileSync('cmp', [join(whole, 'masks.npy'), join(killed, 'masks.npy')]);
-  execFileSync('cmp', [join(whole, 'examples_margins.npy'), join(killed, 'examples_margins.npy')]);
-  execFileSync('cmp', [join(whole, '_completed.npy'), join(killed, '_completed.npy')]);
-  // the fit: killed early, nothing partial is left; run again, equal to an uninterrupted fit
+  for (const f of ['masks.npy', 'examples_margins.npy', '_completed.npy']) execFileSync('cmp', [join(whole, f), join(killed, f)]);
+  // the fit: killed early; whatever it left under the output names is whole; run again, equal to an uninterrupted fit
   assert.is(coar(['fit', whole, '--method', 'ridge', '--quiet']).code, 0);
-  const child = spawn(process.execPath, [bin, 'fit', killed, '--method', 'ridge', '--quiet'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 1000 + rand() * 2000));
-  child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
-  // whatever the kill left under the output names is whole (temporary files never take those names)
+  await killAfter(['fit', killed, '--method', 'ridge', '--quiet'], 1000 + rand() * 2000);
   for (const f of ['attributions.npy', 'bias.npy']) if (existsSync(join(killed, f))) execFileSync('cmp', [join(whole, f), join(killed, f)]);
   assert.is(coar(['fit', killed, '--method', 'ridge', '--quiet']).code, 0);
-  execFileSync('cmp', [join(whole, 'attributions.npy'), join(killed, 'attributions.npy')]);
-  execFileSync('cmp', [join(whole, 'bias.npy'), join(killed, 'bias.npy')]);
+  for (const f of ['attributions.npy', 'bias.npy']) execFileSync('cmp', [join(whole, f), join(killed, f)]);
 });
 
 test.run();
