@@ -259,4 +259,30 @@ test('SIGKILL at random points of a sweep, three times, then resumed: byte-ident
   for (const f of ['attributions.npy', 'bias.npy']) execFileSync('cmp', [join(whole, f), join(killed, f)]);
 });
 
+test('SIGKILL at random points of a merge, three times, then resumed: byte-identical to an uninterrupted merge', async () => {
+  const bin = join(import.meta.dirname ?? 'test', '..', 'bin', 'coar.js');
+  const shards = join(dir, 'bigshards');
+  mkdirSync(shards);
+  runReference('synthetic_shards.py', [shards, '10000', '4000', '1000', '2']);
+  const parts = [join(shards, 'shard0'), join(shards, 'shard1')];
+  const t0 = Date.now();
+  assert.is(coar(['merge', join(shards, 'whole'), ...parts]).code, 0);
+  const took = Date.now() - t0;
+  let seed = 777;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const out = join(shards, 'killed');
+  for (let k = 0; k < 3; k++) {
+    const child = spawn(process.execPath, [bin, 'merge', out, ...parts], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    await Promise.race([exited, new Promise((r) => setTimeout(r, (0.2 + 0.6 * rand()) * took))]);
+    child.kill('SIGKILL');
+    await exited;
+  }
+  const r = coar(['merge', out, ...parts]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /has 10000\/10000 rows completed/);
+  for (const f of ['masks.npy', 'examples_margins.npy', '_completed.npy']) execFileSync('cmp', [join(shards, 'whole', f), join(out, f)]);
+  execFileSync('rm', ['-rf', shards]);
+});
+
 test.run();

@@ -20,7 +20,9 @@ export function mergeStores(out: string, shards: string[], onProgress?: (copied:
     if (why) throw new UserError(`${s} is not a shard of the same sweep as ${shards[0]}: ${why}`);
   }
   const target = SweepStore.openOrCreate(out, first, { command: 'coar merge' });
-  if (target.adoption) { target.close(); throw new UserError(`${out} holds store files without our manifest.json; merge into a new folder`); }
+  // store files without a manifest and with no completed row (a merge killed while it made them) hold nothing to lose
+  if (target.adoption && target.adoption.completedRows === 0) target.confirmAdoption(-1);
+  if (target.adoption) { target.close(); throw new UserError(`${out} holds store files with completed rows but without our manifest.json; merge into a new folder`); }
   const C = first.components.length, n = first.examples.length;
   const step = Math.max(1, Math.floor((16 << 20) / (C + 4 * n)));
   let copied = 0;
