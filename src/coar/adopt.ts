@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { checkRegularFile } from '../io/files.js';
 import { NpyFile, readNpy } from '../io/npy.js';
+import { MARGINS_FILE as MARGINS } from './store.js';
 import { DTYPE_NAME, type MarginsDtype } from './store_manifest.js';
 
 export const STORE_FILE = /^(masks\.npy|_completed\.npy|manifest\.json|.+_margins\.npy)$/;
-const MARGINS = /^(.+)_margins\.npy$/;
 
 /** Store files present in `dir` (sorted). */
 export function storeFiles(dir: string): string[] {

@@ -6,8 +6,7 @@
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { NpyFile } from '../io/npy.js';
-import { halvesToFloats } from '../io/f16.js';
-import { readManifest, sweepMismatch } from './store_manifest.js';
+import { DTYPE_NAME, marginsDtypeOf, readManifest, sweepMismatch } from './store_manifest.js';
 import { SweepStore } from './sweep_store.js';
 
 export interface MergeResult { rows: number; completed: number; copied: number; missing: [number, number][] }
@@ -18,6 +17,8 @@ export function mergeStores(out: string, shards: string[], onProgress?: (copied:
   for (const s of shards.slice(1)) {
     const why = sweepMismatch(first, readManifest(s));
     if (why) throw new UserError(`${s} is not a shard of the same sweep as ${shards[0]}: ${why}`);
+    const [a, b] = [marginsDtypeOf(first), marginsDtypeOf(readManifest(s))];
+    if (a !== b) throw new UserError(`${s} stores ${DTYPE_NAME[b]} margins, ${shards[0]} ${DTYPE_NAME[a]}: merge shards of one margin dtype`);
   }
   const target = SweepStore.openOrCreate(out, first, { command: 'coar merge' });
   // store files without a manifest and with no completed row (a merge killed while it made them) hold nothing to lose
@@ -38,9 +39,8 @@ export function mergeStores(out: string, shards: string[], onProgress?: (copied:
           if (!src.completed[r] || target.completed[r]) { r++; continue; }
           let e = r + 1;
           while (e < first.masks && e - r < step && src.completed[e] && !target.completed[e]) e++;
-          const raw = margins.readRows(r, e);
-          const m = raw instanceof Uint16Array ? halvesToFloats(raw) : raw as Float32Array;
-          target.writeRows(r, masks.readRowBytes(r, e), m, e - r);
+          // rows copied as stored: float16 stays float16 bits, no conversion
+          target.writeRows(r, masks.readRowBytes(r, e), margins.readRows(r, e) as Float32Array | Uint16Array, e - r);
           copied += e - r;
           onProgress?.(copied);
           r = e;

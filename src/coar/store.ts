@@ -11,7 +11,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { check, UserError } from '../errors.js';
 import { NpyFile, readNpy } from '../io/npy.js';
-import { halvesToFloats } from '../io/f16.js';
 import { checkRegularFile } from '../io/files.js';
 import { storeWriter, type LockHolder } from '../io/lock.js';
 
@@ -37,17 +36,18 @@ export interface StoreReader {
   close(): void;
 }
 
-const MARGINS = /^(.+)_margins\.npy$/;
+/** `<split>_margins.npy` */
+export const MARGINS_FILE = /^(.+)_margins\.npy$/;
 
 /** Open a store for reading, checking shapes and dtypes. `split` picks `<split>_margins.npy`. */
 export function openStore(dir: string, opts: { split?: string } = {}): StoreReader {
   check(existsSync(dir) && statSync(dir).isDirectory(), () => `store ${dir} is not a folder`);
-  const marginFiles = readdirSync(dir).filter((f) => MARGINS.test(f)).sort();
+  const marginFiles = readdirSync(dir).filter((f) => MARGINS_FILE.test(f)).sort();
   let split = opts.split;
   if (split === undefined) {
     check(marginFiles.length > 0, () => `store ${dir} has no <split>_margins.npy file`);
     check(marginFiles.length === 1, () => `store ${dir} has several margin files (${marginFiles.join(', ')}): choose one with --split`);
-    split = MARGINS.exec(marginFiles[0]!)![1]!;
+    split = MARGINS_FILE.exec(marginFiles[0]!)![1]!;
   }
   const marginPath = join(dir, `${split}_margins.npy`);
   check(existsSync(marginPath), () => `store ${dir} has no ${split}_margins.npy` + (marginFiles.length ? ` (it has ${marginFiles.join(', ')})` : ''));
@@ -130,8 +130,7 @@ export function readMargins(store: StoreReader, rows: readonly number[]): Float3
   for (let s = 0; s < rows.length;) {
     let e = s + 1;
     while (e < rows.length && e - s < chunk && rows[e] === rows[e - 1]! + 1) e++;
-    const raw = store.margins.readRows(rows[s]!, rows[e - 1]! + 1);
-    const vals = raw instanceof Uint16Array ? halvesToFloats(raw) : raw instanceof Float64Array ? Float32Array.from(raw) : raw as Float32Array;
+    const vals = store.margins.readFloatRows(rows[s]!, rows[e - 1]! + 1);
     for (let i = 0; i < e - s; i++) {
       let ok = true;
       for (let j = 0; j < n; j++) {

@@ -25,6 +25,24 @@ export function shardRows(m: number, s: Shard): [number, number] {
 }
 
 /**
+ * Take up a store begun without our manifest (store.adoption): its first completed row is
+ * recomputed under its stored mask and must equal the stored margins to float16 precision,
+ * else it was made with other weights or examples and is refused untouched.
+ */
+export async function confirmAdoption(store: SweepStore, ablator: Ablator): Promise<void> {
+  const row = store.adoption?.firstCompleted;
+  if (row === undefined) return;
+  if (row >= 0) {
+    const { mask, margins } = store.readRow(row);
+    const ours = (await ablator.run(mask, 1)).margins;
+    let worst = 0, scale = 1;
+    for (let j = 0; j < margins.length; j++) { worst = Math.max(worst, Math.abs(ours[j]! - margins[j]!)); scale = Math.max(scale, Math.abs(margins[j]!)); }
+    if (worst > 2e-3 * scale) throw new UserError(`${store.dir}: its completed row ${row} does not match this model on these examples (largest margin difference ${worst.toPrecision(3)}, margins up to ${scale.toPrecision(3)}): it was made with other weights, examples or example order; nothing was changed`);
+  }
+  store.confirmAdoption(row);
+}
+
+/**
  * Compute every row of [start, end) not yet completed, `chunk` masks at a time.
  * Returns the number of rows computed now.
  */

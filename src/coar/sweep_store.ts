@@ -13,8 +13,8 @@ import { accessSync, closeSync, constants, existsSync, fsyncSync, ftruncateSync,
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { floatToHalf, halvesToFloats } from '../io/f16.js';
-import { checkRegularFile, checkStorePlace, fsReason, writeFully } from '../io/files.js';
+import { floatToHalf } from '../io/f16.js';
+import { cannotWrite, checkRegularFile, checkStorePlace, fsReason, writeFully } from '../io/files.js';
 import { lockStore, type StoreLock } from '../io/lock.js';
 import { npyHeaderBytes, NpyFile, readNpy } from '../io/npy.js';
 import { describeForeign, inspectForeignStore, storeFiles, type ForeignStore } from './adopt.js';
@@ -54,12 +54,12 @@ function createFiles(dir: string, files: FileSpec[]): void {
   try {
     for (const f of files) {
       let fd: number;
-      try { fd = openSync(tmp(f), 'w'); } catch (e) { throw new UserError(`cannot write ${join(dir, f.name)}: ${fsReason(e)}`); }
+      try { fd = openSync(tmp(f), 'w'); } catch (e) { throw cannotWrite(join(dir, f.name), e); }
       try {
         writeFully(fd, npyHeaderBytes(f.dtype, f.shape), 0, join(dir, f.name));
         ftruncateSync(fd, bytesOf(f));
         fsyncSync(fd);
-      } catch (e) { throw e instanceof UserError ? e : new UserError(`cannot write ${join(dir, f.name)}: ${fsReason(e)}`); } finally { closeSync(fd); }
+      } catch (e) { throw e instanceof UserError ? e : cannotWrite(join(dir, f.name), e); } finally { closeSync(fd); }
     }
     for (const f of files) {
       try { linkSync(tmp(f), join(dir, f.name)); } catch (e) {
@@ -120,7 +120,7 @@ export class SweepStore {
       completed: npyHeaderBytes('b1', completedSpec.shape).length,
     };
     const open = (name: string) => {
-      try { return openSync(join(dir, name), 'r+'); } catch (e) { throw new UserError(`cannot write ${join(dir, name)}: ${fsReason(e)}`); }
+      try { return openSync(join(dir, name), 'r+'); } catch (e) { throw cannotWrite(join(dir, name), e); }
     };
     this.fds = { masks: open(masksSpec.name), margins: open(marginsSpec.name), completed: open(completedSpec.name) };
     this.completed = readNpy(join(dir, completedSpec.name)).data as Uint8Array;
@@ -194,26 +194,27 @@ export class SweepStore {
     const masks = NpyFile.open(join(this.dir, 'masks.npy'));
     const margins = NpyFile.open(join(this.dir, this.marginsFile));
     try {
-      const raw = margins.readRows(row, row + 1);
-      const m = raw instanceof Uint16Array ? halvesToFloats(raw) : raw as Float32Array;
-      return { mask: masks.readRowBytes(row, row + 1), margins: m };
+      return { mask: masks.readRowBytes(row, row + 1), margins: margins.readFloatRows(row, row + 1) };
     } finally { masks.close(); margins.close(); }
   }
 
-  /** Write rows [first, first+count): masks and margins first, synced; then their flags, synced. */
-  writeRows(first: number, masks: Uint8Array, margins: Float32Array, count: number): void {
+  /**
+   * Write rows [first, first+count): masks and margins first, synced; then their flags,
+   * synced. Margins are float32, or float16 bits (Uint16Array) for a float16 store.
+   */
+  writeRows(first: number, masks: Uint8Array, margins: Float32Array | Uint16Array, count: number): void {
     if (this.adoption) throw new Error('writeRows before confirmAdoption');
     const C = this.manifest.components.length, n = this.manifest.examples.length;
     try {
       writeFully(this.fds.masks, masks.subarray(0, count * C), this.offsets.masks + first * C, join(this.dir, 'masks.npy'));
       const vals = margins.subarray(0, count * n);
-      const bytes = this.marginsDtype === 'f2'
-        ? new Uint8Array(Uint16Array.from(vals, (v) => floatToHalf(v)).buffer)
-        : new Uint8Array(vals.buffer, vals.byteOffset, vals.byteLength);
+      if (vals instanceof Uint16Array && this.marginsDtype !== 'f2') throw new Error('float16 margins for a float32 store');
+      const stored = this.marginsDtype === 'f2' && vals instanceof Float32Array ? Uint16Array.from(vals, (v) => floatToHalf(v)) : vals;
+      const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
       writeFully(this.fds.margins, bytes, this.offsets.margins + first * n * (this.marginsDtype === 'f2' ? 2 : 4), join(this.dir, this.marginsFile));
-      try { fsyncSync(this.fds.masks); fsyncSync(this.fds.margins); } catch (e) { throw new UserError(`cannot write ${this.dir}: ${fsReason(e)}`); }
+      try { fsyncSync(this.fds.masks); fsyncSync(this.fds.margins); } catch (e) { throw cannotWrite(this.dir, e); }
       writeFully(this.fds.completed, new Uint8Array(count).fill(1), this.offsets.completed + first, join(this.dir, '_completed.npy'));
-      try { fsyncSync(this.fds.completed); } catch (e) { throw new UserError(`cannot write ${this.dir}: ${fsReason(e)}`); }
+      try { fsyncSync(this.fds.completed); } catch (e) { throw cannotWrite(this.dir, e); }
     } catch (e) { throw again(e); }
     this.completed.fill(1, first, first + count);
   }

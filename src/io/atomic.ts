@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, ftruncateSync, linkSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { fsReason, writeFully } from './files.js';
+import { cannotWrite, writeFully } from './files.js';
 
 /**
  * Write a file so that it either appears whole or not at all: write a temporary file
@@ -16,7 +16,7 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, opts
   try {
     fd = openSync(tmp, 'w');
   } catch (e) {
-    throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+    throw cannotWrite(path, e);
   }
   let open = true;
   try {
@@ -38,6 +38,6 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, opts
     if (open) try { closeSync(fd); } catch { /* already closed */ }
     rmSync(tmp, { force: true });
     if (e instanceof UserError) throw e;
-    throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+    throw cannotWrite(path, e);
   }
 }

@@ -26,6 +26,9 @@ export function fsReason(e: unknown): string {
   }
 }
 
+/** The one-line error of a failed write. */
+export const cannotWrite = (path: string, e: unknown) => new UserError(`cannot write ${path}: ${fsReason(e)}`);
+
 /** Write all of `data` at `position` (or at the file offset when null), or throw naming `path`. */
 export function writeFully(fd: number, data: Uint8Array, position: number | null, path: string): void {
   let done = 0;
@@ -34,7 +37,7 @@ export function writeFully(fd: number, data: Uint8Array, position: number | null
     try {
       n = writeSync(fd, data, done, data.length - done, position === null ? null : position + done);
     } catch (e) {
-      throw new UserError(`cannot write ${path}: ${fsReason(e)}`);
+      throw cannotWrite(path, e);
     }
     // a regular file on a working file system never accepts 0 bytes: do not spin
     if (n <= 0) throw new UserError(`cannot write ${path}: the file system accepted 0 of ${data.length - done} bytes (a special file, or a full device)`);

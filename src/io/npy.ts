@@ -195,6 +195,11 @@ export class NpyFile {
 
   readRows(start: number, end: number): NpyData { return view(this.header.dtype, this.readRowBytes(start, end)); }
 
+  /** Rows [start, end) as float32, whatever numeric dtype is stored. */
+  readFloatRows(start: number, end: number): Float32Array {
+    return toFloat32({ dtype: this.header.dtype, shape: this.header.shape, data: this.readRows(start, end) });
+  }
+
   close(): void { closeSync(this.fd); }
 }
 

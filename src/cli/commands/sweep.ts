@@ -5,7 +5,7 @@ import { imageSpec, loadExamples, npySpec, sha256File, type DataSpec } from '../
 import { parseIndices } from '../../coar/indices.js';
 import { MASK_GENERATOR } from '../../coar/masks.js';
 import { mergeStores } from '../../coar/merge.js';
-import { parseShard, runSweep, shardRows } from '../../coar/sweep.js';
+import { confirmAdoption, parseShard, runSweep, shardRows } from '../../coar/sweep.js';
 import { DTYPE_NAME, STORE_FORMAT, type MarginsDtype, type SweepManifest } from '../../coar/store_manifest.js';
 import { SweepStore } from '../../coar/sweep_store.js';
 import { check } from '../../errors.js';
@@ -103,16 +103,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
     const net = model.build(ctx, ex.shape);
     const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, args.chunk ?? 64);
     if (store.adoption) {
-      const row = store.adoption.firstCompleted;
-      if (row >= 0) {
-        // the stored margins must be this model's on these examples: recompute one row
-        const { mask, margins } = store.readRow(row);
-        const ours = (await ablator.run(mask, 1)).margins;
-        let worst = 0, scale = 1;
-        for (let j = 0; j < margins.length; j++) { worst = Math.max(worst, Math.abs(ours[j]! - margins[j]!)); scale = Math.max(scale, Math.abs(margins[j]!)); }
-        check(worst <= 2e-3 * scale, () => `${args.out}: its completed row ${row} does not match this model on these examples (largest margin difference ${worst.toPrecision(3)}, margins up to ${scale.toPrecision(3)}): it was made with other weights, examples or example order; nothing was changed`);
-      }
-      store.confirmAdoption(row);
+      await confirmAdoption(store, ablator);
       if (pending === 0) return { computed: 0, examples: ex.shape.n, seconds: 0 };
     }
     const chunk = args.chunk ?? ablator.shape.masks;
