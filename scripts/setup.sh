@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time set-up on Debian 12: a Vulkan driver Dawn accepts (lavapipe from
 # bookworm-backports, used only when no GPU driver is present), the independent
-# references (PyTorch, scikit-learn, scipy), Fashion-MNIST, and the npm packages.
+# references (PyTorch, scikit-learn, scipy), Fashion-MNIST, redis-server (the queue tests
+# start their own), and the npm packages.
 # Idempotent: re-running skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     APT_UPDATED=0
   fi
-  for p in python3-torch python3-torchvision python3-sklearn python3-scipy python3-numpy python3-opencv python3-skimage python3-pil dataset-fashion-mnist chromium; do
+  for p in python3-torch python3-torchvision python3-sklearn python3-scipy python3-numpy python3-opencv python3-skimage python3-pil dataset-fashion-mnist chromium redis-server; do
     have "$p" || need_apt+=("$p")
   done
   mesa_ver=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
