@@ -36,7 +36,7 @@ const shapes: [string, number, number, number][] = [
 ];
 
 const ctx = await GpuContext.open();
-if (tile.subgroup && !ctx.subgroupsOf8) throw new Error('TILE asks for subgroups, and this adapter has no subgroups of 8');
+if (tile.subgroup && !ctx.profile.subgroups) throw new Error('TILE asks for subgroups, and this adapter reports none');
 const rand = (n: number) => new Float32Array(n).map(() => Math.random() - 0.5);
 const runs = shapes.map(([name, m, n, k]) => {
   const a = ctx.pool.acquire(m * k * 4, 'a'), b = ctx.pool.acquire(k * n * 4, 'b'), c = ctx.pool.acquire(m * n * 4, 'c');

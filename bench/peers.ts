@@ -71,7 +71,7 @@ log(`adapter ${ctx.gpu.description}`);
 log('ceiling search (GEMM tiles, copy)');
 const ceil = await measureCeiling(ctx, { quick: argv.includes('--quick-ceiling'), onTrial: (k, n, r) => log(`  ${k} ${n}: ${r.toFixed(2)}`) });
 const topTiles = ceil.trials.filter((t) => t.kind === 'gemm').sort((a, b) => b.rate - a.rate).slice(0, 3).map((t) => t.name);
-const tiles: GemmTile[] = [0, 1].flatMap((st) => gemmCandidates(st, ceil.bestTile, 1024, false, ctx.subgroupsOf8)).filter((t) => topTiles.includes(tileName(t)));
+const tiles: GemmTile[] = [0, 1].flatMap((st) => gemmCandidates(st, ceil.bestTile, 1024, false, !!ctx.profile.subgroups)).filter((t) => topTiles.includes(tileName(t)));
 const N = 1024;
 const ga = ctx.pool.acquire(N * N * 4), gb = ctx.pool.acquire(N * N * 4), gc = ctx.pool.acquire(N * N * 4);
 ctx.device.queue.writeBuffer(ga, 0, new Float32Array(N * N).fill(0.5));

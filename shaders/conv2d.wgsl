@@ -11,10 +11,13 @@
 // turn into broadcasts instead of gathers (and barriers are very slow there). With SHARED
 // the workgroup stages KCH input-channel groups of its weights in workgroup memory behind
 // barriers, the tiling GPUs want. Tiles are chosen per adapter by measurement (tune.ts).
-// With SUBGROUP (subgroups of 8, WGC = 1, TC4 even) the 8 invocations of a subgroup load a
-// 4 x 8 block of weights between them, one vec4 each, and broadcast it: lavapipe pays about
-// the same for a storage load whether its address is uniform or not, and a broadcast from a
-// register costs what an FMA does (BENCHMARKS.md, issue 6), so this cuts weight loads 8-fold.
+// With SUBGROUP (WGC = 1, TC4 a multiple of SG_G) the first 4 SG_G invocations of a subgroup
+// load a 4 x 4 SG_G block of weights between them, one vec4 each, and broadcast it. SG_G (1, 2
+// or 4) is chosen so that 4 SG_G lanes exist at the adapter's smallest subgroup width (4 to
+// 128: wider subgroups simply hold more lanes that load a clamped duplicate; no width is
+// assumed). lavapipe (width 8, SG_G 2) pays about the same for a storage load whether its
+// address is uniform or not, and a broadcast from a register costs what an FMA does
+// (BENCHMARKS.md, issue 6), so this cuts weight loads 8-fold there.
 // The grid is pixel blocks x channel groups; CHANNELS_FIRST swaps its axes, so that the
 // workgroups run one after the other (x fastest) take every channel group of one pixel block
 // before the next block: its input and its output rows (and residual) stay in cache instead
@@ -33,6 +36,7 @@ enable subgroups;
 const TP: u32 = 16u;    // output pixels per invocation
 const TC4: u32 = 2u;    // vec4 output-channel groups per invocation
 const KCH: u32 = 4u;    // SHARED: input-channel groups (of 4) staged per step
+const SG_G: u32 = 2u;   // SUBGROUP: channel groups per broadcast round (4 SG_G <= the smallest subgroup width)
 
 override WG: u32 = 64u;    // invocations per workgroup, along output pixels
 override WGC: u32 = 1u;    // invocations per workgroup, along output channel groups
@@ -87,21 +91,7 @@ var<workgroup> ws: array<WV, KCH * 4u * WGC * TC4>;                 // [KCH * 4 
 #endif
 
 #if GELU
-// exact GELU, x * Phi(x), as torchvision's ViT uses (nn.GELU without tanh approximation)
-fn gelu(v: vec4f) -> vec4f {
-  return 0.5 * v * (vec4f(1.0) + erf4(v * 0.70710678118654752));
-}
-
-// erf for f32 (WGSL has none), from the Chebyshev fit erfc(a) = t * exp(-a^2 + poly(t)),
-// t = 1 / (1 + a/2), whose fractional error is below 1.2e-7 everywhere.
-fn erf4(x: vec4f) -> vec4f {
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.5 * a);
-  let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  let erfc = t * exp(-a * a + poly);
-  return sign(x) * (vec4f(1.0) - erfc);
-}
+#include "gelu.wgsl"
 #endif
 
 // Input channel group ci of the pixel at vec4 offset o (-1: in the padding, zeros). A
@@ -217,15 +207,23 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       for (var ci = 0u; ci < p.Cin4; ci++) {
         var a: array<AV, TP>;
         for (var t = 0u; t < TP; t++) { a[t] = loadX(off[t], ci); }
-        // lane l holds row l % 4 of channel group c + l / 4; lanes 0-3 and 4-7 make two 4x4 blocks
+        // lane l holds row l % 4 of channel group c + l / 4; lanes 4g .. 4g + 3 make block g
         let row = (tapRow + ci * 4u + lane % 4u) * p.Cout4;
-        for (var c = 0u; c < TC4; c += 2u) {
+        for (var c = 0u; c < TC4; c += SG_G) {
           let v = AV(w[row + min(c0 + c + lane / 4u, lastC)]);
           let m0 = AM(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
-          let m1 = AM(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
-          for (var t = 0u; t < TP; t++) {
-            acc[t][c] += vec4f(m0 * a[t]);
-            acc[t][c + 1u] += vec4f(m1 * a[t]);
+          for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m0 * a[t]); }
+          if (SG_G > 1u) {
+            let m1 = AM(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+            for (var t = 0u; t < TP; t++) { acc[t][c + 1u] += vec4f(m1 * a[t]); }
+          }
+          if (SG_G > 2u) {
+            let m2 = AM(subgroupBroadcast(v, 8u), subgroupBroadcast(v, 9u), subgroupBroadcast(v, 10u), subgroupBroadcast(v, 11u));
+            let m3 = AM(subgroupBroadcast(v, 12u), subgroupBroadcast(v, 13u), subgroupBroadcast(v, 14u), subgroupBroadcast(v, 15u));
+            for (var t = 0u; t < TP; t++) {
+              acc[t][c + 2u] += vec4f(m2 * a[t]);
+              acc[t][c + 3u] += vec4f(m3 * a[t]);
+            }
           }
         }
       }

@@ -9,8 +9,8 @@
 // storage (with WGN = 1 every invocation of a workgroup reads the same B vec4s; lavapipe
 // still pays a full load for each). With SHARED, the workgroup first stages a KC-deep slice of
 // its A rows and B columns in workgroup memory (the tiling GPUs want), behind barriers.
-// With SUBGROUP (subgroups of 8, WGN = 1, even TN4) the 8 lanes of a subgroup load B
-// between them and broadcast it, as conv2d.wgsl's SUBGROUP does.
+// With SUBGROUP (WGN = 1, TN4 a multiple of SG_G) the first 4 SG_G lanes of a subgroup load B
+// between them and broadcast it, as conv2d.wgsl's SUBGROUP does (any subgroup width >= 4 SG_G).
 
 #if SUBGROUP
 enable subgroups;
@@ -19,6 +19,7 @@ enable subgroups;
 const TM: u32 = 16u;   // rows per invocation
 const TN4: u32 = 2u;   // vec4 columns per invocation
 const KC: u32 = 16u;   // SHARED: depth of one staged slice of K (multiple of 4)
+const SG_G: u32 = 2u;  // SUBGROUP: vec4 columns per broadcast round (4 SG_G <= the smallest subgroup width)
 
 override WGM: u32 = 64u;
 override WGN: u32 = 1u;
@@ -80,18 +81,26 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     workgroupBarrier();
   }
 #elif SUBGROUP
-  // as conv2d.wgsl's SUBGROUP: the 8 lanes of a subgroup load a 4 x 8 block of B, one vec4 each, and broadcast it
+  // as conv2d.wgsl's SUBGROUP: lanes 4g .. 4g + 3 load block g of B, one vec4 each, and broadcast it
   for (var k4 = 0u; k4 < p.K4; k4++) {
     var av: array<vec4f, TM>;
     for (var t = 0u; t < TM; t++) { av[t] = a[min(m0 + t, lastM) * p.K4 + k4]; }
     let row = (k4 * 4u + lane % 4u) * p.N4;
-    for (var j = 0u; j < TN4; j += 2u) {
+    for (var j = 0u; j < TN4; j += SG_G) {
       let v = b[row + min(n0 + j + lane / 4u, lastN)];
-      let m0b = mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
-      let m1b = mat4x4f(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
-      for (var t = 0u; t < TM; t++) {
-        acc[t][j] += m0b * av[t];
-        acc[t][j + 1u] += m1b * av[t];
+      let b0 = mat4x4f(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
+      for (var t = 0u; t < TM; t++) { acc[t][j] += b0 * av[t]; }
+      if (SG_G > 1u) {
+        let b1 = mat4x4f(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+        for (var t = 0u; t < TM; t++) { acc[t][j + 1u] += b1 * av[t]; }
+      }
+      if (SG_G > 2u) {
+        let b2 = mat4x4f(subgroupBroadcast(v, 8u), subgroupBroadcast(v, 9u), subgroupBroadcast(v, 10u), subgroupBroadcast(v, 11u));
+        let b3 = mat4x4f(subgroupBroadcast(v, 12u), subgroupBroadcast(v, 13u), subgroupBroadcast(v, 14u), subgroupBroadcast(v, 15u));
+        for (var t = 0u; t < TM; t++) {
+          acc[t][j + 2u] += b2 * av[t];
+          acc[t][j + 3u] += b3 * av[t];
+        }
       }
     }
   }

@@ -5,6 +5,7 @@
 import { BufferPool } from './buffers.js';
 import { UserError } from '../errors.js';
 import { openGpu, type Gpu, type GpuOptions, type Precision } from './device.js';
+import { adapterProfile, type AdapterProfile, type ConvTile } from './profiles/index.js';
 import { PipelineCache, type PipelineSpec } from './pipelines.js';
 import { TuningTable } from './tuning.js';
 
@@ -30,17 +31,19 @@ export class GpuContext {
   readonly precision: Precision;
   /** tiles measured on this adapter (cached on disk), and what is waiting to be measured */
   readonly tuning: TuningTable;
-  /** the adapter's subgroups are exactly 8 invocations: the kernels' SUBGROUP variants can run */
-  readonly subgroupsOf8: boolean;
+  /** everything about the adapter a kernel's policy depends on (profiles/) */
+  readonly profile: AdapterProfile;
+  /** a tile every conv uses instead of its tuned or default one (`--tile`: tests and benchmarks of one tile kind) */
+  forcedConvTile?: ConvTile;
 
   private constructor(readonly gpu: Gpu, opts: GpuOptions) {
     this.device = gpu.device;
     this.pipelines = new PipelineCache(gpu.device);
-    this.pool = new BufferPool(gpu.device, gpu.limits.maxStorageBufferBindingSize ?? 128 << 20);
+    // only features the device was opened with count (f16 and subgroups are requested where offered)
+    this.profile = adapterProfile({ ...gpu.facts, features: gpu.facts.features.filter((f) => !['shader-f16', 'subgroups'].includes(f) || gpu.device.features.has(f)) });
+    this.pool = new BufferPool(gpu.device, this.profile.maxBinding);
     this.precision = opts.precision ?? 'f32';
     this.tuning = new TuningTable(gpu.description, opts.retune ? 'rebuild' : opts.tune ? 'missing' : 'cached');
-    const info = (gpu.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-    this.subgroupsOf8 = gpu.features.includes('subgroups') && info?.subgroupMinSize === 8 && info.subgroupMaxSize === 8;
   }
 
   static async open(opts: GpuOptions = {}): Promise<GpuContext> {
@@ -58,7 +61,7 @@ export class GpuContext {
   /** bytes per stored activation or weight */
   get elemBytes(): number { return this.precision === 'f16' ? 2 : 4; }
 
-  get maxBinding(): number { return this.gpu.limits.maxStorageBufferBindingSize ?? 128 << 20; }
+  get maxBinding(): number { return this.profile.maxBinding; }
 
   /** Compile (or reuse) the pipeline and bind `bindings[i]` to @binding(i); undefined entries are skipped. */
   prepare(spec: PipelineSpec, bindings: (GPUBuffer | undefined)[], groups: [number, number?, number?], label = spec.shader): Dispatch {

@@ -5,6 +5,7 @@
 import './globals.js';
 import { create } from 'webgpu';
 import { UserError } from '../errors.js';
+import type { AdapterFacts } from './profiles/index.js';
 
 
 export interface GpuOptions {
@@ -32,6 +33,8 @@ export interface Gpu {
   limits: Record<string, number>;
   hasTimestamps: boolean;
   hasF16: boolean;
+  /** what the adapter reports about itself, for its profile (profiles/index.ts) */
+  facts: AdapterFacts;
   destroy(): void;
 }
 
@@ -83,6 +86,11 @@ export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
   device.addEventListener('uncapturederror', (ev) => {
     console.error(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
   });
+  const i = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly unknown[] };
+  const facts: AdapterFacts = {
+    vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features, limits,
+    subgroupMinSize: i.subgroupMinSize, subgroupMaxSize: i.subgroupMaxSize, subgroupMatrixConfigs: [...(i.subgroupMatrixConfigs ?? [])],
+  };
   const backend = opts.backend ?? DEFAULT_BACKEND[process.platform] ?? 'default';
   return {
     device,
@@ -93,6 +101,7 @@ export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
     limits,
     hasTimestamps: wanted.includes('timestamp-query'),
     hasF16: wanted.includes('shader-f16'),
+    facts,
     destroy() { device.destroy(); },
   };
 }

@@ -3,7 +3,9 @@
  *  - `#if NAME` / `#elif NAME` / `#else` / `#endif` blocks, resolved by wgsl-preprocessor
  *    with NAME looked up in the defines;
  *  - `const NAME: u32 = 8u;` lines whose value a caller may replace (array sizes and
- *    unroll counts must be compile-time constants in WGSL, so `override` cannot do it).
+ *    unroll counts must be compile-time constants in WGSL, so `override` cannot do it);
+ *  - `#include "file.wgsl"` lines, replaced by that file (a shared core, e.g. matmul_core.wgsl,
+ *    and the kernel files that give it their read and write hooks).
  * Everything else (workgroup sizes, scalars) is an `override` set at pipeline creation.
  */
 import { readFileSync } from 'node:fs';
@@ -19,7 +21,8 @@ export type Defines = Record<string, boolean | number>;
 export function shaderSource(file: string, defines: Defines = {}): string {
   let src = sources.get(file);
   if (src === undefined) {
-    src = readFileSync(join(SHADER_DIR, file), 'utf8');
+    src = readFileSync(join(SHADER_DIR, file), 'utf8')
+      .replace(/^#include "([^"]+)"[ \t]*$/gm, (_, inc: string) => readFileSync(join(SHADER_DIR, inc), 'utf8'));
     sources.set(file, src);
   }
   const used = new Set<string>();

@@ -1,12 +1,19 @@
 /**
- * conv2d.wgsl: convolution (any kernel, stride, padding) with the COAR epilogue fused:
- * component mask, eval-mode BatchNorm (or bias), residual add, ReLU. A linear layer is
- * the same kernel on a 1x1 map.
+ * conv2d.wgsl and conv2d_mm.wgsl: convolution (any kernel, stride, padding) with the COAR
+ * epilogue fused: component mask, eval-mode BatchNorm (or bias), residual add, ReLU. A linear
+ * layer is the same kernel on a 1x1 map. Register, shared-weight and subgroup tiles run
+ * conv2d.wgsl; workgroup-memory tiles run conv2d_mm.wgsl on the shared matmul core. Which
+ * tile an adapter gets untuned is its profile's business (src/gpu/profiles/), not this file's.
  */
 import { uniformBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
+import { REGISTER_TILE } from '../gpu/profiles/lavapipe.js';
+import { subgroupGroups, wgmemBytes, type AdapterProfile, type ConvTile } from '../gpu/profiles/index.js';
 import type { Tunable } from '../gpu/tuning.js';
+import { UserError } from '../errors.js';
 import { floatToHalf } from '../io/f16.js';
+
+export type { ConvTile } from '../gpu/profiles/index.js';
 
 export const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -94,33 +101,32 @@ export function convOutShape(cw: ConvWeights, s: MapShape): MapShape {
   };
 }
 
-/**
- * Work of one invocation (tp output pixels x 4*tc4 output channels) and of one workgroup
- * (wg invocations along pixels x wgc along channel groups); `shared` stages kch input
- * channel groups of weights in workgroup memory; `half` multiplies in f16 (f16 storage only);
- * `subgroup` shares weight loads among the 8 invocations of a subgroup by broadcast
- * (subgroups of exactly 8, wgc 1, even tc4; see conv2d.wgsl).
- */
-export interface ConvTile { tp: number; tc4: number; wg: number; wgc?: number; shared?: boolean; kch?: number; half?: boolean; subgroup?: boolean; channelsFirst?: boolean }
-/**
- * The tile used when none is cached, on adapters without subgroups of 8: 16 pixels x 8
- * channels per invocation, 64 invocations. (16 x 16 runs faster on lavapipe but its unrolled
- * loops take about twice as long to compile, and every test process compiles afresh.)
- */
-export const DEFAULT_TILE: ConvTile = { tp: 16, tc4: 2, wg: 64 };
-/**
- * The default where subgroups are exactly 8 wide (lavapipe's 256-bit build): 4 pixels x 16
- * channels, weights shared by subgroup broadcast. The tuner chose it for every full-token
- * ViT-B/16 linear, 22 of ResNet-50's 24 conv shape classes and both of the bundled CNN's convs,
- * at 1.85-3.3x DEFAULT_TILE per class, and a cold-cache CNN profile compiled and ran in half
- * the time (BENCHMARKS.md, issue 6). Used where the output channels are a multiple of 16 and
- * storage is f32.
- */
-export const SUBGROUP_DEFAULT_TILE: ConvTile = { tp: 4, tc4: 4, wg: 64, subgroup: true };
-
-/** The untuned tile for a conv with `cout4` vec4 output channels on this adapter. */
+/** The untuned tile for a conv with `cout4` vec4 output channels on this adapter: its profile's. */
 export function defaultTile(ctx: GpuContext, cout4: number, f16: boolean): ConvTile {
-  return !f16 && cout4 % SUBGROUP_DEFAULT_TILE.tc4 === 0 && ctx.subgroupsOf8 ? SUBGROUP_DEFAULT_TILE : DEFAULT_TILE;
+  return ctx.profile.convDefault(cout4, f16);
+}
+
+/** What kind of tile this is, in the words of `coar bench tiles`. */
+export type TileKind = 'register' | 'shared-weights' | 'subgroup' | 'workgroup-memory';
+export const tileKind = (t: ConvTile): TileKind => (t.wgmem ? 'workgroup-memory' : t.subgroup ? 'subgroup' : t.shared ? 'shared-weights' : 'register');
+
+/** Why this adapter (and storage precision) cannot run `t`, or undefined when it can. */
+export function tileUnfit(t: ConvTile, profile: AdapterProfile, f16: boolean): string | undefined {
+  const wgc = t.wgc ?? 1;
+  if (t.wg * wgc > profile.maxInvocations) return `${t.wg * wgc} invocations per workgroup, over the adapter's ${profile.maxInvocations}`;
+  if (t.half && !f16) return 'f16 math needs f16 storage (--precision f16)';
+  if (t.wgmem) {
+    if (t.shared || t.subgroup || t.channelsFirst) return 'a workgroup-memory tile is neither shared, subgroup nor channels-first';
+    const bytes = wgmemBytes(t, t.half ? 2 : 4);
+    if (bytes > profile.workgroupBytes) return `${bytes} bytes of workgroup memory, over the adapter's ${profile.workgroupBytes}`;
+  }
+  if (t.subgroup) {
+    if (!profile.subgroups) return 'the adapter reports no subgroups';
+    if (wgc !== 1 || t.shared || t.half) return 'a subgroup tile has wgc 1 and is neither shared nor half';
+    if (t.wg < 16) return 'a subgroup tile needs at least 16 invocations';
+    if (!subgroupGroups(profile, t.tc4)) return `subgroups of ${profile.subgroups.min} cannot broadcast a 4 x 4 block`;
+  }
+  return undefined;
 }
 
 /**
@@ -154,7 +160,30 @@ export function channelsFirstByTraffic(cw: ConvWeights, xs: MapShape, batch: num
 }
 
 export const convTileName = (t: ConvTile) =>
-  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}${t.channelsFirst ? '/cf' : ''}`;
+  `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.wgmem ? `/wgmem${t.kch ?? 8}` : ''}` +
+  `${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}${t.channelsFirst ? '/cf' : ''}`;
+
+const TILE_FORM = 'PIXELSxCHANNELS/WGxWGC[/sharedK|/wgmemK][/half][/sg][/cf], e.g. 4x16/64x1/sg or 4x4/16x16/wgmem8 (`coar bench tiles` lists them)';
+
+/** The tile a name (convTileName's form) stands for; a malformed name is the user's mistake. */
+export function parseConvTile(name: string): ConvTile {
+  const m = /^(\d+)x(\d+)\/(\d+)x(\d+)((?:\/[a-z]+\d*)*)$/.exec(name.trim());
+  const bad = (why: string) => new UserError(`--tile '${name}' ${why}: give ${TILE_FORM}`);
+  if (!m) throw bad('is not a tile name');
+  const [tp, ch, wg, wgc] = m.slice(1, 5).map(Number) as [number, number, number, number];
+  if (ch % 4 || !tp || !ch || !wg || !wgc) throw bad('has a zero size or channels not a multiple of 4');
+  const t: ConvTile = { tp, tc4: ch / 4, wg, ...(wgc > 1 ? { wgc } : {}) };
+  for (const f of m[5]!.split('/').filter(Boolean)) {
+    const k = /^(shared|wgmem)(\d+)$/.exec(f);
+    if (k) { t[k[1] as 'shared' | 'wgmem'] = true; t.kch = Number(k[2]); }
+    else if (f === 'half') t.half = true;
+    else if (f === 'sg') t.subgroup = true;
+    else if (f === 'cf') t.channelsFirst = true;
+    else throw bad(`has an unknown part '${f}'`);
+  }
+  if (t.kch === 0 || (t.shared && t.wgmem)) throw bad('is shared and wgmem at once, or stages 0');
+  return t;
+}
 
 /**
  * The shape class a tuned tile is cached under: kernel, stride, channels, output pixels to
@@ -170,42 +199,58 @@ export function convShapeClass(cw: ConvWeights, cin4: number, pixels: number, f1
 const flipOrder = (t: ConvTile): ConvTile => ({ ...t, channelsFirst: !t.channelsFirst });
 
 /**
- * The tiles the tuner tries, in two stages: register tiles in a workgroup of 64 along
- * pixels (what CPU adapters want), with weights shared by subgroup broadcast where the
- * adapter's subgroups are 8 wide (`subgroups`), then around the best of those, other
- * workgroup shapes, 2-D workgroups with shared-memory weight tiles and f16 arithmetic
+ * The workgroup-memory tiles the tuner tries (both operands staged, conv2d_mm.wgsl): 64 x 64
+ * outputs at 4 x 4 per invocation (the profile's tile on GPUs), 128 x 64 and 64 x 128 at 8 x 4
+ * and 4 x 8, and 32 x 32 in 64 invocations (what an adapter with few lanes per core may want).
+ */
+export const WGMEM_TILES: readonly ConvTile[] = [
+  { tp: 4, tc4: 1, wg: 16, wgc: 16, wgmem: true, kch: 8 },
+  { tp: 8, tc4: 1, wg: 16, wgc: 16, wgmem: true, kch: 4 },
+  { tp: 4, tc4: 2, wg: 16, wgc: 16, wgmem: true, kch: 4 },
+  { tp: 4, tc4: 1, wg: 8, wgc: 8, wgmem: true, kch: 8 },
+];
+
+/**
+ * The tiles the tuner tries, in stages: register tiles in a workgroup of 64 along pixels
+ * (what CPU adapters want), with weights shared by subgroup broadcast where the adapter has
+ * subgroups; then around the best of those, other workgroup shapes, 2-D workgroups with
+ * shared-memory weight tiles, workgroup-memory tiles of both operands and f16 arithmetic
  * (what GPUs want); last, the best in the other workgroup order (quick: stage 1).
  */
-export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, maxInvocations: number, quick = false, subgroups = false): ConvTile[] {
-  const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) && t.wg * (t.wgc ?? 1) <= maxInvocations &&
-    (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * 2 &&
-    (!t.subgroup || (subgroups && (t.wgc ?? 1) === 1 && t.tc4 % 2 === 0 && t.wg % 8 === 0 && !t.shared && !t.half));
+export function convCandidates(stage: number, best: ConvTile, cout4: number, pixels: number, f16: boolean, profile: AdapterProfile, quick = false): ConvTile[] {
+  const fits = (t: ConvTile) => t.tc4 <= Math.max(1, cout4) && t.tp <= Math.max(4, pixels) &&
+    (t.wgc ?? 1) * t.tc4 <= Math.max(1, cout4) * (t.wgmem ? 4 : 2) && !tileUnfit(t, profile, f16);
+  const wgmem = [profile.wgmemTile, ...WGMEM_TILES];
   let out: ConvTile[] = [];
   if (quick) {
     // a few candidates of every kind, for tests and a first look: the plain default (when the
     // subgroup one is the default), a smaller and a larger register tile (16 x 16 won on every
-    // shape measured on lavapipe before the subgroup tiles, BENCHMARKS.md), and shared memory
-    if (stage === 0) out = [{ ...DEFAULT_TILE }, { tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }];
-    if (stage === 0 && f16) out.push({ ...DEFAULT_TILE, half: true });
+    // shape measured on lavapipe before the subgroup tiles, BENCHMARKS.md), shared-memory
+    // weights, and the profile's workgroup-memory tile
+    if (stage === 0) out = [{ ...REGISTER_TILE }, { tp: 8, tc4: 1, wg: 64 }, { tp: 16, tc4: 4, wg: 64 }, { tp: 2, tc4: 1, wg: 64, wgc: 2, shared: true, kch: 4 }, { ...profile.wgmemTile }];
+    if (stage === 0 && f16) out.push({ ...REGISTER_TILE, half: true }, { ...profile.wgmemTile, half: true });
     // subgroup-shared weights, 4 or 8 pixels x 16 channels: 1.0-3.4x the 16 x 16 tile on ResNet-50 shapes on lavapipe (BENCHMARKS.md)
     if (stage === 0) out.push({ tp: 4, tc4: 4, wg: 64, subgroup: true }, { tp: 8, tc4: 4, wg: 64, subgroup: true });
-    if (stage === 1) out = [flipOrder(best)];
+    if (stage === 1 && !best.wgmem) out = [flipOrder(best)];
   } else if (stage === 0) {
     // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
     for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
     out.push({ tp: 8, tc4: 8, wg: 64 });
     // subgroup-shared weights: 16-32 vec4 accumulators win; 16 x 16 ran at a third of 8 x 16, 16 x 8 and 1 x 64 lost too
     for (const [tp, tc4] of [[4, 2], [8, 2], [2, 4], [4, 4], [8, 4], [2, 8], [4, 8]] as const) out.push({ tp, tc4, wg: 64, subgroup: true });
+    // where the profile starts from workgroup memory (a GPU), its family is measured from the start
+    if (best.wgmem) out.push(...wgmem);
   } else if (stage === 1) {
     const { tp, tc4 } = best;
-    out = [
+    out = best.wgmem ? [...wgmem] : [
       { ...best, wg: 16 }, { ...best, wg: 32 }, { ...best, wg: 128 }, { ...best, wg: 256 },
       { tp, tc4, wg: 64, wgc: 4 }, { tp: Math.max(1, tp / 4), tc4, wg: 64, wgc: 4, shared: true, kch: 4 },
       { tp: 4, tc4: 1, wg: 64, wgc: 4, shared: true, kch: 8 }, { tp: 2, tc4: 1, wg: 128, wgc: 2, shared: true, kch: 4 },
+      ...wgmem,
     ];
     if (f16) out.push({ ...best, half: true });
   } else if (stage === 2) {
-    out = [flipOrder(best)];
+    out = best.wgmem ? (f16 && !best.half ? [{ ...best, half: true }] : []) : [flipOrder(best)];
   } else {
     return [];
   }
@@ -229,20 +274,21 @@ export function conv2d(ctx: GpuContext, cw: ConvWeights, call: ConvCall): Dispat
   const computed = computedItems(call);
   const pixels = computed * o.h * o.w;
   // a tile without an order (given, or cached before orders were tuned) takes the traffic rule's
-  const ordered = (t: ConvTile): ConvTile => (t.channelsFirst === undefined ? { ...t, channelsFirst: channelsFirstByTraffic(cw, call.xShape, computed, t) } : t);
-  if (call.tile) return prepareConv(ctx, cw, call, ordered(call.tile));
+  const ordered = (t: ConvTile): ConvTile => (t.channelsFirst === undefined && !t.wgmem ? { ...t, channelsFirst: channelsFirstByTraffic(cw, call.xShape, computed, t) } : t);
+  const given = call.tile ?? ctx.forcedConvTile;
+  if (given) return prepareConv(ctx, cw, call, ordered(given));
   const fallback = ordered(defaultTile(ctx, cout4, cw.f16));
   const tunable: Tunable = {
     key: convShapeClass(cw, call.xShape.c / 4, pixels, cw.f16),
     flops: 2 * pixels * cw.cout * cw.kh * cw.kw * cw.cin,
     defaultChoice: { ...fallback },
-    candidates: (stage, best) => convCandidates(stage, ordered(best as unknown as ConvTile), cout4, pixels, cw.f16, ctx.gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256, ctx.tuning.quick, ctx.subgroupsOf8)
+    candidates: (stage, best) => convCandidates(stage, ordered(best as unknown as ConvTile), cout4, pixels, cw.f16, ctx.profile, ctx.tuning.quick)
       .map(ordered) as unknown as Record<string, number | boolean>[],
     prepare: (choice) => prepareConv(ctx, cw, call, ordered(choice as unknown as ConvTile)),
   };
   const tuned = ctx.tuning.choose<Record<string, number | boolean>>(tunable) as unknown as ConvTile | undefined;
-  // a cached subgroup tile is only ever measured on an adapter that runs it; guard anyway
-  return prepareConv(ctx, cw, call, tuned && (!tuned.subgroup || ctx.subgroupsOf8) ? ordered(tuned) : fallback);
+  // a cached tile is only ever measured on an adapter that runs it; guard anyway
+  return prepareConv(ctx, cw, call, tuned && !tileUnfit(tuned, ctx.profile, cw.f16) ? ordered(tuned) : fallback);
 }
 
 function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: ConvTile): Dispatch {
@@ -258,27 +304,40 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
   const wgc = tile.wgc ?? 1;
   const f16 = cw.f16;
   if ((call.xF16 || call.yF16) && !f16) throw new Error('conv2d: f16 activations need f16 weights (GpuContext precision f16)');
-  if (tile.subgroup && (wgc !== 1 || TC4 % 2 !== 0 || tile.shared || tile.half || !ctx.subgroupsOf8)) {
-    throw new Error(`conv2d: tile ${convTileName(tile)} needs subgroups of 8, wgc 1, an even tc4 and neither shared nor half`);
-  }
+  const unfit = tileUnfit(tile, ctx.profile, f16);
+  if (unfit) throw new UserError(`tile ${convTileName(tile)} cannot run here: ${unfit}; choose another (\`coar bench tiles\` lists them)`);
   const shared = perInput(call);
-  const pixInv = Math.ceil((computedItems(call) * o.h * o.w) / TP);
+  const rows = computedItems(call) * o.h * o.w;
+  const epilogue = {
+    PER_INPUT: shared, MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu',
+    F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16,
+  };
+  const bindings = [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual];
+  const label = `conv${cw.kh}x${cw.kw} ${convTileName(tile)}`;
+  if (tile.wgmem) {
+    const [gy, gz] = splitGroups(Math.ceil(rows / (TP * wg)));
+    return ctx.prepare(
+      { shader: 'conv2d_mm.wgsl', defines: { ...epilogue, MM_RM: TP, MM_RN4: TC4, MM_KT4: tile.kch ?? 8, MM_WGM: wg, MM_WGN: wgc } },
+      bindings, [Math.ceil(cout4 / (TC4 * wgc)), gy, gz], label,
+    );
+  }
+  const pixInv = Math.ceil(rows / TP);
   const [gx, gz] = splitGroups(Math.ceil(pixInv / wg));
   return ctx.prepare(
     {
       shader: 'conv2d.wgsl',
       defines: {
+        ...epilogue,
         CHANNELS_FIRST: !!tile.channelsFirst,
-        PER_INPUT: shared,
         POINTWISE: cw.kh === 1 && cw.kw === 1 && cw.stride === 1 && cw.pad === 0 && call.inputItems === call.batch,
-        MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu', TP, TC4,
+        TP, TC4,
         SHARED: !!tile.shared, ...(tile.shared ? { KCH: tile.kch ?? 4 } : {}), SUBGROUP: !!tile.subgroup,
-        F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16,
+        ...(tile.subgroup ? { SG_G: subgroupGroups(ctx.profile, TC4) } : {}),
       },
       constants: { WG: wg, WGC: wgc },
     },
-    [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual],
+    bindings,
     tile.channelsFirst ? [Math.ceil(cout4 / (TC4 * wgc)), gx, gz] : [gx, Math.ceil(cout4 / (TC4 * wgc)), gz],
-    `conv${cw.kh}x${cw.kw} ${convTileName(tile)}`,
+    label,
   );
 }

@@ -2,12 +2,13 @@ import type { CommandModule } from 'yargs';
 import { ablate as runAblate } from '../../coar/ablate.js';
 import { readExamples, readMasks } from '../../coar/inputs.js';
 import { GpuContext } from '../../gpu/context.js';
+import { parseConvTile } from '../../kernels/conv2d.js';
 import { writeNpy } from '../../io/npy.js';
 import { ARCHS, loadModel } from '../../models/index.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 
-interface Args extends GpuArgs { arch: string; weights: string; heads?: number; inputs: string; labels: string; masks: string; out: string; output: 'margins' | 'logits' }
+interface Args extends GpuArgs { arch: string; weights: string; heads?: number; inputs: string; labels: string; masks: string; out: string; output: 'margins' | 'logits'; tile?: string }
 
 export const ablate: CommandModule<{}, Args> = {
   command: 'ablate',
@@ -20,12 +21,15 @@ export const ablate: CommandModule<{}, Args> = {
     .option('labels', { type: 'string', demandOption: true, describe: 'integer .npy [n]' })
     .option('masks', { type: 'string', demandOption: true, describe: 'bool or uint8 .npy [k, |C|], 1 = kept' })
     .option('out', { type: 'string', demandOption: true, describe: 'output .npy: float32 [k, n] margins or [k, n, classes] logits' })
-    .option('output', { choices: ['margins', 'logits'] as const, default: 'margins' as const, describe: 'what to write' }) as any,
+    .option('output', { choices: ['margins', 'logits'] as const, default: 'margins' as const, describe: 'what to write' })
+    .option('tile', { type: 'string', describe: 'run every conv with this tile (a name `coar bench tiles` lists), not the tuned or default one', group: 'GPU:' }) as any,
   handler: async (args) => {
     const model = loadModel(args.arch, args.weights, { heads: args.heads });
     const ex = readExamples(args.inputs, args.labels, model);
     const { masks, k } = readMasks(args.masks, model.components.size);
+    const forced = args.tile ? parseConvTile(args.tile) : undefined;
     const ctx = await GpuContext.open(args);
+    ctx.forcedConvTile = forced;
     try {
       const net = model.build(ctx, ex.shape);
       const bar = progressBar('ablate', k * ex.shape.n);

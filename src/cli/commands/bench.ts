@@ -9,6 +9,7 @@ import type { CommandModule } from 'yargs';
 import { generateMasks, packMasks } from '../../coar/masks.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
+import { parseConvTile } from '../../kernels/conv2d.js';
 import { measureCeiling, type Ceiling } from '../../kernels/ceiling.js';
 
 import { BatchedNetwork, inputShapeElems, toDeviceLayout } from '../../models/batched.js';
@@ -20,7 +21,7 @@ import { BUNDLED } from './run.js';
 
 interface Args extends GpuArgs {
   what?: string; profile?: boolean; model?: string; arch?: string; weights?: string; heads?: number; size?: number;
-  masks: number; examples: number; alpha: number; quick?: boolean; 'gemm-size'?: number; ceiling?: boolean; json?: boolean; repeats: number;
+  masks: number; examples: number; alpha: number; quick?: boolean; tile?: string; 'gemm-size'?: number; ceiling?: boolean; json?: boolean; repeats: number;
 }
 
 const CEILING_KEY = 'ceiling';
@@ -63,7 +64,8 @@ export const bench: CommandModule<{}, Args> = {
     .option('ceiling', { type: 'boolean', describe: 'with --profile: measure the ceiling now instead of using the cached one' })
     .option('quick', { type: 'boolean', describe: 'ceiling and tune: a few candidates of each kind only' })
     .option('gemm-size', { type: 'number', describe: 'ceiling: GEMM side n (n x n x n), default 1024' })
-    .option('json', { type: 'boolean', describe: 'print JSON' }) as any,
+    .option('json', { type: 'boolean', describe: 'print JSON' })
+    .option('tile', { type: 'string', describe: 'with --profile: run every conv with this tile (a name `coar bench tiles` lists)', group: 'GPU:' }) as any,
   handler: async (args) => {
     check(args.what || args.profile, () => 'name what to measure: `coar bench ceiling`, `coar bench --profile [--model cnn|vit | --arch A --weights W]` or `coar bench tune ...`');
     for (const k of ['masks', 'examples', 'repeats'] as const) check(Number.isInteger(args[k]) && args[k] >= 1, () => `--${k} must be a positive integer, got ${args[k]}`);
@@ -93,8 +95,10 @@ export const bench: CommandModule<{}, Args> = {
     const model = loadModel(b.arch, b.weights, { heads: args.heads });
     const side = args.size ?? model.inputSize ?? 224;
     check(Number.isInteger(side) && side >= 1, () => `--size must be a positive integer, got ${args.size}`);
+    const forced = args.tile ? parseConvTile(args.tile) : undefined;
     const ctx = await GpuContext.open({ ...args, tune: args.tune || args.what === 'tune' });
     ctx.tuning.quick = !!args.quick;
+    ctx.forcedConvTile = forced;
     try {
       const shape = { c: model.inChannels, h: side, w: side };
       const net = model.build(ctx, shape);

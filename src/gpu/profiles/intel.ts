@@ -1,0 +1,20 @@
+/**
+ * Intel (Xe/Arc, Gen): SIMD 8-32 chosen by the compiler, 64 KiB of SLM.
+ * Its default is the workgroup-memory tile: a 64 x 64 output tile, 4 x 4 per invocation, both
+ * operands staged with coalesced vec4 loads (the shape tfjs and onnxruntime use on GPUs).
+ * Unmeasured: no such GPU has run this code yet; the tuner keeps what it measures fastest.
+ */
+import type { ClassPolicy } from './policy.js';
+import type { ConvTile } from './tiles.js';
+
+const WGMEM: ConvTile = { tp: 4, tc4: 1, wg: 16, wgc: 16, wgmem: true, kch: 4 };
+
+export const intel: ClassPolicy = {
+  name: 'intel',
+  matches: (f) => /intel/i.test(`${f.vendor} ${f.description}`),
+  convDefault: () => WGMEM,
+  gemmDefault: { tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: false, wgmem: true, kc: 32 },
+  lanes: 256,
+  wgmemTile: WGMEM,
+  measured: false,
+};

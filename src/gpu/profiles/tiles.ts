@@ -1,0 +1,27 @@
+/**
+ * The shapes of the matmul tiles the kernels run, as plain data: adapter profiles name their
+ * defaults in these terms (src/gpu sits below src/kernels, which re-exports them).
+ */
+
+/**
+ * One conv (implicit GEMM over NHWC) tile. `tp` output pixels x 4*`tc4` output channels per
+ * invocation; `wg` invocations along pixels x `wgc` along channel groups. Kinds:
+ *  - register (no flag): every invocation reads its operands from storage;
+ *  - `shared`: weights staged in workgroup memory, `kch` input-channel groups a step;
+ *  - `subgroup`: weights loaded once per subgroup and broadcast (wgc 1; any subgroup width >= 4);
+ *  - `wgmem`: BOTH operands staged in workgroup memory with coalesced vec4 loads, `kch` vec4s
+ *    of K a step, the tile of a real GPU (matmul_core.wgsl);
+ *  - `half` (with f16 storage): f16 multiplies, f32 accumulation.
+ * `channelsFirst` orders the grid channel groups first (register, shared, subgroup tiles).
+ */
+export interface ConvTile {
+  tp: number; tc4: number; wg: number; wgc?: number;
+  shared?: boolean; wgmem?: boolean; kch?: number; half?: boolean; subgroup?: boolean; channelsFirst?: boolean;
+}
+
+/** A GEMM tile (gemm.wgsl): rows x vec4 columns per invocation, invocations along M and N, as ConvTile's kinds. */
+export interface GemmTile { tm: number; tn4: number; wgm: number; wgn: number; shared: boolean; kc?: number; subgroup?: boolean; wgmem?: boolean }
+
+/** Workgroup memory a `wgmem` tile stages: A [rows, kch] and B [4 kch, cols] vec4s of `bytes` per element. */
+export const wgmemBytes = (t: Pick<ConvTile, 'tp' | 'tc4' | 'wg' | 'wgc' | 'kch'>, bytes = 4) =>
+  16 * (bytes / 4) * (t.kch ?? 8) * (t.tp * t.wg + 4 * t.tc4 * (t.wgc ?? 1));
