@@ -99,7 +99,7 @@ test('a tuned tile that is not the default (2-D workgroup, shared-memory weights
   checkCachedTile({ tp: 2, tc4: 1, wg: 16, wgc: 2, shared: true, kch: 2 }, 'tuned.npy', /conv3x3 2x4\/16x2\/shared2/);
 });
 
-test('a subgroup tile (weights shared by broadcast among 8 invocations) still equals PyTorch, and is the one used', () => {
+test('a subgroup tile (weights shared by broadcast among the lanes of a subgroup, any width) still equals PyTorch, and is the one used', () => {
   checkCachedTile({ tp: 2, tc4: 2, wg: 64, subgroup: true }, 'subgroup.npy', /conv3x3 2x8\/64x1\/sg/);
 });
 

@@ -3,6 +3,7 @@
  * copy bandwidth). `coar bench --profile`: one batched ablated forward pass of a model,
  * per kernel: time, FLOPs, bytes, rates and the share of the ceiling that bounds it.
  * `coar bench tune`: measure and cache the tiles of a model's kernels on this adapter.
+ * `coar bench tiles`: list the tiles the tuner may choose, with their kinds (bench_tiles.ts).
  */
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
@@ -17,6 +18,7 @@ import { ARCHS, loadModel } from '../../models/index.js';
 import { networkFlops } from '../../models/network.js';
 import { formatProfile, profileNetwork } from '../../models/profile.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { formatTiles, listTiles } from './bench_tiles.js';
 import { BUNDLED } from './run.js';
 
 interface Args extends GpuArgs {
@@ -50,7 +52,7 @@ export const bench: CommandModule<{}, Args> = {
   command: 'bench [what]',
   describe: 'measure the adapter: `bench ceiling` (GEMM and copy ceilings), `bench --profile` (per-kernel profile of a model), `bench tune` (cache tuned tiles)',
   builder: (y) => gpuOptions(y)
-    .positional('what', { choices: ['ceiling', 'tune'], describe: 'ceiling: the adapter\'s ceilings; tune: measure and cache a model\'s tiles' })
+    .positional('what', { choices: ['ceiling', 'tune', 'tiles'], describe: 'ceiling: the adapter\'s ceilings; tune: measure and cache a model\'s tiles; tiles: list the tile candidates and their kinds' })
     .option('profile', { type: 'boolean', describe: 'per-kernel profile of one batched ablated forward pass' })
     .option('model', { choices: Object.keys(BUNDLED), describe: 'bundled model (default cnn, unless --arch/--weights)' })
     .option('arch', { type: 'string', describe: `architecture: ${ARCHS.join(', ')}` })
@@ -95,6 +97,11 @@ export const bench: CommandModule<{}, Args> = {
     const model = loadModel(b.arch, b.weights, { heads: args.heads });
     const side = args.size ?? model.inputSize ?? 224;
     check(Number.isInteger(side) && side >= 1, () => `--size must be a positive integer, got ${args.size}`);
+    if (args.what === 'tiles') {
+      const l = await listTiles(model, side, args);
+      console.log(args.json ? JSON.stringify(l, null, 1) : formatTiles(l));
+      return;
+    }
     const forced = args.tile ? parseConvTile(args.tile) : undefined;
     const ctx = await GpuContext.open({ ...args, tune: args.tune || args.what === 'tune' });
     ctx.tuning.quick = !!args.quick;
