@@ -38,6 +38,8 @@ if ! ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.j
   fi
 fi
 export WEBCOAR_TUNING="$W/tuning.json"
+# Dawn lists subgroup-matrix configs only with its unsafe APIs allowed (src/gpu/device.ts)
+export WEBCOAR_DAWN_UNSAFE=1
 coar() { local t=$1; shift; timeout "$t" "$W/node" "$G/app/coar.mjs" "$@" 2> >(grep -v '^Warning: maxDynamic' >&2); }
 nvidia-smi -L 2>/dev/null; $PY -c "import torch, torchvision; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'torchvision', torchvision.__version__)" || say "PyTorch/torchvision missing: parity and peers are skipped"
 

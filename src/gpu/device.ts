@@ -55,6 +55,9 @@ export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
   if (opts.adapter) flags.push(`adapter=${opts.adapter}`);
   // exact timings for the profiler; harmless otherwise
   flags.push('disable-dawn-features=timestamp_quantization');
+  // Dawn exposes chromium-experimental-subgroup-matrix (and fills adapter.info.subgroupMatrixConfigs)
+  // only with its unsafe APIs allowed: opt-in, for the GPU check (bench/gpu/check.sh) to see them
+  if (process.env.WEBCOAR_DAWN_UNSAFE === '1') flags.push('enable-dawn-features=allow_unsafe_apis');
   let gpu: GPU;
   try {
     gpu = create(flags);
@@ -81,7 +84,7 @@ export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
     if (!key.includes('Dynamic')) want[key] = v;
   }
   const features = [...adapter.features] as string[];
-  const wanted = (['shader-f16', 'timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter!.features.has(f));
+  const wanted = (['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[]).filter((f) => adapter!.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits: want });
   device.addEventListener('uncapturederror', (ev) => {
     console.error(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
