@@ -136,6 +136,9 @@ test('adapter profiles: each class from what the adapter reports, subgroup block
   assert.is(subgroupGroups(adapterProfile(facts('intel', 'Arc', 8, 32)), 3), 1);
   assert.is(adapterProfile(facts('google', 'SwiftShader')).subgroups, undefined);
   assert.is(adapterProfile(facts('google', 'SwiftShader')).class, 'generic');
+  // "Corporation" holds "ati": vendor words are matched whole
+  assert.is(adapterProfile(facts('intel', 'Intel Corporation Arc A770', 8, 32)).class, 'intel');
+  assert.is(adapterProfile(facts('mesa', 'llvmpipe (LLVM 15.0.6, 256 bits)', 8, 8)).class, 'lavapipe');
   // 16 KiB of workgroup memory (WebGPU's minimum) holds the 64 x 64 tile at K depth 8 exactly
   assert.is(nv.wgmemTile.kch, 8);
 });

@@ -77,6 +77,16 @@ fi
 # 4. a quick tune, then masked passes/s per tile kind and precision, beside PyTorch CUDA
 S=${CHECK_SPEED_ARCH:-resnet50}; R=$W/$S
 [ -f "$R/weights.safetensors" ] || timeout 60 $PY test/reference/resnet_reference.py $S "$R" --n 1 --classes 1000 --no-forward >/dev/null
+# the GPU's f32 peak (FMA, no tensor cores), for the % column
+PEAK=$($PY - <<'P'
+import subprocess
+peaks = {'H100 PCIe': 51e12, 'H100': 67e12, 'H200': 67e12, 'A100': 19.5e12, 'RTX 4090': 82.6e12, 'L40S': 91.6e12, 'A10': 31.2e12}
+try: name = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader'], capture_output=True, text=True).stdout.strip()
+except Exception: name = ''
+print(next((v for k, v in peaks.items() if k in name), 0))
+P
+)
+say "f32 peak: $PEAK FLOP/s (0: unknown GPU)"
 say "== quick tune ($S)"
 coar 120 bench tune --arch $S --weights "$R/weights.safetensors" --size "$SIZE" --masks 32 --quick | tail -2
 say "== ceiling"
@@ -85,7 +95,8 @@ rate() { coar 90 bench --profile --arch $S --weights "$R/weights.safetensors" --
 import json, sys
 try: j = json.load(sys.stdin)
 except ValueError: print('failed (run it alone to see why)'); sys.exit()
-print(f\"{j['passesPerSecond']:.1f} passes/s, {j['passesPerSecond'] * j['flopsPerPass'] / 1e12:.3f} TFLOP/s\")"; }
+f = j['passesPerSecond'] * j['flopsPerPass']
+print(f\"{j['passesPerSecond']:.1f} passes/s, {f / 1e12:.3f} TFLOP/s\" + (f\", {100 * f / $PEAK:.1f}% of f32 peak\" if $PEAK else ''))"; }
 say "$S ${SIZE}x${SIZE} masked passes/s (32 masks x 1 example), tuned: $(rate)"
 for t in 4x4/16x16/wgmem8 8x4/16x16/wgmem4 4x16/64x1/sg 16x8/64x1; do say "  f32 --tile $t: $(rate --tile $t)"; done
 say "  f16 storage, tuned: $(rate --precision f16)"
@@ -93,13 +104,4 @@ say "  f16 math --tile 4x4/16x16/wgmem8/half: $(rate --precision f16 --tile 4x4/
 say "  subgroup-matrix: not implemented (issue 21.3)"
 say "== PyTorch CUDA ($S 224x224, 32 masks x 1 example)"
 timeout 120 $PY bench/gpu/torch_cuda.py $S 32 1 16
-# f32 peaks (non-tensor-core FMA), for the % column
-$PY - <<'P'
-import subprocess
-peaks = {'H100 SXM': 67e12, 'H100 PCIe': 51e12, 'H100': 67e12, 'H200': 67e12, 'A100': 19.5e12, 'RTX 4090': 82.6e12, 'L40S': 91.6e12, 'A10': 31.2e12}
-try: name = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader'], capture_output=True, text=True).stdout.strip()
-except Exception: name = ''
-p = next((v for k, v in peaks.items() if k in name), None)
-print(f'f32 peak of {name or "this GPU"}: ' + (f'{p / 1e12:.1f} TFLOP/s (divide the TFLOP/s above by it)' if p else 'unknown'))
-P
 say "done in $(( SECONDS - T0 )) s"

@@ -11,7 +11,7 @@ const WGMEM: ConvTile = { tp: 4, tc4: 1, wg: 16, wgc: 16, wgmem: true, kch: 8 };
 
 export const amd: ClassPolicy = {
   name: 'amd',
-  matches: (f) => /amd|ati|radeon/i.test(`${f.vendor} ${f.device} ${f.description}`),
+  matches: (f) => /\bamd\b|\bati\b|radeon/i.test(`${f.vendor} ${f.device} ${f.description}`),
   convDefault: () => WGMEM,
   gemmDefault: { tm: 4, tn4: 1, wgm: 16, wgn: 16, shared: false, wgmem: true, kc: 32 },
   lanes: 256,
