@@ -248,7 +248,7 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
       { tp: 4, tc4: 1, wg: 64, wgc: 4, shared: true, kch: 8 }, { tp: 2, tc4: 1, wg: 128, wgc: 2, shared: true, kch: 4 },
       ...wgmem,
     ];
-    if (f16) out.push({ ...best, half: true }, { ...profile.wgmemTile, half: true });
+    if (f16) out.push({ ...best, half: true }, ...wgmem.map((t) => ({ ...t, half: true })));
   } else if (stage === 2) {
     out = best.wgmem ? (f16 && !best.half ? [{ ...best, half: true }] : []) : [flipOrder(best)];
   } else {
