@@ -102,6 +102,6 @@ for t in 4x4/16x16/wgmem8 8x4/16x16/wgmem4 4x16/64x1/sg 16x8/64x1; do say "  f32
 say "  f16 storage, tuned: $(rate --precision f16)"
 say "  f16 math --tile 4x4/16x16/wgmem8/half: $(rate --precision f16 --tile 4x4/16x16/wgmem8/half)"
 say "  subgroup-matrix: not implemented (issue 21.3)"
-say "== PyTorch CUDA ($S 224x224, 32 masks x 1 example)"
-timeout 120 $PY bench/gpu/torch_cuda.py $S 32 1 16
+say "== PyTorch CUDA ($S ${SIZE}x${SIZE}, 32 masks x 1 example)"
+timeout 120 $PY bench/gpu/torch_cuda.py $S 32 1 16 "$SIZE"
 say "done in $(( SECONDS - T0 )) s"

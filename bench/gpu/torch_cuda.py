@@ -3,9 +3,11 @@ model (random weights: speed does not depend on them) two ways, in f32 and f16 (
   reference: the reference procedure per mask (deep copy, zero the ablated rows, forward the examples);
   batched:   every (mask, example) pair in one batch, each conv's output channels multiplied by the
              item's mask (forward hooks): what the engine's fused epilogue does.
-usage: torch_cuda.py ARCH MASKS EXAMPLES [SECONDS]  -> one JSON line per measurement"""
+usage: torch_cuda.py ARCH MASKS EXAMPLES [SECONDS] [SIDE]  -> one JSON line per measurement
+(TORCH_DEVICE=cpu: a dry run of this script where there is no CUDA)"""
 import copy
 import json
+import os
 import sys
 import time
 
@@ -14,19 +16,24 @@ import torchvision
 
 arch, masks, examples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 budget = float(sys.argv[4]) if len(sys.argv) > 4 else 20.0
-dev = torch.device('cuda')
+side = int(sys.argv[5]) if len(sys.argv) > 5 else 224
+dev = torch.device(os.environ.get('TORCH_DEVICE', 'cuda'))
 model = getattr(torchvision.models, arch)(num_classes=1000).eval().to(dev)
 convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-x = torch.randn(examples, 3, 224, 224, device=dev)
+x = torch.randn(examples, 3, side, side, device=dev)
 keep = [torch.rand(masks, c.out_channels, device=dev) >= 0.05 for c in convs]
 
 
+def sync():
+    if dev.type == 'cuda': torch.cuda.synchronize()
+
+
 def timed(fn, passes):
-    fn(); torch.cuda.synchronize()
+    fn(); sync()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < budget / 4:
         fn(); n += 1
-    torch.cuda.synchronize()
+    sync()
     return passes * n / (time.perf_counter() - t0)
 
 
@@ -48,8 +55,8 @@ def batched():
 
 
 for dtype in ('f32', 'f16'):
-    ctx = torch.autocast('cuda', dtype=torch.float16) if dtype == 'f16' else torch.autocast('cuda', enabled=False)
+    ctx = torch.autocast(dev.type, dtype=torch.float16 if dev.type == 'cuda' else torch.bfloat16, enabled=dtype == 'f16')
     with ctx:
         for name, fn in (('reference', reference), ('batched', batched)):
-            print(json.dumps({'peer': f'pytorch-cuda {name}', 'arch': arch, 'dtype': dtype, 'masks': masks, 'examples': examples,
-                              'passesPerSecond': timed(fn, masks * examples), 'device': torch.cuda.get_device_name()}), flush=True)
+            print(json.dumps({'peer': f'pytorch-{dev.type} {name}', 'arch': arch, 'dtype': dtype if dtype == 'f32' or dev.type == 'cuda' else 'bf16', 'masks': masks, 'examples': examples,
+                              'passesPerSecond': timed(fn, masks * examples), 'device': torch.cuda.get_device_name() if dev.type == 'cuda' else 'cpu'}), flush=True)
