@@ -234,10 +234,12 @@ export function convCandidates(stage: number, best: ConvTile, cout4: number, pix
     if (stage === 1 && !best.wgmem) out = [flipOrder(best)];
   } else if (stage === 0) {
     // at most 64 vec4 accumulators: lavapipe took over 15 minutes (under load) to compile 32 x 16
-    for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg: 64 });
-    out.push({ tp: 8, tc4: 8, wg: 64 });
+    // in the adapter class's lanes per workgroup (64 on lavapipe, 256 on GPUs)
+    const wg = profile.lanes;
+    for (const tp of [4, 8, 16, 32]) for (const tc4 of [1, 2, 4]) if (tp * tc4 <= 64) out.push({ tp, tc4, wg });
+    out.push({ tp: 8, tc4: 8, wg });
     // subgroup-shared weights: 16-32 vec4 accumulators win; 16 x 16 ran at a third of 8 x 16, 16 x 8 and 1 x 64 lost too
-    for (const [tp, tc4] of [[4, 2], [8, 2], [2, 4], [4, 4], [8, 4], [2, 8], [4, 8]] as const) out.push({ tp, tc4, wg: 64, subgroup: true });
+    for (const [tp, tc4] of [[4, 2], [8, 2], [2, 4], [4, 4], [8, 4], [2, 8], [4, 8]] as const) out.push({ tp, tc4, wg, subgroup: true });
     // where the profile starts from workgroup memory (a GPU), its family is measured from the start
     if (best.wgmem) out.push(...wgmem);
   } else if (stage === 1) {
