@@ -92,7 +92,11 @@ export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
   const i = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly unknown[] };
   const facts: AdapterFacts = {
     vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features, limits,
-    subgroupMinSize: i.subgroupMinSize, subgroupMaxSize: i.subgroupMaxSize, subgroupMatrixConfigs: [...(i.subgroupMatrixConfigs ?? [])],
+    subgroupMinSize: i.subgroupMinSize, subgroupMaxSize: i.subgroupMaxSize, // plain objects (Dawn's wrappers keep their fields on the prototype, which JSON does not see)
+    subgroupMatrixConfigs: [...(i.subgroupMatrixConfigs ?? [])].map((c) => {
+      const m = c as { componentType: string; resultComponentType: string; M: number; N: number; K: number };
+      return { componentType: m.componentType, resultComponentType: m.resultComponentType, M: Number(m.M), N: Number(m.N), K: Number(m.K) };
+    }),
   };
   const backend = opts.backend ?? DEFAULT_BACKEND[process.platform] ?? 'default';
   return {

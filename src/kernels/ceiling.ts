@@ -7,12 +7,15 @@
 import type { GpuContext } from '../gpu/context.js';
 import { timeDispatches, type TimingMethod } from '../gpu/timing.js';
 import { copy, gemm, gemmCandidates, tileName, type CopyVariant, type GemmTile } from './gemm.js';
+import { probeSubgroupMatrix, type SubgroupMatrixTrial } from './gemm_sm.js';
 
 export interface Ceiling {
   adapter: string;
   gemm: { gflops: number; tile: string; size: number };
   bestTile: GemmTile;
   copy: { gbps: number; variant: string; mib: number };
+  /** the subgroup-matrix GEMM per config the adapter reports (none on lavapipe), with its error against float64 */
+  subgroupMatrix: SubgroupMatrixTrial[];
   method: TimingMethod;
   /** every candidate measured */
   trials: { kind: 'gemm' | 'copy'; name: string; rate: number }[];
@@ -80,10 +83,11 @@ export async function measureCeiling(ctx: GpuContext, opts: CeilingOptions = {})
     if (!bestCopy || rate > bestCopy.rate) bestCopy = { rate, v };
   }
   [src, dst].forEach((x) => ctx.pool.release(x));
+  const subgroupMatrix = await probeSubgroupMatrix(ctx, n, repeats);
   return {
     adapter: ctx.gpu.description,
     gemm: { gflops: best!.rate, tile: tileName(best!.tile), size: n }, bestTile: best!.tile,
     copy: { gbps: bestCopy!.rate, variant: `${bestCopy!.v.wg}x${bestCopy!.v.vpi}`, mib },
-    method, trials, date: new Date().toISOString(),
+    subgroupMatrix, method, trials, date: new Date().toISOString(),
   };
 }
