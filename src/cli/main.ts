@@ -43,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .demandCommand(1, 'name a command: coar --help lists them')
     .recommendCommands()
+    .option('verbose', { type: 'boolean', global: true, describe: 'also solver iterations, tuning details and Dawn\'s own notices' })
+    .option('quiet', { type: 'boolean', global: true, describe: 'only results and errors' })
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err;
