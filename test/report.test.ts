@@ -11,6 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { renderReport, writeReport, type ReportData } from '../src/report/html.js';
 import { layerMass, topByMagnitude } from '../src/report/stats.js';
+import { ComponentTable, componentLayer } from '../src/models/components.js';
+import { loadModel } from '../src/models/index.js';
 import { tempDir } from './support/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -74,6 +76,17 @@ function synthetic(): ReportData {
 
 const data = synthetic();
 const html = renderReport(data);
+
+test('a component\'s layer read from its name (as coar report does, without weights) is the model\'s own', () => {
+  const weights = join(import.meta.dirname, '..', 'weights');
+  const tables = [
+    loadModel('mini-resnet', join(weights, 'fashion-cnn.safetensors')).components,
+    loadModel('vit', join(weights, 'fashion-vit.safetensors')).components,
+    // torchvision's ViT names its fused q/k/v rows in_proj_weight
+    new ComponentTable([{ layer: 'encoder.layers.encoder_layer_0.self_attention', param: 'encoder.layers.encoder_layer_0.self_attention.in_proj_weight', count: 3 }]),
+  ];
+  for (const t of tables) for (const c of t.entries()) assert.is(componentLayer(c.name), c.layer, c.name);
+});
 
 test('the report is one complete HTML document that needs nothing from outside the file', () => {
   assert.ok(html.startsWith('<!doctype html>'), 'starts with a doctype');

@@ -5,7 +5,7 @@
  * Fashion-MNIST test images under the same masks; run again, it resumes instead of
  * recomputing.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -87,6 +87,19 @@ test('coar report renders the report again from the files alone, and says what i
   assert.is(missing.code, 1);
   assert.match(missing.stderr, `${bare} has no attributions.npy: run coar fit ${bare} first`);
   assert.not.ok(existsSync(join(bare, 'report.html')));
+  // a store whose weights are gone still reports: the report reads the store's files alone
+  const weights = join(dir, 'moved.safetensors');
+  copyFileSync(join(WEIGHTS, 'fashion-cnn.safetensors'), weights);
+  const moved = join(dir, 'moved');
+  assert.is(coar(['sweep', '--arch', 'mini-resnet', '--weights', weights, '--data', 'fashion-mnist', '--examples', '3', '--masks', '40', '--out', moved, '--quiet']).code, 0);
+  assert.is(coar(['fit', moved, '--method', 'ols', '--quiet']).code, 0);
+  rmSync(weights);
+  const page = coar(['report', moved]);
+  assert.is(page.code, 0, page.stderr);
+  const text = readFileSync(join(moved, 'report.html'), 'utf8');
+  assert.match(text, 'layer.2.conv2.weight[');
+  // the class names come from the manifest (Fashion-MNIST's test images 0-2: ankle boot, pullover, trouser)
+  for (const c of ['Ankle boot', 'Pullover', 'Trouser']) assert.match(text, c);
 });
 
 test.run();

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { Ablator } from '../../coar/ablate.js';
 import { evaluate, type AlphaEval } from '../../coar/eval.js';
 import { loadExamples, sha256File } from '../../coar/examples.js';
+import { readAttributions } from '../../coar/results.js';
 import { readManifest, type SweepManifest } from '../../coar/store_manifest.js';
 import { check, UserError } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
@@ -23,14 +24,6 @@ export function storeModel(manifest: SweepManifest, weights?: string): Model {
   const sha = sha256File(path);
   if (sha !== manifest.model.sha256) throw new UserError(`${path} is not the model this store was made with (sha256 ${sha.slice(0, 12)}…, the store's is ${manifest.model.sha256.slice(0, 12)}…)`);
   return loadModel(manifest.model.arch, path);
-}
-
-export function readAttributions(dir: string, components: number, n: number): { attributions: Float32Array; bias: Float32Array } {
-  const a = readNpy(join(dir, 'attributions.npy'));
-  const b = readNpy(join(dir, 'bias.npy'));
-  check(a.dtype === 'f4' && a.shape.join() === `${components},${n}`, () => `${join(dir, 'attributions.npy')}: expected float32 [${components}, ${n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar fit on this store`);
-  check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
-  return { attributions: a.data as Float32Array, bias: b.data as Float32Array };
 }
 
 export async function runEval(ctx: GpuContext, manifest: SweepManifest, model: Model, attrDir: string, opts: { masks: number; alphas: number[]; quiet?: boolean }): Promise<AlphaEval[]> {

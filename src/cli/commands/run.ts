@@ -12,7 +12,7 @@ import { GpuContext } from '../../gpu/context.js';
 import { imageOptions, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { printEval, runEval, storeModel, writeEval } from './eval.js';
-import { writeStoreReport } from './report.js';
+import { writeStoreReport } from '../../report/store_report.js';
 import { fit } from './fit.js';
 import { sweepCommand } from './sweep.js';
 

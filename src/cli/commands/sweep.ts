@@ -84,7 +84,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
     model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
     components: model.components.names(),
     data: ex.spec, split: args.split ?? (spec.source === 'fashion-mnist' ? spec.split : 'examples'),
-    examples: ex.indices, labels: [...ex.labels],
+    examples: ex.indices, labels: [...ex.labels], classNames: ex.classNames,
     alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
   };
   check(args.split === undefined || /^[A-Za-z0-9][\w.-]*$/.test(args.split), () => `--split ${args.split}: use letters, digits, '.', '_' or '-'`);
