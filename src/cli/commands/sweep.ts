@@ -107,14 +107,9 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
       if (pending === 0) return { computed: 0, examples: ex.shape.n, seconds: 0 };
     }
     const chunk = args.chunk ?? ablator.shape.masks;
-    const bar = args.quiet ? { update() {}, stop() {} } : progressBar('sweep', pending * ex.shape.n);
+    const bar = progressBar('sweep', pending * ex.shape.n, 'passes', args.quiet);
     const t0 = performance.now();
-    let last = 0;
-    const done = await runSweep(store, ablator, range, chunk, (rows) => {
-      bar.update(rows * ex.shape.n);
-      const s = (performance.now() - t0) / 1000;
-      if (!process.stderr.isTTY && !args.quiet && s - last > 30) { last = s; log(`${rows}/${pending} masks, ${((rows * ex.shape.n) / s).toFixed(1)} passes/s`); }
-    });
+    const done = await runSweep(store, ablator, range, chunk, (rows) => bar.update(rows * ex.shape.n));
     bar.stop();
     const s = (performance.now() - t0) / 1000;
     log(`${done} masks x ${ex.shape.n} examples in ${s.toFixed(1)} s (${((done * ex.shape.n) / s).toFixed(1)} ablated passes/s)`);
