@@ -4,7 +4,8 @@
  * FLOPs and bytes per kernel equal a count from the shapes PyTorch gives its modules;
  * the roofline page renders in headless Chromium with one point per kernel under both
  * ceilings; the Chrome trace has one event per profiled kernel, as long as the table says,
- * in order and apart on each track; `bench compare` gives each kernel's time ratio.
+ * in order and apart on each track; `bench compare` gives each kernel's time ratio;
+ * `sweep --trace` has one event per batch.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -210,6 +211,21 @@ test('bench compare refuses a file that is not a profile, in one line', () => {
   const missing = coar(['bench', 'compare', files.a, join(dir, 'none.json')], { env });
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cannot read profile .*none\.json: ENOENT/);
+});
+
+test('sweep --trace: one event per batch, the masks adding up to the sweep, in order on the host clock', () => {
+  const trace = join(dir, 'sweep.trace.json');
+  const r = coar(['sweep', '--arch', 'mini-resnet', '--weights', weights, '--inputs', join(mini, 'inputs.npy'), '--labels', join(mini, 'labels.npy'),
+    '--masks', '24', '--chunk', '8', '--out', join(dir, 'store'), '--trace', trace, '--quiet'], { env });
+  assert.is(r.code, 0, r.stderr);
+  const t = JSON.parse(readFileSync(trace, 'utf8')) as TraceFile;
+  const xs = t.traceEvents.filter((e) => e.ph === 'X');
+  assert.equal(xs.map((e) => e.args.masks), [8, 8, 8]);
+  assert.equal(xs.map((e) => e.args.firstPendingMask), [0, 8, 16]);
+  xs.forEach((e, i) => {
+    assert.ok(e.dur! > 0 && e.args.passes === 8 * 2);
+    if (i) assert.ok(e.ts >= xs[i - 1]!.ts + xs[i - 1]!.dur! - 1e-6, `batch ${i + 1} starts after batch ${i} ends`);
+  });
 });
 
 test.run();

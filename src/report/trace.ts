@@ -69,3 +69,31 @@ export function profileTrace(p: ProfileFile): TraceFile {
 export function writeTrace(path: string, t: TraceFile): void {
   writeFileAtomic(path, [Buffer.from(JSON.stringify(t), 'utf8')]);
 }
+
+/** One batch of a sweep as the host saw it: seconds from the sweep's start, rows (masks) it completed. */
+export interface BatchSpan { begin: number; end: number; rows: number }
+
+/**
+ * A sweep's batches in the same format: one event per batch on the host's clock (a batch is
+ * many dispatches plus the store write, so wall-clock time, not timestamp queries).
+ */
+export function sweepTrace(batches: readonly BatchSpan[], meta: { title: string; examples: number }): TraceFile {
+  const us = (s: number) => Math.round(s * 1e9) / 1e3;
+  let first = 0;
+  const events: TraceEvent[] = batches.map((b, i) => {
+    const e: TraceEvent = {
+      name: `batch ${i + 1}`, cat: 'batch', ph: 'X', ts: us(b.begin), dur: us(b.end) - us(b.begin), pid: PID, tid: 0,
+      args: { masks: b.rows, firstPendingMask: first, examples: meta.examples, passes: b.rows * meta.examples, passesPerSecond: (b.rows * meta.examples) / (b.end - b.begin) },
+    };
+    first += b.rows;
+    return e;
+  });
+  return {
+    traceEvents: [
+      { name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid: PID, tid: 0, args: { name: meta.title } },
+      { name: 'thread_name', cat: '__metadata', ph: 'M', ts: 0, pid: PID, tid: 0, args: { name: 'sweep batches (host clock)' } },
+      ...events,
+    ],
+    displayTimeUnit: 'ms', otherData: { timing: 'wall-clock', batches: batches.length },
+  };
+}
