@@ -5,7 +5,8 @@
  * `coar bench tune`: measure and cache the tiles of a model's kernels on this adapter.
  */
 import { existsSync } from 'node:fs';
-import type { CommandModule } from 'yargs';
+import { dirname, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
 import { generateMasks, packMasks } from '../../coar/masks.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
@@ -54,7 +55,7 @@ async function ceiling(ctx: GpuContext, args: Args, log: (s: string) => void): P
 export const bench: CommandModule<{}, Args> = {
   command: 'bench [what]',
   describe: 'measure the adapter: `bench ceiling` (GEMM and copy ceilings), `bench --profile` (per-kernel profile of a model), `bench tune` (cache tuned tiles)',
-  builder: (y) => gpuOptions(y.command(benchCompare as CommandModule))
+  builder: (y) => ownOptions(gpuOptions(y.command(benchCompare as CommandModule))
     .positional('what', { choices: ['ceiling', 'tune'], describe: 'ceiling: the adapter\'s ceilings; tune: measure and cache a model\'s tiles' })
     .option('profile', { type: 'boolean', describe: 'per-kernel profile of one batched ablated forward pass' })
     .option('model', { choices: Object.keys(BUNDLED), describe: 'bundled model (default cnn, unless --arch/--weights)' })
@@ -72,12 +73,17 @@ export const bench: CommandModule<{}, Args> = {
     .option('json', { type: 'boolean', describe: 'print JSON (with --profile: the profile file, as --out writes it)' })
     .option('out', { type: 'string', describe: 'with --profile: write the profile file (JSON) here, for `coar bench compare`' })
     .option('html', { type: 'string', describe: 'with --profile: write the roofline page (self-contained HTML) here' })
-    .option('trace', { type: 'string', describe: 'with --profile: write the pass as a Chrome trace (Perfetto, chrome://tracing) here' }) as any,
+    .option('trace', { type: 'string', describe: 'with --profile: write the pass as a Chrome trace (Perfetto, chrome://tracing) here' })) as any,
   handler: async (args) => {
     check(args.what || args.profile, () => 'name what to measure: `coar bench ceiling`, `coar bench --profile [--model cnn|vit | --arch A --weights W]` or `coar bench tune ...`');
     for (const k of ['masks', 'examples', 'repeats'] as const) check(Number.isInteger(args[k]) && args[k] >= 1, () => `--${k} must be a positive integer, got ${args[k]}`);
     check(args.alpha > 0 && args.alpha < 1, () => `--alpha must be in (0, 1), got ${args.alpha}`);
     const log = (s: string) => { if (!args.json) process.stderr.write(s + '\n'); };
+    for (const k of ['out', 'html', 'trace'] as const) {
+      const f = args[k];
+      check(f === undefined || args.profile, () => `--${k} is for \`coar bench --profile\`; add --profile`);
+      check(f === undefined || existsSync(dirname(resolve(f!))), () => `--${k} ${f}: folder ${dirname(resolve(f!))} does not exist; create it first`);
+    }
     if (args.what === 'ceiling') {
       const ctx = await GpuContext.open(args);
       try {
@@ -174,6 +180,13 @@ export const bench: CommandModule<{}, Args> = {
     }
   },
 };
+
+/** bench's options stay bench's: a subcommand (`bench compare`) neither lists nor accepts them (yargs options are global by default). */
+function ownOptions<T>(y: Argv<T>): Argv<T> {
+  const keys = Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key).filter((k) => k !== 'help' && k !== 'version' && k !== '$0');
+  // yargs takes global(keys, false) at run time; its types only know the one-argument form
+  return (y.global as unknown as (this: Argv<T>, k: string[], g: boolean) => Argv<T>).call(y, keys, false);
+}
 
 async function tunePendingLogged(ctx: GpuContext, bn: BatchedNetwork, log: (s: string) => void): Promise<boolean> {
   let any = false;
