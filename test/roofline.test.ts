@@ -116,7 +116,26 @@ test('headless Chromium renders the roofline page: one point per kernel, both ce
   assert.is((pts.match(/<circle\b/g) ?? []).length, withFlops.length, 'one point per kernel with FLOPs');
   for (const k of withFlops) assert.ok(pts.includes(`aria-label="${k.label}"`), `a point for ${k.label}`);
   for (const c of ['ceiling-copy', 'ceiling-compute']) assert.match(group(dom.stdout, c), /<path\b[^>]*\bd="M[^"]+L/, `${c} is drawn`);
-  assert.match(group(dom.stdout, 'ridge'), /<circle\b/, 'the ridge point');
+  // the roof: the copy slope ends where the flat GEMM ceiling starts, at the ridge point
+  const seg = (cls: string) => {
+    const m = /<path\b[^>]*\bd="M([\d.]+),([\d.]+)L([\d.]+),([\d.]+)"/.exec(group(dom.stdout, cls));
+    assert.ok(m, `${cls}: one straight segment`);
+    return m!.slice(1).map(Number) as [number, number, number, number];
+  };
+  const copy = seg('ceiling-copy'), compute = seg('ceiling-compute');
+  const ridge = /<circle\b[^>]*\bcy="([\d.]+)"[^>]*\bcx="([\d.]+)"/.exec(group(dom.stdout, 'ridge'));
+  assert.ok(ridge, 'the ridge point');
+  const [ry, rx] = [Number(ridge![1]), Number(ridge![2])];
+  assert.ok(Math.abs(compute[1] - compute[3]) < 0.01, 'the GEMM ceiling is flat');
+  assert.ok(copy[1] > copy[3] && copy[0] < copy[2], 'the copy ceiling rises with intensity');
+  for (const [x, y] of [[copy[2], copy[3]], [compute[0], compute[1]]] as const) assert.ok(Math.abs(x - rx) < 0.01 && Math.abs(y - ry) < 0.01, 'both ceilings meet at the ridge');
+  // each kernel is right of the ridge exactly when its FLOP/byte exceeds GEMM GFLOP/s over copy GB/s
+  for (const k of withFlops) {
+    const c = new RegExp(`<circle\\b[^>]*\\bcx="([\\d.]+)"[^>]*aria-label="${k.label.replace(/\./g, '\\.')}"|<circle\\b[^>]*aria-label="${k.label.replace(/\./g, '\\.')}"[^>]*\\bcx="([\\d.]+)"`).exec(pts);
+    assert.ok(c, `${k.label}: its point`);
+    const cx = Number(c![1] ?? c![2]);
+    assert.is(cx > rx, k.flops / k.bytes > a.ceiling.gemm.gflops / a.ceiling.copy.gbps, `${k.label} at ${k.flops / k.bytes} FLOP/B`);
+  }
   assert.is((group(dom.stdout, 'time-bars').match(/<rect\b/g) ?? []).length, a.profile.kernels.length, 'one time bar per kernel');
 
   const png = join(dir, 'roofline.png');
