@@ -55,7 +55,7 @@ async function ceiling(ctx: GpuContext, args: Args, log: (s: string) => void): P
 export const bench: CommandModule<{}, Args> = {
   command: 'bench [what]',
   describe: 'measure the adapter: `bench ceiling` (GEMM and copy ceilings), `bench --profile` (per-kernel profile of a model), `bench tune` (cache tuned tiles)',
-  builder: (y) => ownOptions(gpuOptions(y.command(benchCompare as CommandModule))
+  builder: (y) => ownOptions(y, (z) => gpuOptions(z.command(benchCompare as CommandModule))
     .positional('what', { choices: ['ceiling', 'tune'], describe: 'ceiling: the adapter\'s ceilings; tune: measure and cache a model\'s tiles' })
     .option('profile', { type: 'boolean', describe: 'per-kernel profile of one batched ablated forward pass' })
     .option('model', { choices: Object.keys(BUNDLED), describe: 'bundled model (default cnn, unless --arch/--weights)' })
@@ -181,11 +181,16 @@ export const bench: CommandModule<{}, Args> = {
   },
 };
 
-/** bench's options stay bench's: a subcommand (`bench compare`) neither lists nor accepts them (yargs options are global by default). */
-function ownOptions<T>(y: Argv<T>): Argv<T> {
-  const keys = Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key).filter((k) => k !== 'help' && k !== 'version' && k !== '$0');
+/**
+ * The options `add` gives bench stay bench's: a subcommand (`bench compare`) neither lists nor
+ * accepts them (yargs options are global by default). The CLI's own (--help, --verbose) stay global.
+ */
+function ownOptions<T, U>(y: Argv<T>, add: (y: Argv<T>) => Argv<U>): Argv<U> {
+  const keys = (z: unknown) => Object.keys((z as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+  const before = new Set(keys(y));
+  const out = add(y);
   // yargs takes global(keys, false) at run time; its types only know the one-argument form
-  return (y.global as unknown as (this: Argv<T>, k: string[], g: boolean) => Argv<T>).call(y, keys, false);
+  return (out.global as unknown as (this: Argv<U>, k: string[], g: boolean) => Argv<U>).call(out, keys(out).filter((k) => !before.has(k)), false);
 }
 
 async function tunePendingLogged(ctx: GpuContext, bn: BatchedNetwork, log: (s: string) => void): Promise<boolean> {

@@ -9,7 +9,7 @@ import { compareProfiles, formatComparison } from '../../models/profile_compare.
 import { readProfileFile } from '../../models/profile_file.js';
 import { writeRooflinePage } from '../../report/roofline.js';
 
-interface Args { a: string; b: string; html?: string; json?: boolean }
+interface Args { a: string; b: string; html?: string; json?: boolean; quiet?: boolean }
 
 export const benchCompare: CommandModule<{}, Args> = {
   command: 'compare <a> <b>',
@@ -25,7 +25,7 @@ export const benchCompare: CommandModule<{}, Args> = {
     const c = compareProfiles(a, b, { a: describe(args.a, a), b: describe(args.b, b) });
     if (args.html) {
       writeRooflinePage(args.html, { profile: b, name: args.b, compare: { base: a, comparison: c } });
-      if (!args.json) process.stderr.write(`roofline page with the comparison: ${args.html}\n`);
+      if (!args.json && !args.quiet) process.stderr.write(`roofline page with the comparison: ${args.html}\n`);
     }
     if (args.json) console.log(JSON.stringify(c, null, 1));
     else console.log(formatComparison(c));
