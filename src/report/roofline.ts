@@ -142,7 +142,7 @@ function rooflineSection(d: RooflinePageData): string {
   const p = d.profile;
   const shown = p.profile.kernels.filter(plotted);
   const left = p.profile.kernels.filter((k) => !plotted(k)).map((k) => k.label);
-  const cmp = d.compare ? ` Filled points are profile B (<code>${esc(d.compare.comparison.b)}</code>), rings profile A (<code>${esc(d.compare.comparison.a)}</code>), whose ceilings are dashed.` : '';
+  const cmp = d.compare ? ' Filled points are profile B, rings profile A, whose ceilings are dashed (the two profiles are named in the comparison below).' : '';
   return `${legend(shown.map((k) => k.kind))}
 <figure class="wide">${rooflinePlot(d)}</figure>
 <p class="note">One point per kernel (${shown.length} of them): horizontally, its FLOPs over the least bytes it must move (read its inputs and weights once, write its output once), from the kernel's shape; vertically, the FLOPs it did per second. The solid line is the roof on this adapter: up to the ridge point a kernel cannot beat the copy bandwidth times its intensity, after it the best GEMM that WGSL reaches here. The distance below the roof is what a better kernel could still gain.${cmp}${left.length ? ` Not on the roofline (no FLOPs counted): ${left.map(esc).join(', ')}.` : ''}</p>`;
