@@ -8,7 +8,7 @@
  * `sweep --trace` has one event per batch.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
@@ -221,6 +221,40 @@ test('bench compare: the time ratio B / A of every kernel, on the console and on
   assert.is((group(dom.stdout, 'kernel-points-a').match(/<circle\b/g) ?? []).length, n, 'A\'s kernels on the roofline');
   assert.is((group(dom.stdout, 'kernel-points').match(/<circle\b/g) ?? []).length, n, 'B\'s kernels on the roofline');
   assert.is((group(dom.stdout, 'ratio-bars').match(/<rect\b/g) ?? []).length, a.profile.kernels.length, 'a ratio bar per kernel');
+});
+
+test('bench compare of two tiles: the same pass with every conv on a shared-memory tile from the tuning cache', () => {
+  // C: A's batch, its cache (ceiling included) plus tuned tiles, every conv's then replaced by the 2-D shared-memory tile
+  const cache = join(dir, 'tiles.json');
+  copyFileSync(env.WEBCOAR_TUNING, cache);
+  const tune = coar(['bench', 'tune', ...model, '--masks', '4', '--examples', '2', '--quick'], { env: { WEBCOAR_TUNING: cache } });
+  assert.is(tune.code, 0, tune.stderr);
+  type CacheFile = { adapters: Record<string, Record<string, { choice: Record<string, unknown> }>> };
+  const c = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
+  let convs = 0;
+  for (const entries of Object.values(c.adapters)) for (const e of Object.values(entries)) if ('tp' in e.choice) { e.choice = { tp: 2, tc4: 1, wg: 16, wgc: 2, shared: true, kch: 2 }; convs++; }
+  assert.ok(convs > 0, 'bench tune cached conv tiles');
+  writeFileSync(cache, JSON.stringify(c));
+  const fileC = join(dir, 'c.json');
+  const p = coar(['bench', '--profile', ...model, '--masks', '4', '--examples', '2', '--out', fileC], { env: { WEBCOAR_TUNING: cache } });
+  assert.is(p.code, 0, p.stderr);
+  const a = read(files.a), cc = read(fileC);
+  const r = coar(['bench', 'compare', files.a, fileC], { env });
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  let changed = 0;
+  for (const ka of a.profile.kernels) {
+    const kc = cc.profile.kernels.find((k) => k.label === ka.label)!;
+    if (ka.kind === 'conv') {
+      // the workgroup order may follow (/cf): the cached tile has none, conv2d's traffic rule picks it
+      assert.match(kc.dispatches[0]!.tile ?? '', /^2x4\/16x2\/shared2(\/cf)?$/, `${ka.label} runs the cached tile in C`);
+      if (ka.kernel !== kc.kernel) changed++;
+    }
+    const line = lines.find((l) => l.startsWith(`${ka.label} `))!;
+    assert.ok(line.includes(ka.kernel) && line.includes(kc.kernel), `${ka.label}: both kernels and tiles in the row: ${line}`);
+    assert.ok(line.endsWith(`${(kc.seconds / ka.seconds).toFixed(2)}x`), line);
+  }
+  assert.ok(changed > 0, 'the default tile of A is not the shared-memory tile');
 });
 
 test('bench compare refuses a file that is not a profile, in one line', () => {
