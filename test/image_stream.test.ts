@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import { readNpy } from '../src/io/npy.js';
 import { coar } from './support/cli.js';
 import { runReference } from './support/python.js';
+import { imageFolder } from './support/image_folders.js';
 import { tempDir } from './support/tmp.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'coar.js');
@@ -53,11 +54,7 @@ test('streamed through the pixel cache, coar preprocess equals torchvision + PIL
 });
 
 test('a sweep over an image folder writes the same store streamed as in memory (byte for byte)', () => {
-  const d = join(dir, 'small');
-  for (const i of [0, 2, 9, 12, 13, 20]) {
-    mkdirSync(join(d, made.classes[made.labels[i]!]!), { recursive: true });
-    copyFileSync(made.files[i]!, join(d, made.classes[made.labels[i]!]!, `${i}.${made.files[i]!.split('.').pop()}`));
-  }
+  const d = imageFolder(made, join(dir, 'small'));
   const net = join(dir, 'net');
   runReference('resnet_reference.py', ['mini-resnet', net, '--width', '8', '--blocks', '1', '--classes', '3', '--no-forward']);
   const sweep = (out: string) => ['sweep', '--arch', 'mini-resnet', '--weights', join(net, 'weights.safetensors'), '--data', `imagefolder:${d}`,

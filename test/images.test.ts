@@ -17,6 +17,7 @@ import type { RgbImage } from '../src/data/rgb.js';
 import { readNpy } from '../src/io/npy.js';
 import { coar } from './support/cli.js';
 import { runReference } from './support/python.js';
+import { imageFolder } from './support/image_folders.js';
 import { tempDir } from './support/tmp.js';
 
 const dir = tempDir();
@@ -252,11 +253,7 @@ test('--preprocess none needs one size: a mixed folder is refused naming both si
 });
 
 test('coar run --arch --weights --data imagefolder: sweep, fit, eval (tensors rebuilt from the manifest) and report; a changed folder is refused on resume', () => {
-  const d = join(dir, 'small');
-  for (const i of [0, 2, 9, 12, 13, 20]) {
-    mkdirSync(join(d, made.classes[made.labels[i]!]!), { recursive: true });
-    copyFileSync(made.files[i]!, join(d, made.classes[made.labels[i]!]!, `${i}.${made.files[i]!.split('.').pop()}`));
-  }
+  const d = imageFolder(made, join(dir, 'small'));
   const net = join(dir, 'net');
   runReference('resnet_reference.py', ['mini-resnet', net, '--width', '8', '--blocks', '1', '--classes', '3', '--no-forward']);
   const store = join(dir, 'run');

@@ -3,7 +3,6 @@
  * anywhere), text from the data escaped, summaries equal to a direct computation, and a
  * page that Debian's headless Chromium renders with its plots.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,9 +12,9 @@ import { renderReport, writeReport, type ReportData } from '../src/report/html.j
 import { layerMass, topByMagnitude } from '../src/report/stats.js';
 import { ComponentTable, componentLayer } from '../src/models/components.js';
 import { loadModel } from '../src/models/index.js';
+import { CHROMIUM, chromium } from './support/chromium.js';
 import { tempDir } from './support/tmp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dir = tempDir('coar-report-');
 const EVIL_LAYER = 'evil<script>alert(1)</script>&co';
 const EVIL = `${EVIL_LAYER}.weight[0]`;
@@ -176,14 +175,6 @@ test('writeReport writes the rendered document whole, leaving no temporary file'
   assert.is(readFileSync(join(out, 'report.html'), 'utf8'), html);
   assert.equal(readdirSync(out), ['report.html']);
 });
-
-function chromium(args: string[], profile: string) {
-  return spawnSync(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`, ...args,
-  ], { encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20 });
-}
 
 test('headless Chromium renders the report from disk: a PNG screenshot and at least five SVG plots', () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)`);

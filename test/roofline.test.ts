@@ -7,7 +7,6 @@
  * in order and apart on each track; `bench compare` gives each kernel's time ratio;
  * `sweep --trace` has one event per batch.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,9 +17,9 @@ import type { ProfileFile } from '../src/models/profile_file.js';
 import type { TraceFile } from '../src/report/trace.js';
 import { coar } from './support/cli.js';
 import { runReference } from './support/python.js';
+import { CHROMIUM, chromium } from './support/chromium.js';
 import { tempDir } from './support/tmp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dir = tempDir('coar-roofline-');
 const env = { WEBCOAR_TUNING: join(dir, 'tuning.json') };
 const mini = join(dir, 'mini');
@@ -83,14 +82,6 @@ test('FLOPs and bytes of a conv and of the GEMM equal a hand count from the shap
     assert.is(kp.flops, r.flops * (name === 'conv1' ? a.examples : items), name);
   }
 });
-
-function chromium(args: string[], profile: string) {
-  return spawnSync(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`, ...args,
-  ], { encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20 });
-}
 
 /** The inner markup of the first <g> with this class in a dumped DOM. */
 function group(dom: string, cls: string): string {
