@@ -3,7 +3,6 @@
  * anywhere), text from the data escaped, summaries equal to a direct computation, and a
  * page that Debian's headless Chromium renders with its plots.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,9 +10,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { renderReport, writeReport, type ReportData } from '../src/report/html.js';
 import { layerMass, topByMagnitude } from '../src/report/stats.js';
+import { ComponentTable, componentLayer } from '../src/models/components.js';
+import { loadModel } from '../src/models/index.js';
+import { CHROMIUM, chromium } from './support/chromium.js';
 import { tempDir } from './support/tmp.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dir = tempDir('coar-report-');
 const EVIL_LAYER = 'evil<script>alert(1)</script>&co';
 const EVIL = `${EVIL_LAYER}.weight[0]`;
@@ -74,6 +75,17 @@ function synthetic(): ReportData {
 
 const data = synthetic();
 const html = renderReport(data);
+
+test('a component\'s layer read from its name (as coar report does, without weights) is the model\'s own', () => {
+  const weights = join(import.meta.dirname, '..', 'weights');
+  const tables = [
+    loadModel('mini-resnet', join(weights, 'fashion-cnn.safetensors')).components,
+    loadModel('vit', join(weights, 'fashion-vit.safetensors')).components,
+    // torchvision's ViT names its fused q/k/v rows in_proj_weight
+    new ComponentTable([{ layer: 'encoder.layers.encoder_layer_0.self_attention', param: 'encoder.layers.encoder_layer_0.self_attention.in_proj_weight', count: 3 }]),
+  ];
+  for (const t of tables) for (const c of t.entries()) assert.is(componentLayer(c.name), c.layer, c.name);
+});
 
 test('the report is one complete HTML document that needs nothing from outside the file', () => {
   assert.ok(html.startsWith('<!doctype html>'), 'starts with a doctype');
@@ -163,14 +175,6 @@ test('writeReport writes the rendered document whole, leaving no temporary file'
   assert.is(readFileSync(join(out, 'report.html'), 'utf8'), html);
   assert.equal(readdirSync(out), ['report.html']);
 });
-
-function chromium(args: string[], profile: string) {
-  return spawnSync(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`, ...args,
-  ], { encoding: 'utf8', timeout: 180_000, maxBuffer: 64 << 20 });
-}
 
 test('headless Chromium renders the report from disk: a PNG screenshot and at least five SVG plots', () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)`);

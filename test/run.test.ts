@@ -5,7 +5,7 @@
  * Fashion-MNIST test images under the same masks; run again, it resumes instead of
  * recomputing.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -66,11 +66,33 @@ for (const { model, weights, components } of MODELS) {
     const r = coar(args.filter((a) => a !== '--quiet'));
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stderr, `${M} already completed, 0 to do`);
+    // the console: a few lines, each naming its stage; no Dawn notice, no solver iteration
+    const lines = r.stderr.split('\n');
+    assert.ok(lines.length <= 8, `${lines.length} lines on stderr:\n${r.stderr}`);
+    for (const l of lines) assert.match(l, /^(sweep|fit|eval|report): /, `a line that names no stage: ${l}`);
     assert.is(statSync(join(out, 'test_margins.npy')).mtimeMs, before);
     assert.equal([...loadF32(join(out, 'test_margins.npy')).data], [...stored]);
     assert.ok(existsSync(join(out, 'report.html')));
   });
 }
+
+test('coar run --json and coar eval --json print one JSON summary on stdout, equal to the eval.json they wrote', () => {
+  const out = join(dir, 'cnn');
+  const base = ['--model', 'cnn', '--examples', String(N), '--masks', String(M), '--eval-masks', String(EVAL), '--out', out, '--quiet'];
+  const r = coar(['run', ...base, '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as { command: string; components: number; masks: number; examples: number; stages: { name: string }[]; eval: { alpha: number; pearsonMean: number }[] };
+  assert.equal([summary.command, summary.components, summary.masks, summary.examples], ['run', 112, M, N]);
+  assert.equal(summary.stages.map((x) => x.name), ['sweep', 'fit', 'eval', 'report']);
+  const written = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { alpha: number; pearsonMean: number }[];
+  assert.equal(summary.eval.map((e) => [e.alpha, e.pearsonMean]), written.map((e) => [e.alpha, e.pearsonMean]));
+  const e = coar(['eval', out, '--masks', String(EVAL), '--out', join(dir, 'eval-json'), '--json', '--quiet']);
+  assert.is(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout) as { command: string; eval: { alpha: number; masks: number; pearsonMean: number }[] };
+  const again = JSON.parse(readFileSync(join(dir, 'eval-json', 'eval.json'), 'utf8')) as { alpha: number; pearsonMean: number }[];
+  assert.is(ev.command, 'eval');
+  assert.equal(ev.eval.map((x) => [x.alpha, x.masks, x.pearsonMean]), again.map((x) => [x.alpha, EVAL, x.pearsonMean]));
+});
 
 test('coar report renders the report again from the files alone, and says what is missing', () => {
   const out = join(dir, 'cnn');
@@ -87,6 +109,19 @@ test('coar report renders the report again from the files alone, and says what i
   assert.is(missing.code, 1);
   assert.match(missing.stderr, `${bare} has no attributions.npy: run coar fit ${bare} first`);
   assert.not.ok(existsSync(join(bare, 'report.html')));
+  // a store whose weights are gone still reports: the report reads the store's files alone
+  const weights = join(dir, 'moved.safetensors');
+  copyFileSync(join(WEIGHTS, 'fashion-cnn.safetensors'), weights);
+  const moved = join(dir, 'moved');
+  assert.is(coar(['sweep', '--arch', 'mini-resnet', '--weights', weights, '--data', 'fashion-mnist', '--examples', '3', '--masks', '40', '--out', moved, '--quiet']).code, 0);
+  assert.is(coar(['fit', moved, '--method', 'ols', '--quiet']).code, 0);
+  rmSync(weights);
+  const page = coar(['report', moved]);
+  assert.is(page.code, 0, page.stderr);
+  const text = readFileSync(join(moved, 'report.html'), 'utf8');
+  assert.match(text, 'layer.2.conv2.weight[');
+  // the class names come from the manifest (Fashion-MNIST's test images 0-2: ankle boot, pullover, trouser)
+  for (const c of ['Ankle boot', 'Pullover', 'Trouser']) assert.match(text, c);
 });
 
 test.run();

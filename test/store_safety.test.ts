@@ -14,7 +14,7 @@ import { readNpy } from '../src/io/npy.js';
 import { halvesToFloats } from '../src/io/f16.js';
 import { coar } from './support/cli.js';
 import { loadF32 } from './support/compare.js';
-import { runReference } from './support/python.js';
+import { PYTHON, runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
 
 const dir = tempDir();
@@ -163,6 +163,39 @@ test('our store with a hand-edited file is refused: truncated margins, a missing
   r = coar(sweepArgs(fifo, ['--masks', '8']), { timeoutMs: 60_000 });
   assert.is(r.code, 1, 'a FIFO must not block the sweep');
   assert.match(r.stderr, /masks\.npy is a FIFO, not a regular file/);
+});
+
+/** Set row `row`'s flag in DIR/_completed.npy with numpy, as a user editing the store would. */
+const setFlag = (d: string, row: number, value: boolean) => execFileSync(PYTHON, ['-c',
+  `import numpy as np; p='${join(d, '_completed.npy')}'; c=np.load(p); c[${row}]=${value ? 'True' : 'False'}; np.save(p, c)`]);
+
+test('hand-edited completed flags: a row marked completed but never written is refused by sweep and fit; clearing its flag recomputes it byte-identically', () => {
+  const whole = join(dir, 'flags-whole');
+  assert.is(coar(sweepArgs(whole, ['--masks', '8'])).code, 0);
+  const s = join(dir, 'flags');
+  assert.is(coar(sweepArgs(s, ['--masks', '8', '--shard', '0/2'])).code, 0);
+  setFlag(s, 6, true);
+  let r = coar(sweepArgs(s, ['--masks', '8']));
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /row 6 marked completed in _completed\.npy holds a mask other than the one this sweep's seed draws/);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  r = coar(['fit', s, '--method', 'ols', '--out', join(dir, 'flags-fit')]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /row 6 marked completed/);
+  assert.not.ok(existsSync(join(dir, 'flags-fit')), 'a refused fit writes nothing');
+  // the remedy the message names
+  setFlag(s, 6, false);
+  r = coar(sweepArgs(s, ['--masks', '8']));
+  assert.is(r.code, 0, r.stderr);
+  for (const f of ['masks.npy', 'examples_margins.npy', '_completed.npy']) {
+    assert.ok(readFileSync(join(s, f)).equals(readFileSync(join(whole, f))), `${f} differs from an uninterrupted sweep`);
+  }
+  // a reference-layout store: its unwritten row 30 (zeros in masks and margins) marked completed
+  const ref30 = referenceStore(join(dir, 'flags-ref'));
+  setFlag(ref30, 30, true);
+  r = coar(['fit', ref30, '--method', 'ols']);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /row 30 marked completed in _completed\.npy holds only zeros in masks\.npy and the margins \(never written\)/);
 });
 
 test('no hangs: /proc, /sys and /dev are refused before anything is opened', () => {

@@ -43,6 +43,10 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .demandCommand(1, 'name a command: coar --help lists them')
     .recommendCommands()
+    .option('verbose', { type: 'boolean', global: true, describe: 'also solver iterations, tuning details and Dawn\'s own notices' })
+    .option('quiet', { type: 'boolean', global: true, describe: 'only results and errors' })
+    .example('$0 run', 'the main job: attributions of the bundled CNN on 32 Fashion-MNIST images, out/run-cnn/report.html')
+    .example('$0 <command> --help', 'a command\'s options, defaults and an example')
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err;

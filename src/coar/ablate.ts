@@ -5,6 +5,7 @@
 import type { GpuContext } from '../gpu/context.js';
 import { BatchedNetwork, inputShapeElems, memoryPerItem, toDeviceLayout, type BatchShape } from '../models/batched.js';
 import type { Network } from '../models/network.js';
+import { memoryInputs, type ExampleInputs } from './example_inputs.js';
 import { packMasks } from './masks.js';
 
 export interface AblateOptions {
@@ -37,13 +38,14 @@ export function planBatch(ctx: GpuContext, net: Network, n: number, k: number, o
 export class Ablator {
   readonly shape: BatchShape;
   private batched: BatchedNetwork;
-  private inputs: Float32Array;
+  private inputs: ExampleInputs;
   private n: number;
 
-  /** inputs: float32 NCHW [n, c, h, w]; labels [n]; `maxMasks`: most masks per call */
-  constructor(private ctx: GpuContext, readonly net: Network, inputs: Float32Array, private labels: ArrayLike<number>, maxMasks: number, private opts: AblateOptions = {}) {
+  /** inputs: float32 NCHW [n, c, h, w] (in memory or streamed); labels [n]; `maxMasks`: most masks per call */
+  constructor(private ctx: GpuContext, readonly net: Network, inputs: Float32Array | ExampleInputs, private labels: ArrayLike<number>, maxMasks: number, private opts: AblateOptions = {}) {
     this.n = labels.length;
-    this.inputs = inputs;
+    const { c, h, w } = net.input;
+    this.inputs = inputs instanceof Float32Array ? memoryInputs(inputs, c * h * w) : inputs;
     this.shape = planBatch(ctx, net, this.n, maxMasks, opts);
     this.batched = new BatchedNetwork(ctx, net, this.shape);
   }
@@ -61,7 +63,8 @@ export class Ablator {
     let done = 0;
     for (let e0 = 0; e0 < n; e0 += shape.examples) {
       const ne = Math.min(shape.examples, n - e0);
-      toDeviceLayout(net, this.inputs, e0, ne, input);
+      // a streamed set is read here, one batch of examples at a time
+      toDeviceLayout(net, this.inputs.chunk(e0, ne), 0, ne, input);
       lab.fill(0);
       for (let i = 0; i < ne; i++) lab[i] = this.labels[e0 + i]!;
       for (let m0 = 0; m0 < k; m0 += shape.masks) {
@@ -89,7 +92,7 @@ export class Ablator {
 }
 
 /** One-off: evaluate k masks on n examples. */
-export async function ablate(ctx: GpuContext, net: Network, inputs: Float32Array, labels: ArrayLike<number>, masks: Uint8Array, k: number, opts: AblateOptions = {}): Promise<{ margins: Float32Array; logits?: Float32Array }> {
+export async function ablate(ctx: GpuContext, net: Network, inputs: Float32Array | ExampleInputs, labels: ArrayLike<number>, masks: Uint8Array, k: number, opts: AblateOptions = {}): Promise<{ margins: Float32Array; logits?: Float32Array }> {
   const a = new Ablator(ctx, net, inputs, labels, k, opts);
   try {
     return await a.run(masks, k, opts.onProgress);

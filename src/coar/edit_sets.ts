@@ -14,6 +14,7 @@ import { loadFashionMnist } from '../data/fashion_mnist.js';
 import { check, UserError } from '../errors.js';
 import { readNpy } from '../io/npy.js';
 import type { Model } from '../models/index.js';
+import { materialize, memoryInputs } from './example_inputs.js';
 import type { BadImages } from '../data/image_pool.js';
 import type { Preprocessing } from '../data/preprocess.js';
 import { imageSpec, loadExamples, npySpec, type DataSpec, type ExampleSet } from './examples.js';
@@ -142,9 +143,9 @@ function candidateIndices(spec: SetSpec, data: DataSpec): number[] | undefined {
 export function subset(ex: ExampleSet, positions: readonly number[]): ExampleSet {
   const per = ex.shape.c * ex.shape.h * ex.shape.w;
   const inputs = new Float32Array(positions.length * per);
-  positions.forEach((p, i) => inputs.set(ex.inputs.subarray(p * per, (p + 1) * per), i * per));
+  positions.forEach((p, i) => inputs.set(ex.inputs.chunk(p, 1), i * per));
   return {
-    spec: ex.spec, indices: positions.map((p) => ex.indices[p]!), inputs,
+    spec: ex.spec, indices: positions.map((p) => ex.indices[p]!), inputs: memoryInputs(inputs, per),
     shape: { ...ex.shape, n: positions.length }, labels: Int32Array.from(positions, (p) => ex.labels[p]!), classNames: ex.classNames,
   };
 }
@@ -153,11 +154,12 @@ export function subset(ex: ExampleSet, positions: readonly number[]): ExampleSet
 export function concat(a: ExampleSet, b: ExampleSet): ExampleSet {
   const { c, h, w } = a.shape;
   check(b.shape.c === c && b.shape.h === h && b.shape.w === w, () => `example sets have different input shapes: [${c}, ${h}, ${w}] and [${b.shape.c}, ${b.shape.h}, ${b.shape.w}]`);
-  const inputs = new Float32Array(a.inputs.length + b.inputs.length);
-  inputs.set(a.inputs);
-  inputs.set(b.inputs, a.inputs.length);
+  const x = materialize(a.inputs, 'coar edit'), y = materialize(b.inputs, 'coar edit');
+  const inputs = new Float32Array(x.length + y.length);
+  inputs.set(x);
+  inputs.set(y, x.length);
   const labels = new Int32Array(a.labels.length + b.labels.length);
   labels.set(a.labels);
   labels.set(b.labels, a.labels.length);
-  return { spec: a.spec, indices: [...a.indices, ...b.indices], inputs, shape: { ...a.shape, n: a.shape.n + b.shape.n }, labels, classNames: a.classNames };
+  return { spec: a.spec, indices: [...a.indices, ...b.indices], inputs: memoryInputs(inputs, c * h * w), shape: { ...a.shape, n: a.shape.n + b.shape.n }, labels, classNames: a.classNames };
 }

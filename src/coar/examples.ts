@@ -9,10 +9,12 @@ import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { CLASS_NAMES, loadFashionMnist, preprocess, type FashionArch, type Split } from '../data/fashion_mnist.js';
 import { loadImages, type BadImages } from '../data/image_pool.js';
+import { buildPixelCache } from '../data/pixel_cache.js';
 import { listImageList } from '../data/image_list.js';
 import { listImageFolder } from '../data/imagefolder.js';
 import type { ImageListing } from '../data/listing.js';
-import type { Preprocessing } from '../data/preprocess.js';
+import { cachedInputs, memoryInputs, type ExampleInputs } from './example_inputs.js';
+import { outputSize, type Preprocessing } from '../data/preprocess.js';
 import type { Model } from '../models/index.js';
 import { readExamples } from './inputs.js';
 
@@ -37,7 +39,8 @@ export interface ExampleSet {
   spec: DataSpec;
   /** indices into the source */
   indices: number[];
-  inputs: Float32Array; // NCHW
+  /** NCHW float32, in memory or streamed from a pixel cache (example_inputs.ts) */
+  inputs: ExampleInputs;
   shape: { n: number; c: number; h: number; w: number };
   labels: Int32Array;
   classNames: string[];
@@ -73,7 +76,7 @@ export async function loadExamples(spec: DataSpec, model: Model, select: { count
     const h = spec.preprocessing === 'cnn' ? 32 : 28;
     if (model.inChannels !== 1) throw new UserError(`Fashion-MNIST images have 1 channel, the model expects ${model.inChannels}`);
     return {
-      spec, indices, inputs, shape: { n: indices.length, c: 1, h, w: h },
+      spec, indices, inputs: memoryInputs(inputs, h * h), shape: { n: indices.length, c: 1, h, w: h },
       labels: Int32Array.from(indices, (i) => data.labels[i]!), classNames: [...CLASS_NAMES],
     };
   }
@@ -87,7 +90,7 @@ export async function loadExamples(spec: DataSpec, model: Model, select: { count
     inputs.set(ex.inputs.subarray(i * per, (i + 1) * per), k * per);
   });
   return {
-    spec, indices, inputs, shape: { ...ex.shape, n: indices.length },
+    spec, indices, inputs: memoryInputs(inputs, per), shape: { ...ex.shape, n: indices.length },
     labels: Int32Array.from(indices, (i) => ex.labels[i]!),
     classNames: Array.from({ length: model.classes }, (_, i) => `class ${i}`),
   };
@@ -121,11 +124,30 @@ export async function loadImageExamples(spec: ImageSpec, model: Pick<Model, 'inC
   if (model && model.inChannels !== 3) throw new UserError(`images are decoded to 3 channels (RGB), the model expects ${model.inChannels}`);
   const far = model ? indices.find((i) => listing.labels[i]! >= model.classes) : undefined;
   if (model && far !== undefined) throw new UserError(`${listing.files[far]}: label ${listing.labels[far]} (${listing.classNames[listing.labels[far]!]}) is outside the model's ${model.classes} classes`);
-  const got = await loadImages(indices.map((i) => listing.files[i]!), spec.preprocessing, { badImages: spec.badImages, onProgress: cb.onImages });
+  const files = indices.map((i) => listing.files[i]!);
+  const size = outputSize(spec.preprocessing);
+  if (size !== null && files.length * 3 * size * size * 4 > inMemoryBytes()) {
+    // too many to hold as float32: the pixels go to a cache on disk, read a batch at a time
+    const key = createHash('sha256').update(JSON.stringify({ v: 1, path: spec.path, listing: spec.listingSha256, p: spec.preprocessing, bad: spec.badImages, indices })).digest('hex').slice(0, 32);
+    const c = await buildPixelCache(files, spec.preprocessing, key, { badImages: spec.badImages, onProgress: cb.onImages });
+    const kept = c.kept.map((k) => indices[k]!);
+    return {
+      spec: spec.badImages === 'skip' ? { ...spec, skipped: c.skipped } : spec,
+      indices: kept, inputs: cachedInputs(c.path, c.kept, spec.preprocessing), shape: { n: kept.length, c: 3, h: c.height, w: c.width },
+      labels: Int32Array.from(kept, (i) => listing.labels[i]!), classNames: listing.classNames,
+    };
+  }
+  const got = await loadImages(files, spec.preprocessing, { badImages: spec.badImages, onProgress: cb.onImages });
   const kept = got.kept.map((k) => indices[k]!);
   return {
     spec: spec.badImages === 'skip' ? { ...spec, skipped: got.skipped } : spec,
-    indices: kept, inputs: got.inputs, shape: { n: kept.length, c: 3, h: got.height, w: got.width },
+    indices: kept, inputs: memoryInputs(got.inputs, 3 * got.height * got.width), shape: { n: kept.length, c: 3, h: got.height, w: got.width },
     labels: Int32Array.from(kept, (i) => listing.labels[i]!), classNames: listing.classNames,
   };
+}
+
+/** Image inputs up to this many float32 bytes are held in memory; more go through a pixel cache. */
+function inMemoryBytes(): number {
+  const mb = Number(process.env.COAR_INPUTS_IN_MEMORY_MB);
+  return (Number.isFinite(mb) && mb >= 0 ? mb : 2048) * 2 ** 20;
 }

@@ -181,7 +181,7 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
       if (mv < 1 || mt < 2) throw new UserError(`cannot hold out ${valFrac} of ${m} rows to choose lambda (${mt} train, ${mv} validation): give --lambda or more rows`);
       progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
       const design = new Design(arena, packed, 0, mt, solver, blocking, detail, space(mt));
-      await design.ready(progress);
+      await design.ready(detail);
       const meanT = columnMeans(0, mt);
       const steps = opts.lambdaPath ?? (method === 'lasso' ? 12 : 13);
       lambdaGrid = method === 'lasso'
@@ -221,14 +221,14 @@ export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { da
             if (e < best[c - c0]!) { best[c - c0] = e; chosen[c] = lambdaMax ? g * lambdaMax[c - c0]! : g; }
           }
         }
-        progress?.(`examples ${c0}-${c1}: lambda chosen`);
+        detail?.(`examples ${c0}-${c1}: lambda chosen`);
       }
       arena.destroy();
     }
 
     // 2. fit on all rows
     const design = new Design(arena, packed, 0, m, solver, blocking, detail, space(m));
-    await design.ready(progress);
+    await design.ready(detail);
     const mean = columnMeans(0, m);
     const lipschitz = method === 'lasso' ? 1.02 * await largestEigenvalue(arena, design.operator(chunk4), cp, chunk4, C) : 0;
     const attributions = new Float32Array(C * n);

@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { check, UserError } from '../errors.js';
+import { checkCompletedMasks, type MaskStream } from './completed_check.js';
 import { NpyFile, readNpy } from '../io/npy.js';
 import { checkRegularFile } from '../io/files.js';
 import { storeWriter, type LockHolder } from '../io/lock.js';
@@ -94,6 +95,10 @@ export function openStore(dir: string, opts: { split?: string } = {}): StoreRead
         check(Array.isArray(names) && names.length === mh.shape[1], () =>
           `${manifestPath}: 'components' lists ${Array.isArray(names) ? names.length : 'no'} names, masks.npy has ${mh.shape[1]} components`);
       }
+    }
+    if (existsSync(completedPath)) {
+      const mf = manifest as (StoreManifest & { adopted?: unknown }) | null;
+      checkCompletedMasks(dir, masks, margins, usedRows, mf && !mf.adopted ? (mf as MaskStream) : null);
     }
     const m = margins;
     return {

@@ -19,6 +19,8 @@ export interface SweepManifest {
   split: string;
   examples: number[];
   labels: number[];
+  /** name of each class a label indexes (not part of the sweep's identity) */
+  classNames?: string[];
   alpha: number;
   seed: number;
   masks: number;

@@ -17,6 +17,7 @@ import { floatToHalf } from '../io/f16.js';
 import { cannotWrite, checkRegularFile, checkStorePlace, fsReason, writeFully } from '../io/files.js';
 import { lockStore, type StoreLock } from '../io/lock.js';
 import { npyHeaderBytes, NpyFile, readNpy } from '../io/npy.js';
+import { checkCompletedMasks } from './completed_check.js';
 import { describeForeign, inspectForeignStore, storeFiles, type ForeignStore } from './adopt.js';
 import { DTYPE_NAME, manifestPath, marginsDtypeOf, readManifest, sweepMismatch, type MarginsDtype, type SweepManifest } from './store_manifest.js';
 
@@ -126,6 +127,18 @@ export class SweepStore {
     this.completed = readNpy(join(dir, completedSpec.name)).data as Uint8Array;
   }
 
+  /** Refuse rows marked completed that hold no written mask (completed_check.ts). */
+  checkCompleted(): void {
+    const rows: number[] = [];
+    for (let r = 0; r < this.completed.length; r++) if (this.completed[r]) rows.push(r);
+    if (!rows.length) return;
+    const masks = NpyFile.open(join(this.dir, 'masks.npy'));
+    const margins = NpyFile.open(join(this.dir, this.marginsFile));
+    try {
+      checkCompletedMasks(this.dir, masks, margins, rows, this.adoption || this.manifest.adopted ? null : this.manifest);
+    } finally { masks.close(); margins.close(); }
+  }
+
   get marginsFile(): string { return `${this.manifest.split}_margins.npy`; }
   get marginsDtype(): MarginsDtype { return marginsDtypeOf(this.manifest); }
 
@@ -149,7 +162,9 @@ export class SweepStore {
         }
         const missing = fileSpecs(old).filter((f) => !files.includes(f.name)).map((f) => f.name);
         if (missing.length) throw new UserError(`${dir}: manifest.json names a sweep but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing; restore ${missing.length > 1 ? 'them' : 'it'} or use another --out folder`);
-        return new SweepStore(dir, old, lock);
+        const store = new SweepStore(dir, old, lock);
+        store.checkCompleted();
+        return store;
       }
       if (files.length) {
         const foreign = inspectForeignStore(dir, { masks: manifest.masks, components: manifest.components.length, examples: manifest.examples.length, split: manifest.split, alpha: manifest.alpha }, files);
@@ -158,6 +173,7 @@ export class SweepStore {
         }
         const store = new SweepStore(dir, { ...manifest, marginsDtype: foreign.marginsDtype }, lock);
         store.adoption = foreign;
+        store.checkCompleted();
         return store;
       }
       const full: SweepManifest = { ...manifest, marginsDtype: opts.marginsDtype ?? manifest.marginsDtype ?? 'f4' };
@@ -177,7 +193,11 @@ export class SweepStore {
   static open(dir: string, opts: { lock?: boolean } = {}): SweepStore {
     const manifest = readManifest(dir);
     const lock = opts.lock ? lockStore(dir, 'coar merge') : null;
-    try { return new SweepStore(dir, manifest, lock); } catch (e) { lock?.release(); throw e; }
+    try {
+      const store = new SweepStore(dir, manifest, lock);
+      store.checkCompleted();
+      return store;
+    } catch (e) { lock?.release(); throw e; }
   }
 
   /** Write our manifest into an adopted store once its completed row `checkedRow` was recomputed and agreed. */

@@ -1,13 +1,14 @@
 /**
  * Decode and preprocess many images on worker threads (one task per file, a few in flight per
- * thread), writing each tensor into place as it arrives. Bad images fail the load, or are
+ * thread), writing each image into place as it arrives. Bad images fail the load, or are
  * skipped and reported, as `badImages` says.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.js';
 import type { ImageResult, ImageTask } from './image_worker.js';
-import { outputSize, type Preprocessing } from './preprocess.js';
+import { outputSize, toTensor, type Preprocessing } from './preprocess.js';
+import type { RgbImage } from './rgb.js';
 
 export type BadImages = 'fail' | 'skip';
 
@@ -27,14 +28,16 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function loadImages(files: string[], p: Preprocessing, opts: LoadOptions): Promise<LoadedImages> {
+/**
+ * Decode and preprocess `files` on worker threads, handing each image's uint8 pixels to
+ * `onImage` as it arrives (in any order). Returns the positions of the images that could not
+ * be decoded, with the reason (only in skip mode: in fail mode the first bad file in listing
+ * order is thrown).
+ */
+export async function decodeImages(files: string[], p: Preprocessing, opts: LoadOptions, onImage: (id: number, px: RgbImage) => void): Promise<Map<number, string>> {
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), files.length));
-  const fixed = outputSize(p);
-  const per = fixed === null ? 0 : 3 * fixed * fixed;
-  let inputs = new Float32Array(per * files.length);
-  const loose: (Float32Array | undefined)[] = [];
-  const sizes: [number, number][] = [];
   const failed = new Map<number, string>();
+  if (files.length === 0) return failed;
   const workers = Array.from({ length: threads }, () => new Worker(new URL('./image_worker_boot.mjs', import.meta.url)));
   let next = 0, done = 0;
   try {
@@ -66,8 +69,7 @@ export async function loadImages(files: string[], p: Preprocessing, opts: LoadOp
             if (inFlight === 0) { fatal = true; reject(new UserError(firstBad.error)); }
             return;
           } else {
-            sizes[r.id] = [r.height, r.width];
-            if (fixed === null) loose[r.id] = r.data; else inputs.set(r.data, r.id * per);
+            try { onImage(r.id, { data: r.pixels, height: r.height, width: r.width }); } catch (e) { fatal = true; reject(e); return; }
           }
           done++;
           opts.onProgress?.(done, files.length);
@@ -80,6 +82,26 @@ export async function loadImages(files: string[], p: Preprocessing, opts: LoadOp
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+  return failed;
+}
+
+/** Decode `files` into one NCHW float32 tensor held in memory (see pixel_cache.ts for many images). */
+export async function loadImages(files: string[], p: Preprocessing, opts: LoadOptions): Promise<LoadedImages> {
+  const fixed = outputSize(p);
+  const per = fixed === null ? 0 : 3 * fixed * fixed;
+  let inputs = new Float32Array(per * files.length);
+  const loose: (Float32Array | undefined)[] = [];
+  const sizes: [number, number][] = [];
+  const failed = await decodeImages(files, p, opts, (id, px) => {
+    sizes[id] = [px.height, px.width];
+    if (fixed === null) {
+      const t = new Float32Array(3 * px.height * px.width);
+      toTensor(px, p, t, 0);
+      loose[id] = t;
+    } else {
+      toTensor(px, p, inputs, id * per);
+    }
+  });
   const kept = files.map((_, i) => i).filter((i) => !failed.has(i));
   if (kept.length === 0) throw new UserError(`none of the ${files.length} images could be decoded (first: ${failed.values().next().value})`);
   const [height, width] = sizes[kept[0]!]!;

@@ -1,10 +1,11 @@
 /**
  * The WebGPU device: Dawn's node bindings, an adapter chosen by flag, every limit raised
- * to what the adapter offers, and a clean exit.
+ * to what the adapter offers, Dawn's own notices kept off the console, and a clean exit.
  */
 import './globals.js';
 import { create } from 'webgpu';
 import { UserError } from '../errors.js';
+import { withNativeStderr } from './native_log.js';
 import type { AdapterFacts } from './profiles/index.js';
 
 
@@ -20,6 +21,8 @@ export interface GpuOptions {
   tune?: boolean;
   /** measure every shape class met again, replacing the adapter's cached tiles */
   retune?: boolean;
+  /** also show Dawn's and the driver's harmless notices (native_log.ts) */
+  verbose?: boolean;
 }
 
 export type Precision = 'f32' | 'f16';
@@ -49,7 +52,11 @@ const DEFAULT_BACKEND: Record<string, string> = { linux: 'vulkan', darwin: 'meta
 // its threads are torn down under pending GPU work and the process crashes.
 const instances: GPU[] = [];
 
-export async function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
+export function openGpu(opts: GpuOptions = {}): Promise<Gpu> {
+  return withNativeStderr(opts.verbose ?? false, () => open(opts));
+}
+
+async function open(opts: GpuOptions): Promise<Gpu> {
   const flags: string[] = [];
   if (opts.backend) flags.push(`backend=${opts.backend}`);
   if (opts.adapter) flags.push(`adapter=${opts.adapter}`);

@@ -53,3 +53,12 @@ export class ComponentTable {
 
   names(): string[] { return [...this.entries()].map((e) => e.name); }
 }
+
+/**
+ * The module a component name belongs to, from the name alone: `layer3.1.conv2.weight[5]`
+ * is in `layer3.1.conv2`, `encoder.layers.encoder_layer_0.self_attention.in_proj_weight[7]`
+ * in `...self_attention` (the `layer` of ComponentTable's entries).
+ */
+export function componentLayer(name: string): string {
+  return name.replace(/\[\d+\]$/, '').replace(/\.(?:in_proj_)?weight$/, '');
+}

@@ -38,8 +38,14 @@ export interface Op {
   /** activation elements read per item (the least any kernel must read), and weight bytes read once per dispatch in f32 */
   readElems?: number;
   weightBytes?: number;
+  /** for profiles and traces: what the kernel computes, and its dimensions (per item) */
+  kind?: OpKind;
+  shape?: Record<string, number>;
   encode(env: OpEnv): Dispatch[];
 }
+
+/** gemm: a linear layer (a 1x1 conv over a single row of tokens or one pixel); conv: a convolution over a map */
+export type OpKind = 'conv' | 'gemm' | 'pool' | 'attention' | 'layernorm' | 'tokens' | 'copy';
 
 export interface Network {
   arch: string;
@@ -74,6 +80,7 @@ export function convOp(a: {
     outElems: elemsOf(outShape),
     flops: 2 * outShape.h * outShape.w * a.cw.cout * a.cw.kh * a.cw.kw * a.cw.cin,
     perInput: a.input === INPUT,
+    ...convKind(a.cw, a.inShape, outShape),
     readElems: elemsOf(a.inShape) + (a.residual ? elemsOf(outShape) : 0),
     weightBytes: a.cw.kh * a.cw.kw * ceil4(a.cw.cin) * outShape.c * 4,
     encode: (env) => [conv2d(env.ctx, a.cw, {
@@ -87,6 +94,12 @@ export function convOp(a: {
   };
 }
 
+/** A 1x1 conv over one row of tokens (or one pixel) is a GEMM: m rows (tokens) x n outputs x k inputs. */
+function convKind(cw: ConvWeights, i: MapShape, o: MapShape): Pick<Op, 'kind' | 'shape'> {
+  if (cw.kh === 1 && cw.kw === 1 && i.h === 1 && cw.stride === 1) return { kind: 'gemm', shape: { m: o.h * o.w, n: cw.cout, k: cw.cin } };
+  return { kind: 'conv', shape: { h: i.h, w: i.w, cin: cw.cin, cout: cw.cout, kh: cw.kh, kw: cw.kw, stride: cw.stride, pad: cw.pad, oh: o.h, ow: o.w } };
+}
+
 export function poolOp(a: { label: string; spec: PoolSpec; input: string; inShape: MapShape; output: string }): Op & { outShape: MapShape } {
   const outShape = poolOutShape(a.spec, a.inShape);
   return {
@@ -96,6 +109,7 @@ export function poolOp(a: { label: string; spec: PoolSpec; input: string; inShap
     outShape,
     outElems: elemsOf(outShape),
     flops: elemsOf(outShape) * a.spec.k * a.spec.k,
+    kind: 'pool', shape: { h: a.inShape.h, w: a.inShape.w, c: a.inShape.c, k: a.spec.k, stride: a.spec.stride, oh: outShape.h, ow: outShape.w },
     readElems: elemsOf(a.inShape),
     encode: (env) => [pool(env.ctx, a.spec, env.buf(a.input), a.inShape, env.buf(a.output), env.batch, env.f16(a.input))],
   };

@@ -5,14 +5,38 @@
  * (roofline: a kernel cannot beat max(FLOPs / GEMM ceiling, bytes / copy bandwidth)).
  */
 import type { GpuContext } from '../gpu/context.js';
-import { timeDispatches, type TimingMethod } from '../gpu/timing.js';
+import type { TimingMethod } from '../gpu/timing.js';
 import type { Ceiling } from '../kernels/ceiling.js';
 import type { BatchedNetwork } from './batched.js';
 import { computedItems } from '../kernels/conv2d.js';
+import type { OpKind } from './network.js';
+import { bestSeconds, fastestRepeat, recordTimeline } from './timeline.js';
+
+/** What a profiled kernel computes: an op's kind, or the two kernels around the ops. */
+export type KernelKind = OpKind | 'mask' | 'margin' | 'other';
+
+/** One dispatch: its kernel and tile (from the dispatch's label), and when it ran. */
+export interface DispatchProfile {
+  kernel: string;
+  tile?: string;
+  /** best of the repeats */
+  seconds: number;
+  /** seconds from the pass's first begin, in the repeat with the least total time (the one a trace shows) */
+  begin: number;
+  end: number;
+}
 
 export interface KernelProfile {
   label: string;
+  /** the dispatches' labels, joined by + */
   kernel: string;
+  kind: KernelKind;
+  /** the op's dimensions per item (see the op's constructor in network.ts / vit.ts) */
+  shape?: Record<string, number>;
+  /** items the kernel writes (masks x examples) and items it computes (a perInput conv: the examples) */
+  items: number;
+  computedItems: number;
+  dispatches: DispatchProfile[];
   seconds: number;
   flops: number;
   bytes: number;
@@ -33,20 +57,28 @@ export interface NetworkProfile {
 export async function profileNetwork(ctx: GpuContext, bn: BatchedNetwork, ceiling?: Pick<Ceiling, 'gemm' | 'copy'>, repeats = 3): Promise<NetworkProfile> {
   const sched = bn.schedule;
   const flat = sched.flatMap((s) => s.dispatches);
-  const t = await timeDispatches(ctx, flat, repeats);
+  const timeline = await recordTimeline(ctx, flat, repeats);
+  const best = bestSeconds(timeline);
+  const shown = timeline.repeats[fastestRepeat(timeline)]!;
   const items = bn.items;
   const kernels: KernelProfile[] = [];
   let i = 0;
   for (const s of sched) {
-    const seconds = s.dispatches.reduce((acc) => acc + t.seconds[i++]!, 0);
+    const dispatches = s.dispatches.map((d): DispatchProfile => {
+      const space = d.label.indexOf(' ');
+      const span = shown[i]!;
+      return { kernel: space < 0 ? d.label : d.label.slice(0, space), tile: space < 0 ? undefined : d.label.slice(space + 1), seconds: best[i++]!, begin: span.begin, end: span.end };
+    });
+    const seconds = dispatches.reduce((acc, d) => acc + d.seconds, 0);
     const op = s.op;
     const elem = op && ctx.precision === 'f16' ? 2 : 4;
     // what the kernel executes: a perInput conv computes once per example and writes every item
     const computed = op?.perInput ? computedItems({ inputItems: bn.shape.examples, batch: items }) : items;
     const flops = op ? op.flops * computed : 0;
     const bytes = op ? ((op.readElems ?? 0) * computed + op.outElems * items) * elem + (op.weightBytes ?? 0) * (elem / 4) : 0;
+    const kind: KernelKind = op ? op.kind ?? 'other' : s.label === 'mask_expand' ? 'mask' : s.label === 'margin' ? 'margin' : 'other';
     const k: KernelProfile = {
-      label: s.label, kernel: s.dispatches.map((d) => d.label).join('+'), seconds, flops, bytes,
+      label: s.label, kernel: s.dispatches.map((d) => d.label).join('+'), kind, shape: op?.shape, items, computedItems: op ? computed : items, dispatches, seconds, flops, bytes,
       gflops: flops / seconds / 1e9, gbps: bytes / seconds / 1e9,
     };
     if (ceiling && op) {
@@ -58,7 +90,7 @@ export async function profileNetwork(ctx: GpuContext, bn: BatchedNetwork, ceilin
     kernels.push(k);
   }
   const total = kernels.reduce((a, k) => ({ seconds: a.seconds + k.seconds, flops: a.flops + k.flops, bytes: a.bytes + k.bytes }), { seconds: 0, flops: 0, bytes: 0 });
-  return { method: t.method, items, kernels, total };
+  return { method: timeline.method, items, kernels, total };
 }
 
 /** The profile as a fixed-width table (one row per kernel, then the total). */

@@ -205,6 +205,7 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
   ops.push({
     label: L.patch, inputs: [INPUT], output: 'patches', outElems: (T - 1) * ceil4(D),
     flops: 2 * (T - 1) * D * s.inChannels * s.patch * s.patch,
+    kind: 'conv', shape: { h: input.h, w: input.w, cin: s.inChannels, cout: D, kh: s.patch, kw: s.patch, stride: s.patch, pad: 0, oh: Math.floor(input.h / s.patch), ow: Math.floor(input.w / s.patch) },
     readElems: inShape.h * inShape.w * inShape.c, weightBytes: s.patch * s.patch * inShape.c * ceil4(D) * 4,
     encode: (env) => [conv2d(env.ctx, patchConv, {
       x: env.buf(INPUT), xShape: inShape, inputItems: env.inputItems, y: env.buf('patches'), batch: env.inputItems, act: 'none', yF16: env.f16('patches'),
@@ -214,11 +215,13 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
   uploads.push(emb.clsPos);
   ops.push({
     label: 'tokens', inputs: ['patches'], output: 'x0', outElems: tokenElems, flops: T * D, readElems: (T - 1) * ceil4(D),
+    kind: 'tokens', shape: { tokens: T, d: D },
     encode: (env) => [embedTokens(env.ctx, emb, { patches: env.buf('patches'), examples: env.inputItems, x: env.buf('x0'), batch: env.batch, f16: env.f16('x0') })],
   });
 
   const lnOp = (label: string, ln: LayerNormWeights, input: string, output: string, inTokens: number, outTokens = inTokens): Op => ({
     label, inputs: [input], output, outElems: outTokens * ceil4(D), flops: 8 * outTokens * D, readElems: outTokens * ceil4(D),
+    kind: 'layernorm', shape: { tokens: outTokens, d: D },
     encode: (env) => [layerNorm(env.ctx, ln, { x: env.buf(input), y: env.buf(output), batch: env.batch, inTokens, outTokens, f16: env.f16(output) })],
   });
 
@@ -238,6 +241,7 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
     ops.push(convOp({ label: `${b}.${L.qkvLayer}`, cw: qkv, input: `${b}.ln1`, inShape: tokensShape, output: `${b}.qkv`, act: 'none', componentOffset: offset(L.qkvLayer) }));
     ops.push({
       label: `${b}.attention`, inputs: [`${b}.qkv`], output: `${b}.heads`, outElems: n * ceil4(D), flops: 4 * n * T * D, readElems: T * ceil4(3 * D),
+      kind: 'attention', shape: { tokens: T, queries: n, d: D, heads },
       encode: (env) => [attention(env.ctx, { qkv: env.buf(`${b}.qkv`), o: env.buf(`${b}.heads`), batch: env.batch, tokens: T, queries: n, d: D, heads, f16: env.f16(`${b}.heads`) })],
     });
     let residual = x;
@@ -245,6 +249,7 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
       const from = x;
       ops.push({
         label: `${b}.class_token`, inputs: [from], output: `${b}.cls_in`, outElems: ceil4(D), flops: 0, readElems: ceil4(D),
+        kind: 'copy', shape: { tokens: T, d: D },
         encode: (env) => [firstToken(env.ctx, { x: env.buf(from), tokens: T, d: D, y: env.buf(`${b}.cls_in`), batch: env.batch, f16: env.f16(from) })],
       });
       residual = `${b}.cls_in`;

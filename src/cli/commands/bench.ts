@@ -6,7 +6,8 @@
  * `coar bench tiles`: list the tiles the tuner may choose, with their kinds (bench_tiles.ts).
  */
 import { existsSync } from 'node:fs';
-import type { CommandModule } from 'yargs';
+import { dirname, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
 import { generateMasks, packMasks } from '../../coar/masks.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
@@ -17,6 +18,11 @@ import { BatchedNetwork, inputShapeElems, toDeviceLayout } from '../../models/ba
 import { ARCHS, loadModel } from '../../models/index.js';
 import { networkFlops } from '../../models/network.js';
 import { formatProfile, profileNetwork } from '../../models/profile.js';
+import { PROFILE_FORMAT, profileJson, type ProfileFile } from '../../models/profile_file.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { writeRooflinePage } from '../../report/roofline.js';
+import { profileTrace, writeTrace } from '../../report/trace.js';
+import { benchCompare } from './bench_compare.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { formatTiles, listTiles } from './bench_tiles.js';
 import { BUNDLED } from './run.js';
@@ -24,6 +30,7 @@ import { BUNDLED } from './run.js';
 interface Args extends GpuArgs {
   what?: string; profile?: boolean; model?: string; arch?: string; weights?: string; heads?: number; size?: number;
   masks: number; examples: number; alpha: number; quick?: boolean; tile?: string; 'gemm-size'?: number; ceiling?: boolean; json?: boolean; repeats: number;
+  out?: string; html?: string; trace?: string;
 }
 
 const CEILING_KEY = 'ceiling';
@@ -51,7 +58,7 @@ async function ceiling(ctx: GpuContext, args: Args, log: (s: string) => void): P
 export const bench: CommandModule<{}, Args> = {
   command: 'bench [what]',
   describe: 'measure the adapter: `bench ceiling` (GEMM and copy ceilings), `bench --profile` (per-kernel profile of a model), `bench tune` (cache tuned tiles)',
-  builder: (y) => gpuOptions(y)
+  builder: (y) => ownOptions(y, (z) => gpuOptions(z.command(benchCompare as CommandModule))
     .positional('what', { choices: ['ceiling', 'tune', 'tiles'], describe: 'ceiling: the adapter\'s ceilings; tune: measure and cache a model\'s tiles; tiles: list the tile candidates and their kinds' })
     .option('profile', { type: 'boolean', describe: 'per-kernel profile of one batched ablated forward pass' })
     .option('model', { choices: Object.keys(BUNDLED), describe: 'bundled model (default cnn, unless --arch/--weights)' })
@@ -66,13 +73,21 @@ export const bench: CommandModule<{}, Args> = {
     .option('ceiling', { type: 'boolean', describe: 'with --profile: measure the ceiling now instead of using the cached one' })
     .option('quick', { type: 'boolean', describe: 'ceiling and tune: a few candidates of each kind only' })
     .option('gemm-size', { type: 'number', describe: 'ceiling: GEMM side n (n x n x n), default 1024' })
-    .option('json', { type: 'boolean', describe: 'print JSON' })
-    .option('tile', { type: 'string', describe: 'with --profile: run every conv with this tile (a name `coar bench tiles` lists)', group: 'GPU:' }) as any,
+    .option('json', { type: 'boolean', describe: 'print JSON (with --profile: the profile file, as --out writes it)' })
+    .option('tile', { type: 'string', describe: 'with --profile: run every conv with this tile (a name `coar bench tiles` lists)', group: 'GPU:' })
+    .option('out', { type: 'string', describe: 'with --profile: write the profile file (JSON) here, for `coar bench compare`' })
+    .option('html', { type: 'string', describe: 'with --profile: write the roofline page (self-contained HTML) here' })
+    .option('trace', { type: 'string', describe: 'with --profile: write the pass as a Chrome trace (Perfetto, chrome://tracing) here' })) as any,
   handler: async (args) => {
     check(args.what || args.profile, () => 'name what to measure: `coar bench ceiling`, `coar bench --profile [--model cnn|vit | --arch A --weights W]` or `coar bench tune ...`');
     for (const k of ['masks', 'examples', 'repeats'] as const) check(Number.isInteger(args[k]) && args[k] >= 1, () => `--${k} must be a positive integer, got ${args[k]}`);
     check(args.alpha > 0 && args.alpha < 1, () => `--alpha must be in (0, 1), got ${args.alpha}`);
     const log = (s: string) => { if (!args.json) process.stderr.write(s + '\n'); };
+    for (const k of ['out', 'html', 'trace'] as const) {
+      const f = args[k];
+      check(f === undefined || args.profile, () => `--${k} is for \`coar bench --profile\`; add --profile`);
+      check(f === undefined || existsSync(dirname(resolve(f!))), () => `--${k} ${f}: folder ${dirname(resolve(f!))} does not exist; create it first`);
+    }
     if (args.what === 'ceiling') {
       const ctx = await GpuContext.open(args);
       try {
@@ -152,8 +167,15 @@ export const bench: CommandModule<{}, Args> = {
         process.stderr.write(`coar: warning: kernels run at up to ${over.toFixed(1)}x the cached ceiling${date ? ` (measured ${date})` : ''}: it was probably ` +
           'measured under load; measure it again with `coar bench ceiling` (or add --ceiling) before reading the % columns\n');
       }
+      const file: ProfileFile = {
+        format: PROFILE_FORMAT, date: new Date().toISOString(), adapter: ctx.gpu.description, arch: b.arch, size: side, masks: args.masks, examples: n,
+        precision: ctx.precision, flopsPerPass: flops, passesPerSecond: rate, ofCeiling: rate / ideal, ceiling: { gemm: ceil.gemm, copy: ceil.copy }, repeats: args.repeats, profile: prof,
+      };
+      if (args.out) { writeFileAtomic(args.out, [Buffer.from(profileJson(file), 'utf8')]); log(`profile: ${args.out}`); }
+      if (args.html) { writeRooflinePage(args.html, { profile: file, name: args.out ?? `${b.arch} ${side}x${side}` }); log(`roofline page: ${args.html}`); }
+      if (args.trace) { writeTrace(args.trace, profileTrace(file)); log(`trace: ${args.trace} (open it in https://ui.perfetto.dev or chrome://tracing)`); }
       if (args.json) {
-        console.log(JSON.stringify({ adapter: ctx.gpu.description, arch: b.arch, size: side, masks: args.masks, examples: n, precision: ctx.precision, flopsPerPass: flops, passesPerSecond: rate, ofCeiling: rate / ideal, ceiling: ceil, profile: prof }, null, 1));
+        console.log(profileJson(file));
       } else {
         console.log(`adapter: ${ctx.gpu.description}`);
         console.log(`ceilings: GEMM ${ceil.gemm.gflops.toFixed(2)} GFLOP/s, copy ${ceil.copy.gbps.toFixed(2)} GB/s`);
@@ -169,6 +191,18 @@ export const bench: CommandModule<{}, Args> = {
     }
   },
 };
+
+/**
+ * The options `add` gives bench stay bench's: a subcommand (`bench compare`) neither lists nor
+ * accepts them (yargs options are global by default). The CLI's own (--help, --verbose) stay global.
+ */
+function ownOptions<T, U>(y: Argv<T>, add: (y: Argv<T>) => Argv<U>): Argv<U> {
+  const keys = (z: unknown) => Object.keys((z as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+  const before = new Set(keys(y));
+  const out = add(y);
+  // yargs takes global(keys, false) at run time; its types only know the one-argument form
+  return (out.global as unknown as (this: Argv<U>, k: string[], g: boolean) => Argv<U>).call(out, keys(out).filter((k) => !before.has(k)), false);
+}
 
 async function tunePendingLogged(ctx: GpuContext, bn: BatchedNetwork, log: (s: string) => void): Promise<boolean> {
   let any = false;

@@ -154,7 +154,7 @@ async function runEdit(ctx: GpuContext, model: Model, args: EditArgs, sets: Reco
   const net = model.build(ctx, val.shape);
   const ablator = new Ablator(ctx, net, val.inputs, val.labels, Math.min(maxK + 1, 16));
   const walk = search === 'prefix' ? order : order.slice(0, candidates);
-  const bar = o.quiet ? { update() {}, stop() {} } : progressBar('edit', search === 'prefix' ? maxK : walk.length, search === 'prefix' ? 'k' : 'components');
+  const bar = progressBar('edit', search === 'prefix' ? maxK : walk.length, search === 'prefix' ? 'k' : 'components', o.quiet);
   let result: SearchResult;
   let lastLog = 0;
   const nVT = sets.valTarget.examples.shape.n;

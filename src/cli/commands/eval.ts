@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { Ablator } from '../../coar/ablate.js';
 import { evaluate, type AlphaEval } from '../../coar/eval.js';
 import { loadExamples, sha256File } from '../../coar/examples.js';
+import { readAttributions } from '../../coar/results.js';
 import { readManifest, type SweepManifest } from '../../coar/store_manifest.js';
 import { check, UserError } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
@@ -14,7 +15,7 @@ import { readNpy, writeNpy } from '../../io/npy.js';
 import { loadModel, type Model } from '../../models/index.js';
 import { progressBar } from '../progress.js';
 
-interface EvalArgs extends GpuArgs { store: string; attributions?: string; masks: number; alphas?: string; weights?: string; out?: string; quiet?: boolean }
+interface EvalArgs extends GpuArgs { store: string; attributions?: string; masks: number; alphas?: string; weights?: string; out?: string; quiet?: boolean; json?: boolean }
 
 /** The model a store was made with, refusing weights whose hash differs. */
 export function storeModel(manifest: SweepManifest, weights?: string): Model {
@@ -25,22 +26,21 @@ export function storeModel(manifest: SweepManifest, weights?: string): Model {
   return loadModel(manifest.model.arch, path);
 }
 
-export function readAttributions(dir: string, components: number, n: number): { attributions: Float32Array; bias: Float32Array } {
-  const a = readNpy(join(dir, 'attributions.npy'));
-  const b = readNpy(join(dir, 'bias.npy'));
-  check(a.dtype === 'f4' && a.shape.join() === `${components},${n}`, () => `${join(dir, 'attributions.npy')}: expected float32 [${components}, ${n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar fit on this store`);
-  check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
-  return { attributions: a.data as Float32Array, bias: b.data as Float32Array };
-}
-
 export async function runEval(ctx: GpuContext, manifest: SweepManifest, model: Model, attrDir: string, opts: { masks: number; alphas: number[]; quiet?: boolean }): Promise<AlphaEval[]> {
   const ex = await loadExamples(manifest.data, model, { indices: manifest.examples });
   const { attributions, bias } = readAttributions(attrDir, model.components.size, ex.shape.n);
   const net = model.build(ctx, ex.shape);
   const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, Math.min(opts.masks, 64));
-  const bar = opts.quiet ? { update() {}, stop() {} } : progressBar('eval', opts.alphas.length * opts.masks * ex.shape.n);
+  const log = (s: string) => { if (!opts.quiet) process.stderr.write(`eval: ${s}\n`); };
+  log(`${opts.masks} fresh masks at alpha ${opts.alphas.map((a) => +a.toFixed(4)).join(', ')} x ${ex.shape.n} examples`);
+  const bar = progressBar('eval', opts.alphas.length * opts.masks * ex.shape.n, 'passes', opts.quiet);
+  const t0 = performance.now();
   try {
-    return await evaluate(ablator, attributions, bias, { seed: manifest.seed, alphas: opts.alphas, masks: opts.masks }, (d) => bar.update(d));
+    const results = await evaluate(ablator, attributions, bias, { seed: manifest.seed, alphas: opts.alphas, masks: opts.masks }, (d) => bar.update(d));
+    bar.stop();
+    const s = (performance.now() - t0) / 1000;
+    log(`done in ${s.toFixed(1)} s (${((opts.alphas.length * opts.masks * ex.shape.n) / s).toFixed(1)} ablated passes/s)`);
+    return results;
   } finally {
     bar.stop();
     ablator.destroy();
@@ -57,6 +57,11 @@ export function writeEval(dir: string, results: AlphaEval[]): void {
   });
   const json = results.map((r, i) => ({ alpha: r.alpha, seed: r.seed, masks: r.masks, files: [`eval_${i}_true.npy`, `eval_${i}_predicted.npy`], ...r.summary, pearson: [...r.pearson], spearman: [...r.spearman] }));
   writeFileAtomic(join(dir, 'eval.json'), [new TextEncoder().encode(JSON.stringify(json, null, 1) + '\n')]);
+}
+
+/** The evaluation as `--json` prints it: one record per alpha. */
+export function evalSummary(results: AlphaEval[]) {
+  return results.map((r) => ({ alpha: r.alpha, masks: r.masks, ...r.summary }));
 }
 
 export function printEval(results: AlphaEval[]): void {
@@ -77,6 +82,7 @@ export const evalCommand: CommandModule<{}, EvalArgs> = {
     .option('alphas', { type: 'string', describe: 'comma-separated alphas (default: alpha/2, alpha, 2 alpha of the sweep)' })
     .option('weights', { type: 'string', describe: "the model's weights, if moved since the sweep (hash checked)" })
     .option('out', { type: 'string', describe: 'where to write eval.json and the margins (default: the attributions folder)' })
+    .option('json', { type: 'boolean', describe: 'print one JSON summary on stdout instead of the table' })
     .option('quiet', { type: 'boolean' }) as any,
   handler: async (args) => {
     const manifest = readManifest(args.store);
@@ -88,8 +94,10 @@ export const evalCommand: CommandModule<{}, EvalArgs> = {
     const ctx = await GpuContext.open(args);
     try {
       const results = await runEval(ctx, manifest, model, attrDir, { masks: args.masks, alphas, quiet: args.quiet });
-      writeEval(args.out ?? attrDir, results);
-      printEval(results);
+      const out = args.out ?? attrDir;
+      writeEval(out, results);
+      if (args.json) console.log(JSON.stringify({ command: 'eval', store: args.store, out, eval: evalSummary(results) }));
+      else printEval(results);
     } finally {
       ctx.destroy();
     }

@@ -6,7 +6,8 @@ import type { CommandModule } from 'yargs';
 import { imageSpec, loadImageExamples } from '../../coar/examples.js';
 import { parseIndices } from '../../coar/indices.js';
 import { check } from '../../errors.js';
-import { writeNpy } from '../../io/npy.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { npyHeaderBytes, writeNpy } from '../../io/npy.js';
 import { imageOptions, parseImageSource, preprocessingFrom, type ImageArgs } from '../image_options.js';
 import { progressBar } from '../progress.js';
 
@@ -39,7 +40,16 @@ export const preprocess: CommandModule<{}, Args> = {
     });
     bar.stop();
     const { n, c, h, w } = ex.shape;
-    writeNpy(args.out, 'f4', [n, c, h, w], ex.inputs);
+    // streamed a batch of images at a time: a cached set is never whole in memory
+    const batch = 32;
+    writeFileAtomic(args.out, (function* () {
+      yield npyHeaderBytes('f4', [n, c, h, w]);
+      for (let e = 0; e < n; e += batch) {
+        const t = ex.inputs.chunk(e, Math.min(batch, n - e));
+        yield new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+      }
+    })());
+    ex.inputs.close?.();
     writeNpy(args['labels-out'], 'i8', [n], BigInt64Array.from(ex.labels, (v) => BigInt(v)));
     const s = (performance.now() - t0) / 1000;
     const skipped = ex.spec.source === 'imagefolder' || ex.spec.source === 'list' ? ex.spec.skipped ?? [] : [];

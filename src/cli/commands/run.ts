@@ -11,8 +11,8 @@ import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { imageOptions, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
-import { printEval, runEval, storeModel, writeEval } from './eval.js';
-import { writeStoreReport } from './report.js';
+import { evalSummary, printEval, runEval, storeModel, writeEval } from './eval.js';
+import { writeStoreReport } from '../../report/store_report.js';
 import { fit } from './fit.js';
 import { sweepCommand } from './sweep.js';
 
@@ -30,7 +30,7 @@ export const BUNDLED: Record<string, { arch: string; weights: string; title: str
 interface RunArgs extends GpuArgs, ImageArgs {
   arch?: string; weights?: string; data?: string; inputs?: string; labels?: string;
   model: string; out?: string; examples?: number; masks?: number; alpha: number; seed: number;
-  'eval-masks': number; method: string; quiet?: boolean; verbose?: boolean;
+  'eval-masks': number; method: string; quiet?: boolean; verbose?: boolean; json?: boolean;
 }
 
 export const run: CommandModule<{}, RunArgs> = {
@@ -50,8 +50,7 @@ export const run: CommandModule<{}, RunArgs> = {
     .option('seed', { type: 'number', default: 0 })
     .option('eval-masks', { type: 'number', default: 100, describe: 'fresh masks per alpha in the evaluation' })
     .option('method', { choices: ['ols', 'ridge', 'lasso'], default: 'ridge', describe: 'fit (ridge and lasso choose lambda on held-out masks)' })
-    .option('quiet', { type: 'boolean' })
-    .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
+    .option('json', { type: 'boolean', describe: 'print one JSON summary on stdout instead of the tables' }) as any,
   handler: async (args) => {
     const own = args.arch !== undefined;
     if (own) {
@@ -67,8 +66,8 @@ export const run: CommandModule<{}, RunArgs> = {
     const out = resolve(args.out ?? join('out', `run-${own ? args.arch : args.model}`));
     try { mkdirSync(out, { recursive: true }); } catch (e) { check(false, () => `cannot create ${out}: ${(e as NodeJS.ErrnoException).code}`); }
     const stages: { name: string; seconds: number }[] = [];
+    // each stage prints its own start and end lines on stderr
     const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
-      if (!args.quiet) process.stderr.write(`\n== ${name}\n`);
       const t0 = performance.now();
       const r = await f();
       stages.push({ name, seconds: (performance.now() - t0) / 1000 });
@@ -97,9 +96,19 @@ export const run: CommandModule<{}, RunArgs> = {
       title: own ? `COAR on ${bundled.title}` : `COAR on ${args.model === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`,
       stages, passesPerSecond: swept.computed ? (swept.computed * swept.examples) / swept.seconds : undefined,
     }));
-    console.log(`\n${bundled.title}: ${model.components.size} components, ${masks} masks x ${swept.examples} examples, alpha ${args.alpha}, ${args.method} fit`);
+    const total = stages.reduce((a, st) => a + st.seconds, 0);
+    if (args.json) {
+      console.log(JSON.stringify({
+        command: 'run', title: bundled.title, store: out, report: reportPath,
+        arch: bundled.arch, components: model.components.size, masks, examples: swept.examples, alpha: args.alpha, method: args.method,
+        passesPerSecond: swept.computed ? (swept.computed * swept.examples) / swept.seconds : null,
+        stages, seconds: total, eval: evalSummary(results),
+      }));
+      return;
+    }
+    console.log(`${bundled.title}: ${model.components.size} components, ${masks} masks x ${swept.examples} examples, alpha ${args.alpha}, ${args.method} fit`);
     printEval(results);
-    console.log(`\ntime by stage: ${stages.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}; total ${stages.reduce((a, s) => a + s.seconds, 0).toFixed(1)} s`);
+    console.log(`\ntime by stage: ${stages.map((st) => `${st.name} ${st.seconds.toFixed(1)} s`).join(', ')}; total ${total.toFixed(1)} s`);
     console.log(`report: ${reportPath}`);
   },
 };

@@ -14,6 +14,7 @@ import { ARCHS, loadModel } from '../../models/index.js';
 import { imageOptions, parseImageSource, preprocessingFrom, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
+import { sweepTrace, writeTrace, type BatchSpan } from '../../report/trace.js';
 
 export interface ModelDataArgs extends GpuArgs, ImageArgs {
   arch: string; weights: string; inputs?: string; labels?: string;
@@ -44,7 +45,7 @@ export function dataSpec(args: ModelDataArgs): DataSpec {
   return npySpec(args.inputs, args.labels);
 }
 
-export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string }
+export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string; trace?: string }
 
 /** What one invocation did: rows computed now (completed rows are skipped) and how long that took. */
 export interface SweepRun { computed: number; examples: number; seconds: number }
@@ -60,6 +61,7 @@ export const sweep: CommandModule<{}, SweepArgs> = {
     .option('shard', { type: 'string', describe: 'compute share i of N (i/N, contiguous mask ranges); merge shards with coar merge' })
     .option('chunk', { type: 'number', describe: 'masks per write (default: what one batch holds)' })
     .option('quiet', { type: 'boolean', describe: 'no progress bar' })
+    .option('trace', { type: 'string', describe: 'write the batches as a Chrome trace (Perfetto, chrome://tracing) here' })
     .option('split', { type: 'string', describe: 'name of the margins file, <split>_margins.npy (default: test/train for Fashion-MNIST, examples otherwise); give the reference\'s to resume its store' })
     .option('margins-dtype', { choices: ['f32', 'f16'], describe: 'margin storage: f32 (default, exact) or f16 (the reference\'s, half the disk)' })
     .option('indices', { type: 'string', describe: 'instead of --examples: the example indices to attribute (5+9+12, 0-499 or @file)' }) as any,
@@ -84,7 +86,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
     model: { arch: args.arch, weights: resolve(args.weights), sha256: sha256File(args.weights) },
     components: model.components.names(),
     data: ex.spec, split: args.split ?? (spec.source === 'fashion-mnist' ? spec.split : 'examples'),
-    examples: ex.indices, labels: [...ex.labels],
+    examples: ex.indices, labels: [...ex.labels], classNames: ex.classNames,
     alpha: args.alpha, seed: args.seed, masks: args.masks, generator: MASK_GENERATOR, created: new Date().toISOString(),
   };
   check(args.split === undefined || /^[A-Za-z0-9][\w.-]*$/.test(args.split), () => `--split ${args.split}: use letters, digits, '.', '_' or '-'`);
@@ -107,17 +109,19 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
       if (pending === 0) return { computed: 0, examples: ex.shape.n, seconds: 0 };
     }
     const chunk = args.chunk ?? ablator.shape.masks;
-    const bar = args.quiet ? { update() {}, stop() {} } : progressBar('sweep', pending * ex.shape.n);
+    const bar = progressBar('sweep', pending * ex.shape.n, 'passes', args.quiet);
     const t0 = performance.now();
-    let last = 0;
+    const batches: BatchSpan[] = []; // for --trace
+    let traced = 0;
     const done = await runSweep(store, ablator, range, chunk, (rows) => {
+      batches.push({ begin: batches.at(-1)?.end ?? 0, end: (performance.now() - t0) / 1000, rows: rows - traced });
+      traced = rows;
       bar.update(rows * ex.shape.n);
-      const s = (performance.now() - t0) / 1000;
-      if (!process.stderr.isTTY && !args.quiet && s - last > 30) { last = s; log(`${rows}/${pending} masks, ${((rows * ex.shape.n) / s).toFixed(1)} passes/s`); }
     });
     bar.stop();
     const s = (performance.now() - t0) / 1000;
     log(`${done} masks x ${ex.shape.n} examples in ${s.toFixed(1)} s (${((done * ex.shape.n) / s).toFixed(1)} ablated passes/s)`);
+    if (args.trace) writeTrace(args.trace, sweepTrace(batches, { title: `coar sweep ${args.arch} -> ${args.out}`, examples: ex.shape.n }));
     ablator.destroy();
     net.destroy();
     return { computed: done, examples: ex.shape.n, seconds: s };

@@ -1,0 +1,55 @@
+/**
+ * The examples' input tensors as the ablation reads them: a run of examples at a time, NCHW
+ * float32. Held in memory for small sets; for image sets too large for that (50,000
+ * ImageNet crops are 30 GB as float32), read from a uint8 pixel cache on disk
+ * (src/data/pixel_cache.ts) and turned into tensors per run, so only a batch of examples is
+ * ever in memory.
+ */
+import type { Preprocessing } from '../data/preprocess.js';
+import { openPixelCache } from '../data/pixel_cache.js';
+import { UserError } from '../errors.js';
+
+export interface ExampleInputs {
+  /** examples */
+  readonly n: number;
+  /** floats per example (c * h * w) */
+  readonly per: number;
+  /** NCHW float32 of examples [first, first + count): a view or a fresh array; do not keep it */
+  chunk(first: number, count: number): Float32Array;
+  /** the whole tensor in memory, when it is held there */
+  readonly data?: Float32Array;
+  close?(): void;
+}
+
+export function memoryInputs(data: Float32Array, per: number): ExampleInputs {
+  return { n: per ? data.length / per : 0, per, data, chunk: (first, count) => data.subarray(first * per, (first + count) * per) };
+}
+
+/** Inputs read from a pixel cache: `rows` are the cache rows of the examples, in order. */
+export function cachedInputs(path: string, rows: readonly number[], p: Preprocessing): ExampleInputs {
+  const cache = openPixelCache(path);
+  const per = 3 * cache.height * cache.width;
+  return {
+    n: rows.length, per,
+    chunk(first, count) {
+      const out = new Float32Array(count * per);
+      for (let i = 0; i < count;) {
+        // consecutive cache rows are read in one call
+        let j = i + 1;
+        while (j < count && rows[first + j] === rows[first + j - 1]! + 1) j++;
+        cache.tensors(rows[first + i]!, j - i, p, out, i * per);
+        i = j;
+      }
+      return out;
+    },
+    close() { cache.close(); },
+  };
+}
+
+/** The whole tensor in memory: from memory as it is, from a cache only up to `maxBytes`. */
+export function materialize(inputs: ExampleInputs, what: string, maxBytes = 4 << 30): Float32Array {
+  if (inputs.data) return inputs.data;
+  const bytes = inputs.n * inputs.per * 4;
+  if (bytes > maxBytes) throw new UserError(`${what} needs its ${inputs.n} examples in memory (${(bytes / 2 ** 30).toFixed(1)} GiB as float32): use fewer examples`);
+  return inputs.chunk(0, inputs.n).slice();
+}
