@@ -83,6 +83,8 @@ export async function fitStore(storeDir: string, options: FitStoreOptions, callb
   check(o.lambda !== undefined || o.method === 'ols' || (valFrac > 0 && valFrac < 1), () => `--val-frac must be between 0 and 1, got ${valFrac}`);
   check(o.tol === undefined || o.tol > 0, () => `--tol must be > 0, got ${o.tol}`);
   check(o.maxIter === undefined || (Number.isInteger(o.maxIter) && o.maxIter > 0), () => `--max-iter must be a positive integer, got ${o.maxIter}`);
+  check(o.examplesPerChunk === undefined || (Number.isInteger(o.examplesPerChunk) && o.examplesPerChunk >= 4 && o.examplesPerChunk % 4 === 0),
+    () => `--examples-per-chunk must be a multiple of 4, got ${o.examplesPerChunk}`);
   check(o.memoryBytes === undefined || o.memoryBytes > 0, () => `--memory must be > 0 GB, got ${o.memoryBytes! / 2 ** 30}`);
   const outDir = o.out ?? storeDir;
   check(!existsSync(outDir) || statSync(outDir).isDirectory(), () => `--out ${outDir} exists and is not a folder`);

@@ -18,6 +18,7 @@ export interface FitArgs extends GpuArgs {
   'max-iter'?: number;
   examples?: string;
   memory?: number;
+  'examples-per-chunk'?: number;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -37,6 +38,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('max-iter', { type: 'number', describe: 'iteration cap per solve' })
     .option('examples', { type: 'string', describe: 'fit examples a:b only (for distributed fits; slices assemble to the whole fit)' })
     .option('memory', { type: 'number', describe: 'bound on host + device memory in GB (default: half the machine\'s)' })
+    .option('examples-per-chunk', { type: 'number', describe: 'cap on examples solved together (default: as many as --memory allows)' })
     .option('quiet', { type: 'boolean', describe: 'no progress on stderr' })
     .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
   handler: async (args) => {
@@ -49,7 +51,8 @@ export const fit: CommandModule<{}, FitArgs> = {
     }
     await fitStore(args.store, {
       method: args.method, lambda: args.lambda, valFrac: args['val-frac'], split: args.split, out: args.out, solver: args.solver,
-      tol: args.tol, maxIter: args['max-iter'], examples, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30, gpu: args,
+      tol: args.tol, maxIter: args['max-iter'], examples, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30,
+      examplesPerChunk: args['examples-per-chunk'], gpu: args,
     }, { progress: log, detail: args.verbose ? log : undefined });
   },
 };
