@@ -112,6 +112,23 @@ test('a fit killed by SIGKILL after some chunks resumes from them to the same by
   for (const f of ['attributions.npy', 'bias.npy', 'lambda.npy']) assert.ok(bytes(out, f).equals(bytes(straight, f)), `${f} identical`);
 });
 
+test('one lambda for all examples: the Cholesky factorization of the Gram gives scikit-learn\'s ridge and numpy\'s OLS, and is the automatic choice for many examples', async () => {
+  const out = join(dir, 'cholesky-ridge');
+  const r = await quietFit(out, { lambda: 10, solver: 'cholesky' });
+  assert.is(r.summary.solver, 'cholesky');
+  const ref = reference('ridge', store, out, '10');
+  assert.ok(ref.attributions < 1e-4 && ref.bias < 1e-4, JSON.stringify(ref));
+  const ols = join(dir, 'cholesky-ols');
+  await quietFit(ols, { method: 'ols', solver: 'cholesky' });
+  const refOls = reference('ols', store, ols);
+  assert.ok(refOls.attributions < 1e-4 && refOls.bias < 1e-4, JSON.stringify(refOls));
+  const { chooseSolver } = await import('../src/coar/fit/cost.js');
+  const shape = { rows: 100_000, components: 22_720, density: 0.05, method: 'ridge' as const, choosing: false, tol: 1e-6 };
+  assert.is(chooseSolver({ ...shape, examples: 50_000 }), 'cholesky', 'ResNet-50 scale, 50,000 examples, one lambda');
+  assert.is(chooseSolver({ ...shape, examples: 100 }), 'matrix-free', '100 examples');
+  assert.is(chooseSolver({ ...shape, examples: 50_000, choosing: true }), 'matrix-free', 'a lambda per example');
+});
+
 test('a memory bound too small for the shared part is refused with the sizes', () => {
   const r = coar(['fit', store, '--out', join(dir, 'small'), '--quiet', '--memory', '0.00001']);
   assert.is(r.code, 1);

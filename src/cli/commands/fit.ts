@@ -33,7 +33,7 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda (shared: nu; extracted: its training setting)' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy (needed when the store has several)' })
     .option('out', { type: 'string', describe: 'output folder (default: the store)' })
-    .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), or products with the masks; auto: the cheapest that fits' })
+    .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free', 'cholesky'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), products with the masks, or the Gram matrix factored once (ridge with --lambda, OLS); auto: the cheapest that fits' })
     .option('tol', { type: 'number', describe: 'relative tolerance (CG residual / FISTA change)' })
     .option('max-iter', { type: 'number', describe: 'iteration cap per solve' })
     .option('examples', { type: 'string', describe: 'fit examples a:b only (for distributed fits; slices assemble to the whole fit)' })

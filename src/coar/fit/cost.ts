@@ -20,11 +20,19 @@ export function gramBudget(): number { return Math.min(0.35 * totalmem(), 16 * 2
 export function defaultMemoryBytes(): number { return 0.5 * totalmem(); }
 
 /**
+ * One float64 multiply-add of the host's Cholesky factorization (cholesky.ts, one core), in
+ * sparse units: 1.7 CPU-ns measured at |C| = 1,200 against ~1.7 CPU-ns per sparse unit on
+ * lavapipe (BENCHMARKS.md, "Fit in chunks"). A discrete GPU makes sparse units far cheaper:
+ * this ratio belongs in the adapter's profile.
+ */
+const HOST_FMA = 1;
+
+/**
  * Relative cost of one unit of work on lavapipe, per: gathered add of a sparse product (one
  * example, one set bit), multiply-add of a stored-Gram product, 32-bit AND + popcount of a
  * Gram build. Measured with bench/fit.ts `products` (see BENCHMARKS.md, "Fit").
  */
-export const WORK_COST = { sparse: 1, dense: 0.5, popcount: 2 };
+export const WORK_COST = { sparse: 1, dense: 0.5, popcount: 2, hostFma: HOST_FMA };
 
 export interface FitShape {
   rows: number;
@@ -60,6 +68,10 @@ export function solverCosts(s: FitShape): Partial<Record<Solver, number>> {
   };
   const build = (a: number, b: number) => designs * (a * a / 2) * Math.ceil(b / 128) * 4 * WORK_COST.popcount;
   if (gramBytes(c) <= gramBudget()) costs.gram = build(c, m) + solves * steps * c * c * n * WORK_COST.dense;
+  // one lambda for every example: factor once (|C|^3 / 6), two triangular solves and one checking product per example
+  if (!lasso && !s.choosing && !(s.method === 'ols' && m <= c) && 3 * gramBytes(c) <= gramBudget()) {
+    costs.cholesky = build(c, m) / designs + (c ** 3 / 6 + 2 * c * c * n) * WORK_COST.hostFma + c * c * n * WORK_COST.dense;
+  }
   // OLS in the dual needs Yc in the range of Z Z^T: only when m <= |C|
   if (!lasso && !(s.method === 'ols' && m > c) && (Math.ceil(m / 4) * 4) ** 2 * 4 <= gramBudget()) costs.dual = build(m, c * 1.05) + solves * steps * m * m * n * WORK_COST.dense;
   return costs;
@@ -70,6 +82,12 @@ export function chooseSolver(s: FitShape, requested: Solver | 'auto' = 'auto'): 
   if (requested === 'dual' && s.method === 'lasso') throw new UserError('--solver dual solves ridge and OLS only; LASSO needs gram or matrix-free');
   if (requested === 'dual' && s.method === 'ols' && s.rows > s.components) {
     throw new UserError(`--solver dual solves OLS only when there are no more mask rows than components (${s.rows} > ${s.components}); use gram or matrix-free`);
+  }
+  if (requested === 'cholesky' && (s.method === 'lasso' || s.choosing)) {
+    throw new UserError('--solver cholesky factors one ridge / OLS system for all examples: give --lambda (or --method ols), not LASSO');
+  }
+  if (requested === 'cholesky' && s.method === 'ols' && s.rows <= s.components) {
+    throw new UserError(`--solver cholesky needs more mask rows than components for OLS (${s.rows} <= ${s.components}); use ridge or another solver`);
   }
   if (requested !== 'auto') return requested;
   const costs = Object.entries(solverCosts(s)) as [Solver, number][];
@@ -86,7 +104,7 @@ export function memoryModel(s: FitShape & { solver: Solver; setBits: number }): 
   const cp = Math.ceil(c / 4) * 4;
   const packed = m * Math.max(4, Math.ceil(c / 128) * 4) * 4;
   const lists = listBytes(s.setBits, c, 1) + (solver === 'matrix-free' ? listBytes(s.setBits, m, 1) : 0);
-  const matrix = solver === 'gram' ? gramBytes(c) + cp * Math.ceil(m / 128) * 16 : solver === 'dual' ? (Math.ceil(m / 4) * 4) ** 2 * 4 + m * Math.ceil(c / 128) * 16 : 0;
+  const matrix = solver === 'cholesky' ? gramBytes(c) * 3 + cp * Math.ceil(m / 128) * 16 : solver === 'gram' ? gramBytes(c) + cp * Math.ceil(m / 128) * 16 : solver === 'dual' ? (Math.ceil(m / 4) * 4) ** 2 * 4 + m * Math.ceil(c / 128) * 16 : 0;
   // host copies of the lists while they are built, the packed masks
   const shared = packed + 2 * lists + matrix;
   const space = solver === 'dual' || (solver === 'matrix-free' && s.method !== 'lasso' && m < c) ? Math.ceil(m / 4) * 4 : cp;

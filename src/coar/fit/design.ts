@@ -17,9 +17,10 @@ import type { Progress } from './solve.js';
 
 /**
  * gram: the stored |C| x |C| Gram matrix Z^T Z; dual: the stored m x m kernel matrix Z Z^T
- * (ridge and OLS only: w = Z^T (Z Z^T + lambda I)^-1 yc); matrix-free: products with the masks.
+ * (ridge and OLS only: w = Z^T (Z Z^T + lambda I)^-1 yc); matrix-free: products with the masks;
+ * cholesky: the stored Gram matrix factored once on the host (one lambda for all examples, cholesky.ts).
  */
-export type Solver = 'gram' | 'dual' | 'matrix-free';
+export type Solver = 'gram' | 'dual' | 'matrix-free' | 'cholesky';
 
 /** Bytes the stored Gram matrix would take for `components` columns. */
 export const gramBytes = (components: number) => (Math.ceil(components / 4) * 4) ** 2 * 4;
@@ -70,6 +71,7 @@ export class Design {
     this.m = end - start;
     this.components = masks.components;
     this.cp = Math.ceil(masks.components / 4) * 4;
+    if (solver === 'cholesky') throw new Error('the Cholesky solver factors the design of solver gram');
     if (solver === 'gram' && space === 'dual') throw new Error('the stored primal Gram matrix solves in the primal space');
     if (solver === 'dual' && space === 'primal') throw new Error('the stored kernel matrix solves in the dual space');
     this.rows = space === 'dual' ? Math.ceil(this.m / 4) * 4 : this.cp;

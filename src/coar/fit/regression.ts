@@ -16,6 +16,7 @@ import { UserError } from '../../errors.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { packMaskArray, type PackedMasks } from '../fit_masks.js';
 import { readF32, run, Arena } from './arena.js';
+import { choleskyFactor, choleskySolve, gramToHost } from './cholesky.js';
 import { chooseSolver, chunkExamples, defaultMemoryBytes, memoryModel, type FitMethod } from './cost.js';
 import { Design, type Solver } from './design.js';
 import { fista, FistaWorkspace } from './fista.js';
@@ -243,10 +244,17 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
     resumed = chunks.length - todo.length;
     if (resumed) progress?.(`${resumed} of ${chunks.length} chunks already fitted: resuming`);
     if (todo.length) {
-      const design = new Design(arena, packed, 0, m, solver, blocking, detail, space(m));
+      const design = new Design(arena, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, detail, space(m));
       await design.ready(progress);
       const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
       const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
+      let factor: Float64Array | undefined;
+      if (solver === 'cholesky') {
+        const t0 = Date.now();
+        factor = await gramToHost(design);
+        choleskyFactor(factor, cp, lambda!);
+        progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }
       const ws = ridge ? undefined : new FistaWorkspace(arena, cp, n4);
       const yAll = arena.create(m * n4 * 16, 'Yc');
       const bAll = ridge ? undefined : arena.create(cp * n4 * 16, 'B');
@@ -264,6 +272,8 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         let solved: SolveResult & { residual?: number };
         if (ridge) {
           ridge.load(yc);
+          // the factor's solution seeds CG, which checks its true residual (0 iterations when within tol)
+          if (factor) ridge.setWeights(choleskySolve(factor, cp, await ridge.rhsHost(), n4 * 4));
           solved = await ridge.solve(lam, { tol, maxIter, progress: detail, label });
         } else {
           ctx.device.queue.writeBuffer(yAll, 0, yc);

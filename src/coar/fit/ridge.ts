@@ -60,6 +60,12 @@ export class RidgeSystem {
     design.rhsInto(this.y, this.n4, this.dual.zty);
   }
 
+  /** Primal only: B = Z^T Yc of the loaded targets, [Cp x n4] vec4 on the host. */
+  async rhsHost(): Promise<Float32Array> { return readF32(this.design.arena.ctx, this.b, this.design.cp * this.n4 * 4); }
+
+  /** Primal only: start the next solve from these weights ([Cp x n4] vec4). */
+  setWeights(w: Float32Array): void { this.design.arena.ctx.device.queue.writeBuffer(this.weights, 0, w); }
+
   /**
    * Solve at per-column `lambda` to relative residual `tol` (in the dual: until the primal
    * residual is within tol too). `residual`: the worst true primal relative residual
