@@ -97,6 +97,8 @@ export async function fitStore(storeDir: string, options: FitStoreOptions, callb
     const rows = store.usedRows;
     const C = store.components;
     const examples = o.examples ?? [0, store.examples];
+    check(o.examples === undefined || ESTIMATOR_TABLE[o.method].separable,
+      () => `--examples fits a slice of the examples with ols, ridge or lasso; --method ${o.method} chooses its settings from all examples together, so its slices would not assemble to the whole fit`);
     check(examples[0] >= 0 && examples[0] < examples[1] && examples[1] <= store.examples, () => `--examples ${examples[0]}:${examples[1]} is not a slice of the ${store.examples} examples`);
     log?.(`${rows.length} of ${store.rows} rows, ${C} components, examples ${examples[0]}-${examples[1]} of ${store.examples} (${store.split})`);
     // every bad input is refused before the first file is written

@@ -28,7 +28,7 @@ export interface EstimatorOptions {
 }
 
 export interface Estimator {
-  /** examples fitted together share nothing (slices of them assemble to the whole fit) */
+  /** examples share nothing (slices of them assemble to the whole fit); extracted and shared choose settings from all examples */
   separable: boolean;
   /**
    * Fit examples [a, b) of `targets`, handing solved chunks to `ledger`; returns what fit.json
