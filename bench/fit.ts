@@ -9,7 +9,8 @@
  *              --tol T  --max-iter K  --label TEXT (the row's case name)
  *   node --import tsx bench/fit.ts products [m] [C] [n] work per unit (CPU seconds) of a sparse product, a
  *                                                  stored-Gram product and a Gram build: WORK_COST in fit.ts
- *   node --import tsx bench/fit.ts residual STORE OUT LAMBDA   ridge's relative residual of OUT's attributions in float64
+ *   node --import tsx bench/fit.ts residual STORE OUT LAMBDA|chosen   ridge's relative residual of OUT's attributions in float64
+ *                                                  (chosen: each example's lambda from OUT/lambda.npy)
  *   node --import tsx bench/fit.ts render             rewrite the section (with fit-notes.md) from the results
  *
  * Stores are made in a child process first, so the peak RSS is the fit's alone. Results
@@ -23,7 +24,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fitAttributions, type FitMethod } from '../src/coar/fit.js';
 import { packMaskArray, packMasks } from '../src/coar/fit_masks.js';
-import { Arena, defaultBlocking, Design, readF32, run, type Solver } from '../src/coar/fit_solver.js';
+import { Arena, readF32, run } from '../src/coar/fit/arena.js';
+import { Design, type Solver } from '../src/coar/fit/design.js';
+import { defaultBlocking } from '../src/coar/fit/lists.js';
 import { openStore, readMargins, readMaskRows } from '../src/coar/store.js';
 import { GpuContext } from '../src/gpu/context.js';
 import { floatToHalf } from '../src/io/f16.js';
@@ -99,13 +102,15 @@ async function ours(store: string, method: FitMethod, lambda: number, solver: So
  * Z^T yc, per example, in float64 from the written attributions (raw units: Z w_s = Xc w_raw,
  * w_s = S w_raw). Independent of the device code: only the store and the outputs.
  */
-function residual64(store: string, out: string, lambda: number): { worst: number; median: number } {
+function residual64(store: string, out: string, lambdaArg: number | 'chosen'): { worst: number; median: number } {
   const s = openStore(store);
   const y = readMargins(s, s.usedRows);
   const p = packMasks((a, b) => readMaskRows(s, a, b), s.usedRows, s.components);
   s.close();
   const m = p.rows, c = p.components, n = s.examples;
   const w = Float64Array.from(toFloat32(readNpy(join(out, 'attributions.npy'))));
+  // 'chosen': each example's lambda from OUT/lambda.npy (chosen on held-out rows)
+  const lambdas = lambdaArg === 'chosen' ? toFloat32(readNpy(join(out, 'lambda.npy'))) : new Float32Array(n).fill(lambdaArg);
   // X = U or 1 - U (flipped): X w = base + sign * U w with base = 0 or sum_j w_j
   const sign = p.flipped ? -1 : 1;
   const count = new Float64Array(c);
@@ -140,7 +145,7 @@ function residual64(store: string, out: string, lambda: number): { worst: number
       if (!(sd[j]! > 1e-12)) continue;
       // (X - 1 mu^T)^T e = X^T e - mu (1^T e), X^T e = (flipped ? 1^T e : 0) + sign U^T e
       const xe = (p.flipped ? sumE[k]! : 0) + sign * ue[j * n + k]! - mean[j]! * sumE[k]!;
-      const g = xe / sd[j]! - lambda * sd[j]! * w[j * n + k]!;
+      const g = xe / sd[j]! - lambdas[k]! * sd[j]! * w[j * n + k]!;
       const b = sign * uy[j * n + k]! / sd[j]!;
       g2 += g * g;
       b2 += b * b;
@@ -263,7 +268,7 @@ if (mode === 'compare') {
   await record(name, store, method, lambda, (opt('solver') ?? 'auto') as Solver | 'auto', [], lambda, maxIter, tol);
 } else if (mode === 'residual') {
   const [store, out, lam] = rest;
-  console.log(JSON.stringify(residual64(store!, out!, Number(lam))));
+  console.log(JSON.stringify(residual64(store!, out!, lam === 'chosen' ? 'chosen' : Number(lam))));
 } else if (mode === 'make') {
   const [store, m, c, n] = rest;
   makeStore(store!, Number(m), Number(c), Number(n));

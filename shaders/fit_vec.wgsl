@@ -98,7 +98,9 @@ fn cg_p(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 // FISTA step for (1/2m)||y - Zw||^2 + lambda |w|_1 with A = Z^T Z and B = Z^T y:
 //   w_new = soft(v - eta (A v - B), eta m lambda);  v = w_new + gamma (w_new - w).
-// a = A v, b = B, col_u = m lambda, s0 = eta, s1 = gamma, out = w, out2 = v (in place).
+// a = A v, b = B, col_u = m lambda, col_v = 1 where the column still moves (0: converged,
+// frozen, so its result does not depend on the columns solved beside it),
+// s0 = eta, s1 = gamma, out = w, out2 = v (in place).
 @compute @workgroup_size(WG)
 fn fista(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat(gid, nwg);
@@ -108,8 +110,9 @@ fn fista(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   let t = p.s0 * col_u[c];
   let w_new = sign(u) * max(abs(u) - t, vec4<f32>(0.0));
   let w_old = out[i];
-  out[i] = w_new;
-  out2[i] = w_new + p.s1 * (w_new - w_old);
+  let live = col_v[c] > vec4<f32>(0.0);
+  out[i] = select(w_old, w_new, live);
+  out2[i] = select(out2[i], w_new + p.s1 * (w_new - w_old), live);
 }
 
 // out[r, c] = (a[r, c] - col_u[c]) * row_v[r]: subtract a per-column value (a mean), keeping

@@ -173,7 +173,7 @@ test('shared chooses nu on the last rows it is given, as scipy scores each candi
   const best = validation.reduce((a, v) => (v.validationPearson > a.validationPearson ? v : a));
   assert.is(r.details.tail, best.tail);
   const fixed = await fitEstimator(ctx, 'shared', packMaskArray(p.masks, m, C), p.margins, n, { shared: { ...shared, tail: best.tail ?? Infinity } });
-  // the same fit up to CG's stopping point (it checks convergence on a wall-clock schedule, fit_solver.ts)
+  // the same fit up to CG's stopping point (it checks convergence on a wall-clock schedule, fit/cg.ts)
   let d = 0, size = 0;
   for (let i = 0; i < r.attributions.length; i++) { d = Math.max(d, Math.abs(r.attributions[i]! - fixed.attributions[i]!)); size = Math.max(size, Math.abs(fixed.attributions[i]!)); }
   assert.ok(d <= 1e-4 * size, `the choice refitted on all rows: attributions differ by ${d} (largest ${size})`);

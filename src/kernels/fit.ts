@@ -133,6 +133,6 @@ export const cgStep = (ctx: GpuContext, rows: number, n4: number, s: { p: GPUBuf
 export const cgDirection = (ctx: GpuContext, rows: number, n4: number, s: { r: GPUBuffer; rrNew: GPUBuffer; rrOld: GPUBuffer; threshold: GPUBuffer; p: GPUBuffer }) =>
   vec(ctx, 'cg_p', false, { rows, n4, a: s.r, colU: s.rrNew, colV: s.rrOld, colT: s.threshold, out: s.p });
 
-/** FISTA step (uniform from vecParams with s0 = step, s1 = momentum): w, v updated in place. */
-export const fistaStep = (ctx: GpuContext, rows: number, n4: number, s: { av: GPUBuffer; b: GPUBuffer; mLambda: GPUBuffer; w: GPUBuffer; v: GPUBuffer; uniform: GPUBuffer }) =>
-  vec(ctx, 'fista', false, { rows, n4, a: s.av, b: s.b, colU: s.mLambda, out: s.w, out2: s.v, uniform: s.uniform });
+/** FISTA step (uniform from vecParams with s0 = step, s1 = momentum): w, v updated in place where `live` > 0. */
+export const fistaStep = (ctx: GpuContext, rows: number, n4: number, s: { av: GPUBuffer; b: GPUBuffer; mLambda: GPUBuffer; live: GPUBuffer; w: GPUBuffer; v: GPUBuffer; uniform: GPUBuffer }) =>
+  vec(ctx, 'fista', false, { rows, n4, a: s.av, b: s.b, colU: s.mLambda, colV: s.live, out: s.w, out2: s.v, uniform: s.uniform });

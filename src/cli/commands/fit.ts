@@ -1,22 +1,14 @@
-import { mkdirSync, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+/** `coar fit`: options in, progress out; the stage is fitStore (src/coar/fit.ts). */
 import type { CommandModule } from 'yargs';
-import { check } from '../../errors.js';
-import { GpuContext } from '../../gpu/context.js';
-import { writeFileAtomic } from '../../io/atomic.js';
-import { writeNpy } from '../../io/npy.js';
-import { describeHolder, FIT_LOCK_FILE, lockStore } from '../../io/lock.js';
-import { DEFAULT_VAL_FRAC, fitAttributions, type FitMethod } from '../../coar/fit.js';
-import { packMasks } from '../../coar/fit_masks.js';
-import { openStore, readMargins, readMaskRows } from '../../coar/store.js';
-import type { Solver } from '../../coar/fit_solver.js';
+import { fitStore, parseExamples, type FitMethod, type Solver } from '../../coar/fit.js';
+import { DEFAULT_VAL_FRAC } from '../../coar/fit.js';
+import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
+import { openStore } from '../../coar/store.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
-import { ESTIMATORS } from '../../coar/estimators/index.js';
-import { fitOtherEstimator, isOtherEstimator } from './fit_estimators.js';
 
 export interface FitArgs extends GpuArgs {
   store: string;
-  method: FitMethod;
+  method: EstimatorName;
   lambda?: number;
   'val-frac': number;
   split?: string;
@@ -24,8 +16,12 @@ export interface FitArgs extends GpuArgs {
   solver: Solver | 'auto';
   tol?: number;
   'max-iter'?: number;
+  examples?: string;
+  memory?: number;
+  'examples-per-chunk'?: number;
   quiet?: boolean;
   verbose?: boolean;
+  json?: boolean;
 }
 
 export const fit: CommandModule<{}, FitArgs> = {
@@ -38,75 +34,28 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('val-frac', { type: 'number', default: DEFAULT_VAL_FRAC, describe: 'share of rows (the last) held out to choose lambda (shared: nu; extracted: its training setting)' })
     .option('split', { type: 'string', describe: 'use <split>_margins.npy (needed when the store has several)' })
     .option('out', { type: 'string', describe: 'output folder (default: the store)' })
-    .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), or products with the masks; auto: the cheapest that fits' })
+    .option('solver', { choices: ['auto', 'gram', 'dual', 'matrix-free', 'cholesky'] as const, default: 'auto' as const, describe: 'stored |C| x |C| Gram matrix, stored m x m kernel matrix (ridge/OLS), products with the masks, or the Gram matrix factored once (ridge with --lambda, OLS); auto: the cheapest that fits' })
     .option('tol', { type: 'number', describe: 'relative tolerance (CG residual / FISTA change)' })
     .option('max-iter', { type: 'number', describe: 'iteration cap per solve' })
+    .option('examples', { type: 'string', describe: 'fit examples a:b only (for distributed fits; slices assemble to the whole fit)' })
+    .option('memory', { type: 'number', describe: 'bound on host + device memory in GB (default: half the machine\'s)' })
+    .option('examples-per-chunk', { type: 'number', describe: 'cap on examples solved together (default: as many as --memory allows)' })
+    .option('json', { type: 'boolean', describe: 'print one JSON summary on stdout (what fit.json holds)' })
     .option('quiet', { type: 'boolean', describe: 'no progress on stderr' })
     .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
   handler: async (args) => {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
-    check(args.lambda === undefined || (Number.isFinite(args.lambda) && args.lambda >= 0), () => `--lambda must be a number >= 0, got ${args.lambda}`);
-    check(!(args.method === 'ols' && args.lambda !== undefined && args.lambda !== 0), () => `--method ols has no lambda (got --lambda ${args.lambda}); use --method ridge`);
-    check(!isOtherEstimator(args.method) || args.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${args.method}`);
-    check(args.lambda !== undefined || args.method === 'ols' || (args['val-frac'] > 0 && args['val-frac'] < 1),
-      () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
-    check(args.tol === undefined || args.tol > 0, () => `--tol must be > 0, got ${args.tol}`);
-    check(args['max-iter'] === undefined || (Number.isInteger(args['max-iter']) && args['max-iter'] > 0), () => `--max-iter must be a positive integer, got ${args['max-iter']}`);
-    const outDir = args.out ?? args.store;
-    check(!existsSync(outDir) || statSync(outDir).isDirectory(), () => `--out ${outDir} exists and is not a folder`);
-
-    const store = openStore(args.store, { split: args.split });
-    if (store.writer) log(`${args.store} is still being written by ${describeHolder(store.writer)}: using its ${store.usedRows.length} completed rows`);
-    mkdirSync(outDir, { recursive: true });
-    const lock = lockStore(outDir, 'coar fit', FIT_LOCK_FILE);
-    let margins: Float32Array;
-    let masks;
-    try {
-      const rows = store.usedRows;
-      log(`${rows.length} of ${store.rows} rows, ${store.components} components, ${store.examples} examples (${store.split})`);
-      margins = readMargins(store, rows);
-      const started = Date.now();
-      masks = packMasks((s, e) => readMaskRows(store, s, e), rows, store.components,
-        (done) => { if (Date.now() - started > 2000) log(`packing masks: ${done}/${rows.length} rows`); });
-      if (isOtherEstimator(args.method)) return await fitOtherEstimator(args, { store, masks, margins, outDir, log });
-    } catch (e) {
-      lock.release();
-      throw e;
-    } finally {
-      store.close();
+    let examples: [number, number] | undefined;
+    if (args.examples !== undefined) {
+      const s = openStore(args.store, { split: args.split });
+      s.close();
+      examples = parseExamples(args.examples, s.examples);
     }
-    const ctx = await GpuContext.open(args);
-    const started = Date.now();
-    let result;
-    try {
-      result = await fitAttributions(ctx, masks, margins, store.examples, {
-        method: args.method, lambda: args.lambda, valFrac: args['val-frac'], solver: args.solver, tol: args.tol, maxIter: args['max-iter'],
-        progress: log, detail: args.verbose ? log : undefined,
-      });
-    } finally {
-      ctx.destroy();
-    }
-    const seconds = (Date.now() - started) / 1000;
-    if (!result.converged) log(`warning: not every solve reached the tolerance within the iteration cap (${result.iterations} iterations)`);
-    // everything is computed before the first file is written
-    mkdirSync(outDir, { recursive: true });
-    const C = store.components;
-    const n = store.examples;
-    writeNpy(join(outDir, 'attributions.npy'), 'f4', [C, n], result.attributions);
-    writeNpy(join(outDir, 'bias.npy'), 'f4', [n], result.bias);
-    if (result.lambda) writeNpy(join(outDir, 'lambda.npy'), 'f4', [n], result.lambda);
-    const names = store.manifest?.components;
-    if (names) writeFileAtomic(join(outDir, 'components.txt'), [new TextEncoder().encode(names.join('\n') + '\n')]);
-    const summary = {
-      method: args.method, lambda: args.lambda ?? null, chosen: result.lambda ? 'per example on held-out rows' : null,
-      valFrac: result.lambda ? args['val-frac'] : null, lambdaGrid: result.lambdaGrid ?? null,
-      lambdaGridUnits: result.lambdaGrid ? (args.method === 'lasso' ? 'fraction of each example\'s lambda_max' : 'absolute') : null,
-      solver: result.solver, rows: store.usedRows.length, components: C, examples: n, split: store.split,
-      iterations: result.iterations, converged: result.converged, residual: result.residual ?? null, seconds, peakDeviceBytes: result.peakDeviceBytes,
-      units: 'raw mask units: predicted margin = bias + mask . attributions',
-    };
-    writeFileAtomic(join(outDir, 'fit.json'), [new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n')]);
-    log(`wrote ${join(outDir, 'attributions.npy')} [${C}, ${n}] in ${seconds.toFixed(1)} s (${result.solver}, ${result.iterations} iterations)`);
-    lock.release();
+    const r = await fitStore(args.store, {
+      method: args.method, lambda: args.lambda, valFrac: args['val-frac'], split: args.split, out: args.out, solver: args.solver,
+      tol: args.tol, maxIter: args['max-iter'], examples, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30,
+      examplesPerChunk: args['examples-per-chunk'], gpu: args,
+    }, { progress: log, detail: args.verbose ? log : undefined });
+    if (args.json) console.log(JSON.stringify({ command: 'fit', store: args.store, out: r.outDir, ...r.summary }));
   },
 };

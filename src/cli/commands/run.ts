@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
+import { fitStore, type FitMethod } from '../../coar/fit.js';
 import { readManifest } from '../../coar/store_manifest.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
@@ -13,7 +14,6 @@ import { imageOptions, type ImageArgs } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { evalSummary, printEval, runEval, storeModel, writeEval } from './eval.js';
 import { writeStoreReport } from '../../report/store_report.js';
-import { fit } from './fit.js';
 import { sweepCommand } from './sweep.js';
 
 const WEIGHTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'weights');
@@ -79,7 +79,8 @@ export const run: CommandModule<{}, RunArgs> = {
       ...(own ? { data: args.data, inputs: args.inputs, labels: args.labels, preprocess: args.preprocess, resize: args.resize, crop: args.crop, interpolation: args.interpolation, mean: args.mean, std: args.std, 'bad-images': args['bad-images'] } : { data: 'fashion-mnist:test' }),
       alpha: args.alpha, masks, seed: args.seed, out, quiet: args.quiet,
     }));
-    await stage('fit', () => fit.handler({ ...gpu, store: out, method: args.method, 'val-frac': 0.1, solver: 'auto', quiet: args.quiet, verbose: args.verbose, _: [], $0: 'coar' } as any));
+    const log = (name: string) => (line: string) => { if (!args.quiet) process.stderr.write(`${name}: ${line}\n`); };
+    await stage('fit', () => fitStore(out, { method: args.method as FitMethod, valFrac: 0.1, solver: 'auto', gpu }, { progress: log('fit'), detail: args.verbose ? log('fit') : undefined }));
     const manifest = readManifest(out);
     const model = storeModel(manifest);
     const alphas = [args.alpha / 2, args.alpha, Math.min(0.99, 2 * args.alpha)];

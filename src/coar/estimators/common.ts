@@ -1,12 +1,12 @@
 /**
- * What every estimator shares: standardized targets, and the way back from a linear model
- * in standardized units (standardized packed bits in, standardized margins out) to
- * attributions in raw mask units, as `coar fit` writes them:
- *   predicted margin = bias + mask . attributions   (mask 1 = kept).
+ * What the estimators beside the regression share: standardized targets, device error
+ * scopes, the result's shape. (Raw units and the validation split are fit/units.ts, shared
+ * with the regression.)
  */
 import { UserError } from '../../errors.js';
 import type { GpuContext } from '../../gpu/context.js';
 import type { PackedMasks } from '../fit_masks.js';
+export { toRawUnits, validationSplit } from '../fit/units.js';
 
 export interface EstimatorResult {
   /** [|C| x n] row-major, raw mask units */
@@ -38,36 +38,6 @@ export function standardizeTargets(margins: Float32Array, rows: number, n: numbe
   const values = new Float32Array(rows * width);
   for (let i = 0; i < rows; i++) for (let e = 0; e < n; e++) values[i * width + e] = (margins[i * n + e]! - mean[e]!) / sd[e]!;
   return { values, width, mean, sd };
-}
-
-/**
- * Raw-unit attributions from a model on standardized bits z_j = (u_j - meanU_j) invStd_j
- * predicting standardized margins: w [C x stride] (first n columns used), b [n].
- * A flipped packing (set bit = ablated) negates the weights and measures means from 1.
- */
-export function toRawUnits(w: ArrayLike<number>, stride: number, b: ArrayLike<number>, n: number, masks: PackedMasks,
-  meanU: ArrayLike<number>, invStd: ArrayLike<number>, target: { mean: ArrayLike<number>; sd: ArrayLike<number> }): { attributions: Float32Array; bias: Float32Array } {
-  const C = masks.components;
-  const sign = masks.flipped ? -1 : 1;
-  const attributions = new Float32Array(C * n);
-  const bias = new Float32Array(n);
-  for (let e = 0; e < n; e++) {
-    const sd = target.sd[e]!;
-    let shift = 0;
-    for (let j = 0; j < C; j++) {
-      const raw = sign * w[j * stride + e]! * invStd[j]! * sd;
-      attributions[j * n + e] = raw;
-      shift += (masks.flipped ? 1 - meanU[j]! : meanU[j]!) * raw;
-    }
-    bias[e] = target.mean[e]! + sd * b[e]! - shift;
-  }
-  return { attributions, bias };
-}
-
-/** Rows [0, m) split into train rows and validation rows (the last share `valFrac`; at least 2 of each, so m >= 4). */
-export function validationSplit(m: number, valFrac: number): { train: number; validate: number } {
-  const validate = Math.min(m - 2, Math.max(2, Math.round(m * valFrac)));
-  return { train: m - validate, validate };
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import type { GpuContext } from '../../gpu/context.js';
 import type { PackedMasks } from '../fit_masks.js';
-import type { Progress } from '../fit_solver.js';
+import type { Progress } from '../fit/solve.js';
 import { standardizeTargets, toRawUnits, validationSplit, type EstimatorResult } from './common.js';
 import { trainNetwork, type NetworkSpec, type TrainSpec } from './network.js';
 

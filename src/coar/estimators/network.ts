@@ -19,7 +19,7 @@ import {
 } from '../../kernels/net.js';
 import { transposeMasks, type PackedMasks } from '../fit_masks.js';
 import { lowbias32 } from '../masks.js';
-import { Arena, readF32, run } from '../fit_solver.js';
+import { Arena, readF32, run } from '../fit/arena.js';
 import { checkBitsFit, checkedOnDevice } from './common.js';
 
 export interface NetworkSpec {
@@ -120,7 +120,7 @@ export function initialWeights(spec: NetworkSpec, components: number, examples: 
   };
 }
 
-/** Mean and 1/std of each component's packed bit over rows [start, end) (0 for a constant column, as fit_solver.ts). */
+/** Mean and 1/std of each component's packed bit over rows [start, end) (0 for a constant column, as the regression's design, fit/design.ts). */
 export function bitStatistics(masks: PackedMasks, start: number, end: number): { meanU: Float64Array; invStd: Float64Array } {
   const rows = end - start;
   const meanU = transposeMasks(masks, start, end).counts.map((c) => c / rows);

@@ -26,7 +26,7 @@
  * the effective number of free parameters per example falls below |C|.
  *
  * On the device: the normal equations (Z^T Z + diag(sigma_e^2 tau_e / s)) W = Z^T T + diag(...) mu
- * are solved by the project's conjugate gradient (fit_solver.ts) over an operator built
+ * are solved by the project's conjugate gradient (fit/cg.ts) over an operator built
  * from the mask bits (net_train.wgsl: Z P and Z^T Q visit only the set bits). The M-step
  * is a handful of sums over the [|C| x n] solution, read back once per EM iteration.
  */
@@ -34,7 +34,10 @@ import type { Dispatch, GpuContext } from '../../gpu/context.js';
 import { uniformBuffer } from '../../gpu/buffers.js';
 import { addPenalty, forwardHidden, netDispatch, netParams, type NetShape } from '../../kernels/net.js';
 import type { PackedMasks } from '../fit_masks.js';
-import { Arena, conjugateGradient, readF32, run, type Operator, type Progress } from '../fit_solver.js';
+import { Arena, readF32, run } from '../fit/arena.js';
+import { CgWorkspace, conjugateGradient } from '../fit/cg.js';
+import type { Operator } from '../fit/design.js';
+import type { Progress } from '../fit/solve.js';
 import { UserError } from '../../errors.js';
 import { pearson } from '../eval.js';
 import { checkBitsFit, checkedOnDevice, standardizeTargets, toRawUnits, validationSplit, type EstimatorResult } from './common.js';
@@ -185,6 +188,7 @@ async function fitSharedTail(ctx: GpuContext, masks: PackedMasks, margins: Float
       const d = new Float32Array(cp * nw).fill(1);
       const rhsHost = new Float32Array(cp * nw);
       let M: Float32Array = new Float32Array(cp * nw);
+      const cg = new CgWorkspace(arena, cp, n4);
       let iterations = 0, cgIterations = 0, converged = false;
       const started = Date.now();
       for (let it = 1; it <= maxIter; it++) {
@@ -198,7 +202,7 @@ async function fitSharedTail(ctx: GpuContext, masks: PackedMasks, margins: Float
         }
         device.queue.writeBuffer(penalty, 0, d);
         device.queue.writeBuffer(rhs, 0, rhsHost);
-        const r = await conjugateGradient(arena, op, cp, n4, rhs, zeros, x, { tol: cgTol, maxIter: 4 * cp });
+        const r = await conjugateGradient(cg, op, rhs, zeros, x, { tol: cgTol, maxIter: 4 * cp });
         cgIterations += r.iterations;
         const prev = M;
         M = await readF32(ctx, x, cp * nw);

@@ -1,0 +1,110 @@
+/**
+ * Solved chunks of examples on disk, so that a fit killed at any point resumes at the first
+ * chunk it had not written. Each chunk is written atomically (io/atomic.ts): `fit-c0-c1.npy`
+ * holds [|C| + 1, c1 - c0] float32 (attributions, then the bias row) and `fit-c0-c1.json` its
+ * solver record, written after it; `lambda-c0-c1.npy` the lambdas chosen. `plan.json` names
+ * the inputs and settings the chunks belong to; chunks of another plan are dropped.
+ * The outputs are assembled from the chunks by rows, never all in memory at once.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { npyHeaderBytes, NpyFile, readNpy } from '../../io/npy.js';
+import type { ChunkFit, ChunkLedger, ChunkRecord } from './regression.js';
+
+export const CHUNKS_DIR = '.fit-chunks';
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** A ledger in `outDir/.fit-chunks`; `inputs`: what identifies the store rows and files fitted. */
+export class DiskLedger implements ChunkLedger {
+  readonly dir: string;
+  constructor(outDir: string, readonly components: number, private readonly inputs: Record<string, unknown>) {
+    this.dir = join(outDir, CHUNKS_DIR);
+  }
+
+  begin(plan: Record<string, unknown>): void {
+    const want = JSON.stringify({ ...this.inputs, ...plan });
+    const planPath = join(this.dir, 'plan.json');
+    if (existsSync(planPath) && JSON.stringify(JSON.parse(readFileSync(planPath, 'utf8'))) === want) return;
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    writeFileAtomic(planPath, [json(JSON.parse(want))]);
+  }
+
+  private path(kind: string, c0: number, c1: number, ext: string) { return join(this.dir, `${kind}-${c0}-${c1}.${ext}`); }
+
+  lambda(c0: number, c1: number): Float32Array | undefined {
+    const p = this.path('lambda', c0, c1, 'npy');
+    return existsSync(p) ? (readNpy(p).data as Float32Array) : undefined;
+  }
+
+  saveLambda(c0: number, c1: number, lambda: Float32Array): void {
+    writeFileAtomic(this.path('lambda', c0, c1, 'npy'), [npyHeaderBytes('f4', [c1 - c0]), bytesOf(lambda)]);
+  }
+
+  fit(c0: number, c1: number): ChunkRecord | undefined {
+    const p = this.path('fit', c0, c1, 'json');
+    return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as ChunkRecord) : undefined;
+  }
+
+  saveFit(c0: number, c1: number, f: ChunkFit): void {
+    const w = c1 - c0;
+    writeFileAtomic(this.path('fit', c0, c1, 'npy'), [npyHeaderBytes('f4', [this.components + 1, w]), bytesOf(f.attributions), bytesOf(f.bias)]);
+    writeFileAtomic(this.path('fit', c0, c1, 'json'), [json({ iterations: f.iterations, converged: f.converged, residual: f.residual ?? null })]);
+  }
+
+  /** Chunks' lambdas, in example order, or undefined when none were chosen. */
+  lambdas(chunks: [number, number][]): Float32Array | undefined {
+    if (!chunks.every(([c0, c1]) => existsSync(this.path('lambda', c0, c1, 'npy')))) return undefined;
+    const n = chunks.reduce((s, [c0, c1]) => s + c1 - c0, 0);
+    const out = new Float32Array(n);
+    let k = 0;
+    for (const [c0, c1] of chunks) { out.set(this.lambda(c0, c1)!, k); k += c1 - c0; }
+    return out;
+  }
+
+  /**
+   * Write attributions.npy [|C| x n] and bias.npy [n] of the chunks, in order, reading
+   * `rowsPerBlock` component rows of every chunk at a time.
+   */
+  assemble(outDir: string, chunks: [number, number][], blockBytes = 32 << 20): void {
+    const C = this.components;
+    const n = chunks.reduce((s, [c0, c1]) => s + c1 - c0, 0);
+    const files = chunks.map(([c0, c1]) => NpyFile.open(this.path('fit', c0, c1, 'npy')));
+    try {
+      const per = Math.max(1, Math.floor(blockBytes / (4 * n)));
+      function* rows(r0: number, r1: number): Generator<Uint8Array> {
+        for (let j = r0; j < r1; j += per) {
+          const e = Math.min(r1, j + per);
+          const parts = files.map((f) => f.readFloatRows(j, e));
+          const block = new Float32Array((e - j) * n);
+          let k = 0;
+          chunks.forEach(([c0, c1], i) => {
+            const w = c1 - c0;
+            for (let r = 0; r < e - j; r++) block.set(parts[i]!.subarray(r * w, (r + 1) * w), r * n + k);
+            k += w;
+          });
+          yield bytesOf(block);
+        }
+      }
+      writeFileAtomic(join(outDir, 'attributions.npy'), [npyHeaderBytes('f4', [C, n]), ...rows(0, C)]);
+      writeFileAtomic(join(outDir, 'bias.npy'), [npyHeaderBytes('f4', [n]), ...rows(C, C + 1)]);
+    } finally {
+      for (const f of files) f.close();
+    }
+  }
+
+  remove(): void { rmSync(this.dir, { recursive: true, force: true }); }
+}
+
+/** What identifies a store's inputs for resuming: the rows used and the files' sizes and times. */
+export function storeIdentity(files: string[], rows: readonly number[]): Record<string, unknown> {
+  let h = 2166136261;
+  for (const r of rows) { h ^= r; h = Math.imul(h, 16777619) >>> 0; }
+  return {
+    rows: rows.length, rowsHash: h,
+    files: files.map((f) => { const s = statSync(f); return { f, size: s.size, mtimeMs: s.mtimeMs }; }),
+  };
+}

@@ -1,0 +1,343 @@
+/**
+ * COAR's second step (REFERENCE.md, "Regression (fit)"): from masks and margins to
+ * component attributions. Y [m x n] ~ X [m x |C|] W + 1 b^T, fitted on standardized masks
+ * with an intercept, returned in raw mask units (units.ts). Methods: ols and ridge by
+ * conjugate gradient, lasso by FISTA along a warm-started path; without a given lambda,
+ * each example picks its own on the last val-frac of the rows.
+ *
+ * Examples are fitted in chunks: the design (masks, standardization, Gram or index lists)
+ * is built once, then chunks of examples are read (targets.ts), solved one after another
+ * with one set of buffers, and handed to a ledger (chunks.ts keeps them on disk, so a killed
+ * fit resumes at the first missing chunk). Chunks lie on a grid from example 0, and every
+ * column is solved independently of its neighbours (CG and FISTA freeze converged columns),
+ * so slices of examples assemble to the whole fit.
+ */
+import { UserError } from '../../errors.js';
+import type { GpuContext } from '../../gpu/context.js';
+import { packMaskArray, type PackedMasks } from '../fit_masks.js';
+import { readF32, run, Arena } from './arena.js';
+import { choleskyFactor, choleskySolve, gramToHost } from './cholesky.js';
+import { chooseSolver, chunkExamples, defaultMemoryBytes, memoryModel, type FitMethod } from './cost.js';
+import { Design, type Solver } from './design.js';
+import { fista, FistaWorkspace } from './fista.js';
+import { defaultBlocking, maskRowLists, type Blocking } from './lists.js';
+import { largestEigenvalue } from './power.js';
+import { RidgeSystem } from './ridge.js';
+import type { Progress, SolveResult } from './solve.js';
+import { inMemoryTargets, type TargetColumns } from './targets.js';
+import { toRawUnits, validationSplit } from './units.js';
+import { validationError } from './validation.js';
+
+export interface FitOptions {
+  method: FitMethod;
+  /** ridge: ||y - b - Zw||^2 + lambda ||w||^2; lasso: (1/2m)||y - b - Zw||^2 + lambda |w|_1. Absent: chosen per example. */
+  lambda?: number;
+  /** share of the rows (the last ones) held out to choose lambda */
+  valFrac?: number;
+  /** values tried when choosing lambda (default: a geometric path) */
+  lambdaPath?: number;
+  solver?: Solver | 'auto';
+  /** relative tolerance: CG residual, or FISTA change per check */
+  tol?: number;
+  maxIter?: number;
+  /** cap on examples solved together (default: as many as --memory and one binding allow) */
+  examplesPerChunk?: number;
+  /** bound on the fit's host + device memory in bytes (default: defaultMemoryBytes) */
+  memoryBytes?: number;
+  progress?: Progress;
+  /** solver detail (iterations, residuals, Gram blocks): shown with --verbose */
+  detail?: Progress;
+  /** how the index lists of the masks are cut (tests, tuning); default: cache-sized blocks, one binding per chunk */
+  blocking?: Partial<Blocking>;
+}
+
+export const DEFAULT_VAL_FRAC = 0.1;
+
+/** One chunk of examples [c0, c1), solved: raw units. */
+export interface ChunkFit {
+  /** [|C| x (c1 - c0)] row-major */
+  attributions: Float32Array;
+  bias: Float32Array;
+  iterations: number;
+  converged: boolean;
+  residual?: number;
+}
+
+export type ChunkRecord = Omit<ChunkFit, 'attributions' | 'bias'>;
+
+/** Where solved chunks go, and where a resumed fit finds them. */
+export interface ChunkLedger {
+  /** the facts the chunks depend on (solver, grid); a ledger holding chunks of another plan drops them */
+  begin(plan: Record<string, unknown>): void;
+  lambda(c0: number, c1: number): Float32Array | undefined;
+  saveLambda(c0: number, c1: number, lambda: Float32Array): void;
+  /** a chunk already fitted, or undefined */
+  fit(c0: number, c1: number): ChunkRecord | undefined;
+  saveFit(c0: number, c1: number, fit: ChunkFit): void;
+}
+
+export interface RegressionSummary {
+  solver: Solver;
+  /** chunks of examples, on the grid of `chunkExamples` from example 0 */
+  chunks: [number, number][];
+  chunkExamples: number;
+  /** the lambdas tried: ridge, absolute values; lasso, fractions of each example's lambda_max */
+  lambdaGrid?: number[];
+  iterations: number;
+  converged: boolean;
+  /** chunks taken from the ledger instead of solved */
+  resumed: number;
+  peakDeviceBytes: number;
+  /** ridge / OLS: the worst true primal relative residual ||Z^T Yc - (Z^T Z + lambda) W|| / ||Z^T Yc|| over the chunks solved now */
+  residual?: number;
+}
+
+function countBits(bits: Uint32Array): number {
+  let setBits = 0;
+  for (let i = 0; i < bits.length; i++) { let v = bits[i]!; v -= (v >>> 1) & 0x55555555; v = (v & 0x33333333) + ((v >>> 2) & 0x33333333); setBits += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24; }
+  return setBits;
+}
+
+/** The chunks of examples [a, b) on the grid of `width` from 0. */
+export function chunkGrid(a: number, b: number, width: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let c = Math.floor(a / width) * width; c < b; c += width) out.push([Math.max(a, c), Math.min(b, c + width)]);
+  return out;
+}
+
+/**
+ * Fit examples `examples` ([a, b), default all) of `targets` on `masks`, handing every chunk
+ * to `ledger` (chunks it already holds are not solved again).
+ */
+export async function fitRegression(ctx: GpuContext, packed: PackedMasks, targets: TargetColumns, opts: FitOptions, ledger: ChunkLedger,
+  examples: [number, number] = [0, targets.examples]): Promise<RegressionSummary> {
+  const m = packed.rows;
+  const C = packed.components;
+  const [a, b] = examples;
+  if (targets.rows !== m) throw new UserError(`margins hold ${targets.rows} rows, the masks ${m}`);
+  if (!(a >= 0 && a < b && b <= targets.examples)) throw new UserError(`--examples ${a}:${b} is not a slice of the ${targets.examples} examples (0 <= a < b <= ${targets.examples})`);
+  if (opts.lambda !== undefined && !(opts.lambda >= 0)) throw new UserError(`lambda must be >= 0, got ${opts.lambda}`);
+  const method = opts.method;
+  const lambda = method === 'ols' ? 0 : opts.lambda;
+  const tol = opts.tol ?? (method === 'lasso' ? 1e-7 : 1e-6);
+  const setBits = countBits(packed.bits);
+  const shape = { rows: m, components: C, examples: b - a, density: setBits / (m * C), method, choosing: lambda === undefined, tol };
+  const solver = chooseSolver(shape, opts.solver);
+  const split = lambda === undefined ? validationSplit(m, opts.valFrac ?? DEFAULT_VAL_FRAC) : undefined;
+  const maxIter = opts.maxIter ?? (method === 'lasso' ? 20000 : 2000);
+  const progress = opts.progress;
+  const detail = opts.detail;
+  const cp = Math.ceil(C / 4) * 4;
+  // the grid does not depend on the slice, so a slice's chunks are the whole fit's
+  const width = chunkExamples(memoryModel({ ...shape, solver, setBits }), opts.memoryBytes ?? defaultMemoryBytes(),
+    Math.min(opts.examplesPerChunk ?? Infinity, 4 * Math.floor(ctx.maxBinding / (Math.max(cp, m) * 16))));
+  const chunks = chunkGrid(a, b, width);
+  const n4 = Math.ceil(Math.min(width, chunks.reduce((w, [c0, c1]) => Math.max(w, c1 - c0), 0)) / 4);
+  const blocking = { ...defaultBlocking(ctx, n4), ...opts.blocking };
+  // ridge / OLS by products solve in the smaller space (see Design)
+  const space = (rows: number) => (solver === 'dual' || (solver === 'matrix-free' && method !== 'lasso' && rows < C) ? 'dual' : 'primal');
+
+  const arena = new Arena(ctx);
+  let iterations = 0;
+  let converged = true;
+  let resumed = 0;
+  let residual: number | undefined;
+  const note = (r: SolveResult & { residual?: number }) => {
+    iterations += r.iterations; converged &&= r.converged;
+    if (r.residual !== undefined) residual = Math.max(residual ?? 0, r.residual);
+  };
+  // targets of rows [r0, r1) for one chunk, minus their mean over rows [0, meanRows), as [rows x n4] vec4
+  const centred = (y: Float32Array, w: number, r0: number, r1: number, mean: Float64Array) => {
+    const out = new Float32Array((r1 - r0) * n4 * 4);
+    for (let i = r0; i < r1; i++) for (let c = 0; c < w; c++) out[(i - r0) * n4 * 4 + c] = y[i * w + c]! - mean[c]!;
+    return out;
+  };
+  const means = (y: Float32Array, w: number, rows: number) => {
+    const mean = new Float64Array(w);
+    for (let i = 0; i < rows; i++) for (let c = 0; c < w; c++) mean[c]! += y[i * w + c]!;
+    return mean.map((v) => v / rows);
+  };
+  // a fixed width for the power iteration: FISTA's step must not depend on the chunk
+  const lipschitzOf = async (design: Design) => 1.02 * await largestEigenvalue(arena, design.operator(1), cp, 1, C);
+
+  ledger.begin({ method, lambda: lambda ?? null, valFrac: split ? opts.valFrac ?? DEFAULT_VAL_FRAC : null, lambdaPath: opts.lambdaPath ?? null, solver, chunkExamples: width, tol, maxIter });
+  ctx.device.pushErrorScope('out-of-memory');
+  ctx.device.pushErrorScope('validation');
+  try {
+    progress?.(`${b - a} examples in ${chunks.length} chunk${chunks.length > 1 ? 's' : ''} of up to ${width} (${solver})`);
+    // 1. choose lambda per example on held-out rows
+    let lambdaGrid: number[] | undefined;
+    const chosen = new Map<number, Float32Array>();
+    if (split) {
+      const mt = split.train;
+      const mv = split.validate;
+      const steps = opts.lambdaPath ?? (method === 'lasso' ? 12 : 13);
+      lambdaGrid = method === 'lasso'
+        ? Array.from({ length: steps }, (_, t) => 10 ** (-3 * t / (steps - 1)))
+        : Array.from({ length: steps }, (_, t) => mt * 10 ** (2 - 6 * t / (steps - 1)));
+      const todo = chunks.filter(([c0, c1]) => {
+        const done = ledger.fit(c0, c1) !== undefined ? new Float32Array(0) : ledger.lambda(c0, c1);
+        if (done) chosen.set(c0, done);
+        return !done;
+      });
+      if (todo.length) {
+        progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
+        const design = new Design(arena, packed, 0, mt, solver, blocking, detail, space(mt));
+        await design.ready(detail);
+        const valLists = maskRowLists(arena, packed, mt, m, blocking, 'validation lists');
+        const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
+        // one set of buffers for every chunk and every lambda of the path
+        const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
+        const ws = ridge ? undefined : new FistaWorkspace(arena, cp, n4);
+        const op = design.operator(n4);
+        const yTrain = arena.create(mt * n4 * 16, 'train Yc');
+        const bTrain = ridge ? undefined : arena.create(cp * n4 * 16, 'train B');
+        const yv = arena.create(mv * n4 * 16, 'val Yc');
+        const w = ridge?.weights ?? arena.create(cp * n4 * 16, 'weights');
+        const lam = arena.create(n4 * 16, 'lambda');
+        const val = validationError(design, valLists, n4, w, yv, mv);
+        for (const [c0, c1] of todo) {
+          const cw = c1 - c0;
+          const y = targets.columns(c0, c1);
+          const meanT = means(y, cw, mt);
+          const yc = centred(y, cw, 0, mt, meanT);
+          ctx.device.queue.writeBuffer(yv, 0, centred(y, cw, mt, m, meanT));
+          let lambdaMax: Float64Array | undefined;
+          if (ridge) ridge.load(yc);
+          else {
+            ctx.device.queue.writeBuffer(yTrain, 0, yc);
+            ctx.device.queue.writeBuffer(w, 0, new Float32Array(cp * n4 * 4));
+            design.rhsInto(yTrain, n4, bTrain!);
+            const bh = await readF32(ctx, bTrain!, cp * n4 * 4);
+            lambdaMax = new Float64Array(n4 * 4);
+            for (let j = 0; j < C; j++) for (let c = 0; c < n4 * 4; c++) lambdaMax[c] = Math.max(lambdaMax[c]!, Math.abs(bh[j * n4 * 4 + c]!) / mt);
+          }
+          const best = new Float64Array(cw).fill(Infinity);
+          const pick = new Float32Array(cw);
+          for (const g of lambdaGrid) {
+            const perColumn = new Float32Array(n4 * 4).map((_, c) => (lambdaMax ? mt * g * lambdaMax[c]! : g));
+            ctx.device.queue.writeBuffer(lam, 0, perColumn);
+            const label = `examples ${c0}-${c1} lambda ${method === 'lasso' ? `${g.toPrecision(3)} lambda_max` : g.toPrecision(3)}`;
+            note(ridge
+              ? await ridge.solve(lam, { tol, maxIter, progress: detail, label })
+              : await fista(ws!, op, bTrain!, lam, w, lipschitz, { tol, maxIter, progress: detail, label }));
+            run(ctx, val.dispatches);
+            const err = await readF32(ctx, val.err, n4 * 4);
+            for (let c = 0; c < cw; c++) {
+              if (err[c]! < best[c]!) { best[c] = err[c]!; pick[c] = lambdaMax ? g * lambdaMax[c]! : g; }
+            }
+          }
+          ledger.saveLambda(c0, c1, pick);
+          chosen.set(c0, pick);
+          detail?.(`examples ${c0}-${c1}: lambda chosen`);
+        }
+        arena.destroy();
+      }
+    }
+
+    // 2. fit on all rows
+    const todo = chunks.filter(([c0, c1]) => {
+      const done = ledger.fit(c0, c1);
+      if (done) note(done);
+      return !done;
+    });
+    resumed = chunks.length - todo.length;
+    if (resumed) progress?.(`${resumed} of ${chunks.length} chunks already fitted: resuming`);
+    if (todo.length) {
+      const design = new Design(arena, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, detail, space(m));
+      await design.ready(detail);
+      const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
+      const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
+      let factor: Float64Array | undefined;
+      if (solver === 'cholesky') {
+        const t0 = Date.now();
+        factor = await gramToHost(design);
+        choleskyFactor(factor, cp, lambda!);
+        progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      const ws = ridge ? undefined : new FistaWorkspace(arena, cp, n4);
+      const yAll = arena.create(m * n4 * 16, 'Yc');
+      const bAll = ridge ? undefined : arena.create(cp * n4 * 16, 'B');
+      const w = ridge?.weights ?? arena.create(cp * n4 * 16, 'weights');
+      const lam = arena.create(n4 * 16, 'lambda');
+      for (const [c0, c1] of todo) {
+        const cw = c1 - c0;
+        const y = targets.columns(c0, c1);
+        const mean = means(y, cw, m);
+        const yc = centred(y, cw, 0, m, mean);
+        const pick = chosen.get(c0);
+        const perColumn = new Float32Array(n4 * 4).map((_, c) => (c < cw ? (pick ? pick[c]! : lambda!) : 0));
+        ctx.device.queue.writeBuffer(lam, 0, method === 'lasso' ? perColumn.map((v) => v * m) : perColumn);
+        const label = `fit examples ${c0}-${c1}`;
+        let solved: SolveResult & { residual?: number };
+        if (ridge) {
+          ridge.load(yc);
+          // the factor's solution seeds CG, which checks its true residual (0 iterations when within tol)
+          if (factor) ridge.setWeights(choleskySolve(factor, cp, await ridge.rhsHost(), n4 * 4));
+          solved = await ridge.solve(lam, { tol, maxIter, progress: detail, label });
+        } else {
+          ctx.device.queue.writeBuffer(yAll, 0, yc);
+          ctx.device.queue.writeBuffer(w, 0, new Float32Array(cp * n4 * 4));
+          design.rhsInto(yAll, n4, bAll!);
+          solved = await fista(ws!, design.operator(n4), bAll!, lam, w, lipschitz, { tol, maxIter, progress: detail, label });
+        }
+        note(solved);
+        const wh = await readF32(ctx, w, cp * n4 * 4);
+        const raw = toRawUnits(wh, n4 * 4, undefined, cw, packed, design.meanU, design.invStd, { mean });
+        ledger.saveFit(c0, c1, { ...raw, iterations: solved.iterations, converged: solved.converged, residual: solved.residual });
+        progress?.(`examples ${c0}-${c1} fitted (${solved.iterations} iterations)`);
+      }
+    }
+    const invalid = await ctx.device.popErrorScope();
+    const oom = await ctx.device.popErrorScope();
+    if (oom) throw new UserError(`the device ran out of memory during the fit (${oom.message}); try a smaller --memory or --solver matrix-free`);
+    if (invalid) throw new Error(`fit: WebGPU validation error: ${invalid.message}`);
+    return { solver, chunks, chunkExamples: width, lambdaGrid, iterations, converged, resumed, peakDeviceBytes: arena.peakBytes, residual };
+  } finally {
+    arena.destroy();
+  }
+}
+
+export interface FitResult extends Omit<RegressionSummary, 'chunks' | 'resumed' | 'chunkExamples'> {
+  /** [|C| x n] row-major, raw mask units */
+  attributions: Float32Array;
+  bias: Float32Array;
+  /** per example, when chosen on held-out rows */
+  lambda?: Float32Array;
+}
+
+/** A ledger in memory that assembles the chunks of examples [a, b) into whole arrays. */
+export function memoryLedger(components: number, a: number, b: number) {
+  const n = b - a;
+  const attributions = new Float32Array(components * n);
+  const bias = new Float32Array(n);
+  let lambda: Float32Array | undefined;
+  const ledger: ChunkLedger = {
+    begin: () => {},
+    lambda: () => undefined,
+    saveLambda: (c0, _c1, l) => { (lambda ??= new Float32Array(n)).set(l, c0 - a); },
+    fit: () => undefined,
+    saveFit: (c0, c1, f) => {
+      const w = c1 - c0;
+      for (let j = 0; j < components; j++) attributions.set(f.attributions.subarray(j * w, (j + 1) * w), j * n + c0 - a);
+      bias.set(f.bias, c0 - a);
+    },
+  };
+  return { ledger, attributions, bias, lambda: () => lambda };
+}
+
+/**
+ * Fit attributions for all examples in memory. `masks`: packed (fit_masks.ts) or 0/1 bytes
+ * [m x |C|]; `margins`: float32 [m x n] row-major.
+ */
+export async function fitAttributions(ctx: GpuContext, masks: PackedMasks | { data: Uint8Array; rows: number; components: number },
+  margins: Float32Array, n: number, opts: FitOptions): Promise<FitResult> {
+  const packed = 'bits' in masks ? masks : packMaskArray(masks.data, masks.rows, masks.components);
+  if (margins.length !== packed.rows * n) throw new UserError(`margins hold ${margins.length} values, expected ${packed.rows} rows x ${n} examples`);
+  const sink = memoryLedger(packed.components, 0, n);
+  const r = await fitRegression(ctx, packed, inMemoryTargets(margins, packed.rows, n), opts, sink.ledger);
+  return {
+    attributions: sink.attributions, bias: sink.bias, lambda: sink.lambda(), lambdaGrid: r.lambdaGrid, solver: r.solver,
+    iterations: r.iterations, converged: r.converged, peakDeviceBytes: r.peakDeviceBytes, residual: r.residual,
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The fit in chunks of examples (issues 16.1, 18.2): device memory does not grow with the
+ * lambda grid or the number of chunks; slices `--examples a:b` assemble to the whole fit
+ * exactly; a fit killed by SIGKILL resumes from its chunks to the same bytes; and the chunked
+ * fit of a store is still scikit-learn's ridge (test/reference/fit_sklearn.py, live).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fitAttributions, fitStore, type FitStoreOptions } from '../src/coar/fit.js';
+import { GpuContext } from '../src/gpu/context.js';
+import { readNpy, toFloat32 } from '../src/io/npy.js';
+import { coar } from './support/cli.js';
+import { runReference } from './support/python.js';
+import { tempDir } from './support/tmp.js';
+
+const dir = tempDir('coar-fit-chunks-');
+let stores = 0;
+function makeStore(opts: Record<string, string | number>): string {
+  const store = join(dir, `store${stores++}`);
+  runReference('fit_sklearn.py', ['make', store, ...Object.entries(opts).flatMap(([k, v]) => [`--${k}`, String(v)])]);
+  return store;
+}
+const reference = (...args: string[]) => JSON.parse(runReference('fit_sklearn.py', args));
+const store = makeStore({ m: 400, c: 64, n: 22, seed: 31, incomplete: 10 });
+let ctx: GpuContext;
+test.before(async () => { ctx = await GpuContext.open(); });
+test.after(() => ctx.destroy());
+
+const quietFit = (out: string, o: Partial<FitStoreOptions>) => fitStore(store, { method: 'ridge', out, ctx, examplesPerChunk: 8, ...o });
+const bytes = (out: string, f: string) => readFileSync(join(out, f));
+
+test('device memory does not grow with the lambda grid or with the number of chunks', async () => {
+  const m = 300, C = 40;
+  const masks = new Uint8Array(m * C).map((_, i) => ((i * 2654435761) >>> 0) % 17 === 0 ? 0 : 1);
+  const peak = async (n: number, lambdaPath: number, method: 'ridge' | 'lasso') => {
+    const margins = Float32Array.from({ length: m * n }, (_, i) => Math.sin(i * 0.37) + masks[(Math.floor(i / n) * C) + (i % C)]!);
+    const r = await fitAttributions(ctx, { data: masks, rows: m, components: C }, margins, n, { method, lambdaPath, examplesPerChunk: 4, maxIter: 300 });
+    return r.peakDeviceBytes;
+  };
+  for (const method of ['ridge', 'lasso'] as const) {
+    const small = await peak(4, 3, method);
+    assert.is(await peak(4, 13, method), small, `${method}: 13 lambdas use the device memory of 3`);
+    assert.is(await peak(16, 13, method), small, `${method}: 4 chunks use the device memory of 1`);
+  }
+});
+
+test('the chunked fit of a store (lambda chosen per example) is scikit-learn\'s ridge, and slices a:b assemble to it exactly', async () => {
+  const whole = join(dir, 'whole');
+  const r = await quietFit(whole, {});
+  assert.is(r.summary.chunks, 3);
+  const sel = reference('select', store, whole, 'ridge');
+  assert.ok(sel.on_grid && sel.validation_gap < 1e-3 && sel.attributions < 1e-4 && sel.bias < 1e-4, JSON.stringify(sel));
+  assert.not.ok(existsSync(join(whole, '.fit-chunks')), 'the chunks are removed once assembled');
+  // slices that do not start on the chunk grid, through the CLI
+  const parts = [[0, 5], [5, 13], [13, 22]].map(([a, b]) => {
+    const out = join(dir, `slice-${a}-${b}`);
+    const c = coar(['fit', store, '--out', out, '--quiet', '--examples', `${a}:${b}`, '--examples-per-chunk', '8']);
+    assert.is(c.code, 0, c.stderr);
+    return { a: a!, b: b!, out };
+  });
+  const C = 64, n = 22;
+  const w = toFloat32(readNpy(join(whole, 'attributions.npy')));
+  const bias = toFloat32(readNpy(join(whole, 'bias.npy')));
+  const lambda = toFloat32(readNpy(join(whole, 'lambda.npy')));
+  for (const { a, b, out } of parts) {
+    const k = b - a;
+    const ws = toFloat32(readNpy(join(out, 'attributions.npy')));
+    assert.equal(readNpy(join(out, 'attributions.npy')).shape, [C, k]);
+    for (let j = 0; j < C; j++) for (let e = 0; e < k; e++) assert.is(ws[j * k + e], w[j * n + a + e], `attribution ${j}, example ${a + e}`);
+    assert.equal(Array.from(toFloat32(readNpy(join(out, 'bias.npy')))), Array.from(bias.subarray(a, b)));
+    assert.equal(Array.from(toFloat32(readNpy(join(out, 'lambda.npy')))), Array.from(lambda.subarray(a, b)));
+  }
+});
+
+test('lasso slices assemble to the whole lasso fit exactly (FISTA freezes each converged column)', async () => {
+  const whole = join(dir, 'lasso-whole');
+  await quietFit(whole, { method: 'lasso', lambda: 0.05 });
+  const lasso = reference('lasso', store, whole, '0.05');
+  assert.ok(lasso.objective < 1e-5, JSON.stringify(lasso));
+  const part = join(dir, 'lasso-part');
+  await quietFit(part, { method: 'lasso', lambda: 0.05, examples: [3, 17] });
+  const w = toFloat32(readNpy(join(whole, 'attributions.npy')));
+  const ws = toFloat32(readNpy(join(part, 'attributions.npy')));
+  for (let j = 0; j < 64; j++) for (let e = 0; e < 14; e++) assert.is(ws[j * 14 + e], w[j * 22 + 3 + e]);
+});
+
+test('a fit killed by SIGKILL after some chunks resumes from them to the same bytes', async () => {
+  const straight = join(dir, 'straight');
+  await quietFit(straight, { examplesPerChunk: 4 });
+  const out = join(dir, 'killed');
+  const args = ['bin/coar.js', 'fit', store, '--out', out, '--quiet', '--examples-per-chunk', '4'];
+  const killedAfter = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    let done = -1;
+    const poll = setInterval(() => {
+      const chunks = join(out, '.fit-chunks');
+      const n = existsSync(chunks) ? readdirSync(chunks).filter((f) => /^fit-.*\.json$/.test(f)).length : 0;
+      if (n >= 2) { clearInterval(poll); done = n; child.kill('SIGKILL'); }
+    }, 10);
+    // resolved once the child is reaped (a zombie still holds its pid, and with it the lock)
+    child.on('exit', () => { clearInterval(poll); resolve(done); });
+  });
+  assert.ok(killedAfter >= 2, 'killed mid-fit, after its second chunk');
+  assert.not.ok(existsSync(join(out, 'attributions.npy')));
+  const again = coar(['fit', store, '--out', out, '--quiet', '--examples-per-chunk', '4']);
+  assert.is(again.code, 0, again.stderr);
+  const summary = JSON.parse(readFileSync(join(out, 'fit.json'), 'utf8'));
+  assert.ok(summary.resumedChunks >= 2, `resumed ${summary.resumedChunks} chunks`);
+  for (const f of ['attributions.npy', 'bias.npy', 'lambda.npy']) assert.ok(bytes(out, f).equals(bytes(straight, f)), `${f} identical`);
+});
+
+test('one lambda for all examples: the Cholesky factorization of the Gram gives scikit-learn\'s ridge and numpy\'s OLS, and is the automatic choice for many examples', async () => {
+  const out = join(dir, 'cholesky-ridge');
+  const r = await quietFit(out, { lambda: 10, solver: 'cholesky' });
+  assert.is(r.summary.solver, 'cholesky');
+  const ref = reference('ridge', store, out, '10');
+  assert.ok(ref.attributions < 1e-4 && ref.bias < 1e-4, JSON.stringify(ref));
+  const ols = join(dir, 'cholesky-ols');
+  await quietFit(ols, { method: 'ols', solver: 'cholesky' });
+  const refOls = reference('ols', store, ols);
+  assert.ok(refOls.attributions < 1e-4 && refOls.bias < 1e-4, JSON.stringify(refOls));
+  const { chooseSolver } = await import('../src/coar/fit/cost.js');
+  const shape = { rows: 100_000, components: 22_720, density: 0.05, method: 'ridge' as const, choosing: false, tol: 1e-6 };
+  assert.is(chooseSolver({ ...shape, examples: 50_000 }), 'cholesky', 'ResNet-50 scale, 50,000 examples, one lambda');
+  assert.is(chooseSolver({ ...shape, examples: 100 }), 'matrix-free', '100 examples');
+  assert.is(chooseSolver({ ...shape, examples: 50_000, choosing: true }), 'matrix-free', 'a lambda per example');
+});
+
+test('a memory bound too small for the shared part is refused with the sizes', () => {
+  const r = coar(['fit', store, '--out', join(dir, 'small'), '--quiet', '--memory', '0.00001']);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /the fit needs at least [\d.]+ GB .*--memory allows 0\.00 GB/);
+  const bad = coar(['fit', store, '--out', join(dir, 'small'), '--quiet', '--examples', '5:99']);
+  assert.match(bad.stderr, /--examples 5:99 is not a slice a:b of the 22 examples/);
+});
+
+test.run();
