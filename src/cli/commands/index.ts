@@ -12,6 +12,7 @@ import { run } from './run.js';
 import { preprocess } from './preprocess.js';
 import { convert } from './convert.js';
 import { merge, sweep } from './sweep.js';
+import { worker } from './worker.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit, preprocess, convert];
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit, preprocess, convert, worker];
