@@ -11,8 +11,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Job, Queue } from 'bullmq';
 import { readNpy } from '../src/io/npy.js';
-import { decodeIndices, encodeIndices, jobTemplate, validateJob } from '../src/queue/job.js';
+import { decodeIndices, encodeIndices, jobTemplate, QUEUE_NAME, validateJob } from '../src/queue/job.js';
 import { ioredisOptions, parseQueueUrl } from '../src/queue/url.js';
 import { coar } from './support/cli.js';
 import { runReference } from './support/python.js';
@@ -209,6 +210,39 @@ test('a worker with other weights fails its jobs with the reason shown at the co
     await kill(p, 'SIGTERM');
     await g.exit;
   } finally { await redis.stop(); }
+});
+
+test('float16 margins; SIGTERM finishes the job in hand; --max-jobs; a malformed job fails for good with the field named', async () => {
+  const single16 = join(dir, 'single16');
+  const r = coar([...sweepArgs(single16, ['--margins-dtype', 'f16']), '--quiet']);
+  assert.is(r.code, 0, r.stderr);
+  const redis = await startRedis();
+  const out = join(dir, 'f16');
+  const queue = new Queue(QUEUE_NAME, { connection: ioredisOptions(parseQueueUrl(redis.url)) });
+  try {
+    // not a webcoar job: the worker names the bad field and no worker retries it
+    await queue.add('rows', { format: 'webcoar-rows-1', code: 'require("child_process")' }, { jobId: 'bad-1', attempts: 3 });
+    const c = startCoar(coordArgs(out, redis.url, ['--margins-dtype', 'f16']));
+    await c.waitFor(/waiting for coar worker/);
+    const t = startCoar(workerArgs(redis.url, 'T'));
+    const [, first, last] = await t.waitFor(/rows (\d+)-(\d+) started/);
+    t.proc.kill('SIGTERM');
+    assert.is(await t.exit, 0, t.log());
+    assert.match(t.log(), new RegExp(`stopping after the current job[^]*rows ${first}-${last} done`));
+    const u = startCoar(workerArgs(redis.url, 'U', ['--max-jobs', '2']));
+    assert.is(await u.exit, 0, u.log());
+    assert.match(u.log(), /worker: 2 jobs, 32 rows computed/);
+    const v = startCoar(workerArgs(redis.url, 'V'));
+    assert.is(await c.exit, 0, c.log());
+    assert.match(c.log(), new RegExp(`rows ${first}-${last} from T`));
+    assertSameStore(out, single16);
+    assert.is(readNpy(join(out, 'examples_margins.npy')).dtype, 'f2');
+    const bad = await Job.fromId(queue, 'bad-1');
+    assert.is(await bad!.getState(), 'failed');
+    assert.is(bad!.attemptsMade, 1);
+    assert.match(bad!.failedReason, /invalid job: job has unknown field\(s\) code/);
+    await v.exit;
+  } finally { await queue.close(); await redis.stop(); }
 });
 
 test.run();
