@@ -81,7 +81,12 @@ export async function coordinateSweep(store: SweepStore, opts: CoordinatorOption
     if (!p) return 'settled';
     if (!job) return 'gone';
     if (!job.finishedOn) return 'open';
-    const state = await job.getState();
+    let state = await job.getState();
+    let reason = job.failedReason ?? 'no reason given';
+    if (state === 'completed') {
+      // a result of the wrong size counts as a failed try, not as rows
+      try { decodeResult(job.returnvalue, p.count, n, store.marginsDtype); } catch (e) { state = 'failed'; reason = (e as Error).message; }
+    }
     if (state === 'completed') {
       // rows written by an earlier coordinator (killed after writing, before removing the job) are not written twice
       if (!store.completed.subarray(p.first, p.first + p.count).every((c) => c)) {
@@ -100,8 +105,8 @@ export async function coordinateSweep(store: SweepStore, opts: CoordinatorOption
     if (state === 'failed') {
       p.failures++;
       const givingUp = p.failures >= opts.maxFailures;
-      cb.onFailed?.({ first: p.first, count: p.count, reason: job.failedReason ?? 'no reason given', failures: p.failures, givingUp });
-      if (givingUp) throw new UserError(`rows ${p.first}-${p.first + p.count - 1} failed ${p.failures} times (${opts.attempts} attempts each), last: ${job.failedReason}; rows already written are safe, re-run the same command to resume`);
+      cb.onFailed?.({ first: p.first, count: p.count, reason, failures: p.failures, givingUp });
+      if (givingUp) throw new UserError(`rows ${p.first}-${p.first + p.count - 1} failed ${p.failures} times (${opts.attempts} attempts each), last: ${reason}; rows already written are safe, re-run the same command to resume`);
       await job.remove();
       await add([id]);
       return 'open';
