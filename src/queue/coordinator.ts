@@ -37,6 +37,8 @@ export interface CoordinatorCallbacks {
   onFailed?: (info: { first: number; count: number; reason: string; failures: number; givingUp: boolean }) => void;
   /** jobs Redis no longer had (it restarted) were added again */
   onRequeued?: (jobs: number) => void;
+  /** Redis unreachable or another connection error; the coordinator keeps retrying */
+  onConnectionError?: (message: string) => void;
 }
 
 interface Pending { first: number; count: number; failures: number }
@@ -63,8 +65,8 @@ export async function coordinateSweep(store: SweepStore, opts: CoordinatorOption
   events.on('completed', ({ jobId: id }) => nudge(id));
   events.on('failed', ({ jobId: id }) => nudge(id));
   // errors while Redis is away are retried by ioredis; they must not crash the process
-  queue.on('error', () => {});
-  events.on('error', () => {});
+  queue.on('error', (e) => cb.onConnectionError?.(e.message));
+  events.on('error', (e) => cb.onConnectionError?.(e.message));
 
   const add = (ids: string[]) => queue.addBulk(ids.map((id) => {
     const p = waiting.get(id)!;

@@ -46,11 +46,14 @@ export interface WorkerCallbacks {
   onDone?: (info: { first: number; count: number; seconds: number; jobs: number; rows: number }) => void;
   onFailed?: (info: { first: number; count: number; reason: string }) => void;
   onLoaded?: (info: { sweep: string; arch: string; weights: string; examples: number }) => void;
+  /** Redis unreachable or another connection error; the worker keeps retrying */
+  onConnectionError?: (message: string) => void;
 }
 
 /** A sweep's model and examples on the device, kept while jobs of that sweep come. */
 interface Loaded { sweep: string; ablator: Ablator; net: Network; n: number }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 const shortHash = (h: string) => `${h.slice(0, 12)}…`;
 
 function weightsPath(job: SweepJob, o: WorkerOptions): string {
@@ -141,16 +144,19 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
     lockDuration: o.lockDurationMs, stalledInterval: o.stalledIntervalMs, maxStalledCount: 10,
   });
   // while Redis is away ioredis reconnects; the worker carries on when it is back
-  worker.on('error', () => {});
+  worker.on('error', (e) => cb.onConnectionError?.(e.message));
 
   let finish!: (v: { jobs: number; rows: number }) => void;
   const done = new Promise<{ jobs: number; rows: number }>((r) => { finish = r; });
   const stop = (now = false): Promise<void> => {
-    if (now) return worker.close(true);
+    // at once: the job in hand is left to its lock, which lapses, and another worker takes it
+    if (now) return Promise.race([worker.close(true), sleep(2000)]);
     stopping ??= (async () => {
       clearInterval(idle);
-      // close() waits for the job in hand; its margins go back before we leave
-      await worker.close();
+      // close() waits for the job in hand, whose margins go back before we leave; without
+      // one, nothing is owed, and a Redis that is down must not keep us here
+      if (inJob) await worker.close();
+      else await Promise.race([worker.close(true), sleep(2000)]);
       loaded?.ablator.destroy(); loaded?.net.destroy();
       for (const c of contexts.values()) (await c.catch(() => null))?.destroy();
       finish({ jobs, rows });

@@ -4,6 +4,7 @@ import type { SweepStore } from '../../coar/sweep_store.js';
 import { check, UserError } from '../../errors.js';
 import { coordinateSweep } from '../../queue/coordinator.js';
 import { parseQueueUrl } from '../../queue/url.js';
+import { throttled } from './worker.js';
 
 export interface QueueArgs { queue?: string; attempts?: number; 'max-failures'?: number; 'poll-ms'?: number; chunk?: number; precision?: 'f32' | 'f16' }
 
@@ -42,6 +43,7 @@ export async function sweepOnQueue(store: SweepStore, range: [number, number], a
     },
     onFailed: ({ first, count, reason, failures, givingUp }) => log(`rows ${first}-${first + count - 1} failed (${failures}${givingUp ? ', giving up' : ', put back'}): ${reason}`),
     onRequeued: (jobs) => log(`Redis had lost ${jobs} job(s) (restarted?): added again`),
+    onConnectionError: throttled((m) => log(`${connection.shown}: ${m} (retrying)`)),
   });
   const s = (performance.now() - t0) / 1000;
   log(`${computed} masks from the queue in ${s.toFixed(1)} s`);

@@ -11,6 +11,12 @@ interface WorkerArgs extends GpuArgs {
   'lock-ms': number; 'stalled-ms': number; 'fail-pause': number; quiet?: boolean;
 }
 
+/** At most one line per 30 s: a Redis that is down reports on every retry. */
+export function throttled(f: (m: string) => void): (m: string) => void {
+  let last = -Infinity;
+  return (m) => { const t = performance.now(); if (t - last > 30_000) { last = t; f(m); } };
+}
+
 export const worker: CommandModule<{}, WorkerArgs> = {
   command: 'worker',
   describe: 'take sweep jobs from a Redis queue and compute their margins on this machine\'s adapter',
@@ -44,11 +50,12 @@ export const worker: CommandModule<{}, WorkerArgs> = {
       onJob: ({ first, count }) => log(`rows ${first}-${first + count - 1} started`),
       onDone: ({ first, count, seconds }) => log(`rows ${first}-${first + count - 1} done in ${seconds.toFixed(2)} s (${(count / seconds).toFixed(1)} masks/s)`),
       onFailed: ({ first, count, reason }) => log(`rows ${first}-${first + count - 1} failed: ${reason}`),
+      onConnectionError: throttled((m) => log(`${connection.shown}: ${m} (retrying)`)),
     });
     log(`taking jobs from ${connection.shown}`);
     // SIGTERM: finish the job in hand and leave; a second one leaves at once (the job's lock lapses and another worker takes it)
     let signals = 0;
-    const onSignal = () => { if (signals++ === 0) { log('stopping after the current job'); void w.stop(); } else void w.stop(true).then(() => process.exit(143)); };
+    const onSignal = () => { if (signals++ === 0) { log('stopping after the current job'); void w.stop(); } else void w.stop(true).finally(() => process.exit(143)); };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     const r = await w.done;
