@@ -122,6 +122,11 @@ test('a job is validated field by field: an altered parameter, an unknown field 
   assert.throws(() => validateJob({ ...job, count: CHUNK + 1 }), /job\.count/);
   assert.throws(() => validateJob({ ...job, first: M }), /job\.first/);
   assert.throws(() => validateJob({ ...job, model: { ...job.model, sha256: 'x' } }), /job\.model\.sha256/);
+  const images = { source: 'imagefolder', path: '/data/val', listingSha256: 'a'.repeat(64), badImages: 'fail', preprocessing: { kind: 'torchvision', resize: 256, crop: 224, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } };
+  const imageJob = { ...jobTemplate({ ...manifest, data: images }, CHUNK, 'f32'), first: 0, count: 16 };
+  assert.equal(validateJob(JSON.parse(JSON.stringify(imageJob))), imageJob);
+  assert.throws(() => validateJob({ ...imageJob, data: { ...images, preprocessing: { ...images.preprocessing, resize: '256' } } }), /job\.data\.preprocessing\.resize/);
+  assert.throws(() => validateJob({ ...imageJob, data: { ...images, preprocessing: { ...images.preprocessing, mean: [0, 0] } } }), /job\.data\.preprocessing\.mean/);
   assert.equal(decodeIndices(encodeIndices([0, 1, 2, 3, 7, 9, 10])), [0, 1, 2, 3, 7, 9, 10]);
   assert.is(encodeIndices([0, 1, 2, 3, 7, 9, 10]), '0-3+7+9-10');
 });

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { UserError } from '../errors.js';
 import type { DataSpec } from '../coar/examples.js';
 import { MASK_GENERATOR } from '../coar/masks.js';
+import { INTERPOLATIONS, PREPROCESS_KINDS, type Preprocessing } from '../data/preprocess.js';
 import { marginsDtypeOf, type MarginsDtype, type SweepManifest } from '../coar/store_manifest.js';
 
 export const JOB_FORMAT = 'webcoar-rows-1';
@@ -124,6 +125,21 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const ABS_PATH = /^\/[^\0]*$/;
 const FILE_NAME = /^[^/\0]+$/;
 
+function validatePreprocessing(p: unknown): Preprocessing {
+  const w = 'job.data.preprocessing';
+  if (!isObj(p)) throw new Error(`${w} is not an object`);
+  fields(p, w, ['kind', 'resize', 'crop', 'interpolation', 'mean', 'std']);
+  const triple = (k: string): [number, number, number] => {
+    const v = p[k];
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error(`${w}.${k} is not three finite numbers`);
+    return v as [number, number, number];
+  };
+  return {
+    kind: oneOf(p, 'kind', w, PREPROCESS_KINDS), resize: int(p, 'resize', w, 1, 1 << 14), crop: int(p, 'crop', w, 1, 1 << 14),
+    interpolation: oneOf(p, 'interpolation', w, INTERPOLATIONS), mean: triple('mean'), std: triple('std'),
+  };
+}
+
 function validateData(d: unknown): DataSpec {
   if (!isObj(d)) throw new Error('job.data is not an object');
   const source = oneOf(d, 'source', 'job.data', ['npy', 'fashion-mnist', 'imagefolder', 'list'] as const);
@@ -138,12 +154,9 @@ function validateData(d: unknown): DataSpec {
     return out;
   }
   fields(d, 'job.data', ['source', 'path', 'listingSha256', 'preprocessing', 'badImages']);
-  const p = d.preprocessing;
-  // the preprocessing record is checked field by field by the image pipeline; here: plain data only
-  if (!isObj(p) || JSON.stringify(p).length > 4096 || Object.values(p).some((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) throw new Error('job.data.preprocessing is not a flat record');
   return {
     source, path: str(d, 'path', 'job.data', ABS_PATH), listingSha256: str(d, 'listingSha256', 'job.data', HEX64),
-    preprocessing: p as never, badImages: oneOf(d, 'badImages', 'job.data', ['fail', 'skip'] as const),
+    preprocessing: validatePreprocessing(d.preprocessing), badImages: oneOf(d, 'badImages', 'job.data', ['fail', 'skip'] as const),
   };
 }
 
