@@ -117,6 +117,12 @@ export async function coordinateSweep(store: SweepStore, opts: CoordinatorOption
   };
 
   try {
+    // jobs of this sweep whose rows an earlier coordinator wrote but did not remove (killed in between)
+    const prefix = `${template.sweep}-`;
+    for (const id of await queue.getRanges(['completed', 'failed'], 0, -1)) {
+      const m = id.startsWith(prefix) ? /-(\d+)-(\d+)$/.exec(id) : null;
+      if (m && !waiting.has(id) && store.completed.subarray(Number(m[1]), Number(m[1]) + Number(m[2])).every((c) => c)) await queue.remove(id);
+    }
     await add([...waiting.keys()]);
     let lastFull = 0;
     while (waiting.size) {
