@@ -59,12 +59,40 @@ export async function runSweep(store: SweepStore, ablator: Ablator, range: [numb
     let j = i + 1;
     while (j < todo.length && j - i < chunk && todo[j] === todo[j - 1]! + 1) j++;
     const first = todo[i]!, count = j - i;
-    generateMasks(seed, alpha, first, count, C, masks);
-    const { margins } = await ablator.run(masks, count);
+    const margins = await computeRows(ablator, { seed, alpha }, first, count, C, masks);
     store.writeRows(first, masks, margins, count);
     done += count;
     onProgress?.(done, todo.length);
     i = j;
   }
   return done;
+}
+
+/**
+ * Margins [count, n] of mask rows [first, first+count) of the stream (seed, alpha): the one
+ * path by which a sweep, here or on a queue worker, turns rows into margins. `masks`
+ * receives the rows as 0/1 bytes.
+ */
+export async function computeRows(ablator: Ablator, stream: { seed: number; alpha: number }, first: number, count: number, components: number,
+  masks = new Uint8Array(count * components)): Promise<Float32Array> {
+  generateMasks(stream.seed, stream.alpha, first, count, components, masks);
+  return (await ablator.run(masks, count)).margins;
+}
+
+/**
+ * The pending rows of [start, end) as runs of at most `chunk` rows that never cross a
+ * multiple of `chunk`: the same pending rows always give the same runs, so a queue can name
+ * its jobs after them and a restarted coordinator finds its earlier jobs.
+ */
+export function pendingRuns(completed: Uint8Array, range: [number, number], chunk: number): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let r = range[0]; r < range[1];) {
+    if (completed[r]) { r++; continue; }
+    const cell = (Math.floor(r / chunk) + 1) * chunk;
+    let e = r + 1;
+    while (e < range[1] && e < cell && !completed[e]) e++;
+    runs.push([r, e - r]);
+    r = e;
+  }
+  return runs;
 }

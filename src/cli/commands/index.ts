@@ -13,6 +13,7 @@ import { preprocess } from './preprocess.js';
 import { convert } from './convert.js';
 import { merge, sweep } from './sweep.js';
 import { withExamples } from '../examples.js';
+import { worker } from './worker.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit, preprocess, convert].map(withExamples);
+export const commands: CommandModule<any, any>[] = [info, components, ablate, sweep, merge, fit, evalCommand, report, run, curve, bench, edit, preprocess, convert, worker].map(withExamples);

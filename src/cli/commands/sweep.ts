@@ -15,6 +15,7 @@ import { imageOptions, parseImageSource, preprocessingFrom, type ImageArgs } fro
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
 import { sweepTrace, writeTrace, type BatchSpan } from '../../report/trace.js';
+import { checkQueueArgs, queueOptions, sweepOnQueue, type QueueArgs } from './sweep_queue.js';
 
 export interface ModelDataArgs extends GpuArgs, ImageArgs {
   arch: string; weights: string; inputs?: string; labels?: string;
@@ -45,7 +46,7 @@ export function dataSpec(args: ModelDataArgs): DataSpec {
   return npySpec(args.inputs, args.labels);
 }
 
-export interface SweepArgs extends ModelDataArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string; trace?: string }
+export interface SweepArgs extends ModelDataArgs, QueueArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string; trace?: string }
 
 /** What one invocation did: rows computed now (completed rows are skipped) and how long that took. */
 export interface SweepRun { computed: number; examples: number; seconds: number }
@@ -53,7 +54,7 @@ export interface SweepRun { computed: number; examples: number; seconds: number 
 export const sweep: CommandModule<{}, SweepArgs> = {
   command: 'sweep',
   describe: 'measure margins under m random ablation masks into a resumable store (reference layout)',
-  builder: (y) => modelDataOptions(y)
+  builder: (y) => queueOptions(modelDataOptions(y))
     .option('alpha', { type: 'number', default: 0.05, describe: 'ablation fraction: each component is dropped with probability alpha' })
     .option('masks', { type: 'number', demandOption: true, describe: 'number of masks m' })
     .option('seed', { type: 'number', default: 0, describe: 'mask stream seed' })
@@ -74,6 +75,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
   check(Number.isInteger(args.masks) && args.masks > 0, () => `--masks must be a positive integer, got ${args.masks}`);
   check(Number.isInteger(args.seed) && args.seed >= 0 && args.seed < 2 ** 32, () => `--seed must be an integer in [0, 2^32), got ${args.seed}`);
   const shard = parseShard(args.shard);
+  checkQueueArgs(args);
   const model = loadModel(args.arch, args.weights);
   const spec = dataSpec(args);
   check(args.indices === undefined || args.examples === undefined, () => 'give --examples (the first N) or --indices, not both');
@@ -91,7 +93,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
   };
   check(args.split === undefined || /^[A-Za-z0-9][\w.-]*$/.test(args.split), () => `--split ${args.split}: use letters, digits, '.', '_' or '-'`);
   const dtype = args['margins-dtype'] === undefined ? undefined : ({ f16: 'f2', f32: 'f4' } as const)[args['margins-dtype'] as 'f16' | 'f32'];
-  const store = SweepStore.openOrCreate(args.out, manifest, { marginsDtype: dtype as MarginsDtype | undefined, command: 'coar sweep' });
+  const store = SweepStore.openOrCreate(args.out, manifest, { marginsDtype: dtype as MarginsDtype | undefined, command: args.queue !== undefined ? 'coar sweep --queue' : 'coar sweep' });
   const log = (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); };
   let ctx: GpuContext | undefined;
   try {
@@ -101,6 +103,7 @@ export async function sweepCommand(args: SweepArgs): Promise<SweepRun> {
     if (store.adoption) log(`${args.out}: no manifest.json; resuming the store there (${store.adoption.completedRows} completed rows, ${DTYPE_NAME[store.marginsDtype]} margins, ${(100 * store.adoption.keepRate).toFixed(2)}% kept)`);
     log(`${args.out}: rows ${range[0]}-${range[1] - 1}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count})` : ''}, ${total - pending} already completed, ${pending} to do; ${model.components.size} components, ${ex.shape.n} examples, alpha ${args.alpha}`);
     if (pending === 0 && !store.adoption) return { computed: 0, examples: ex.shape.n, seconds: 0 };
+    if (args.queue !== undefined) return { ...await sweepOnQueue(store, range, args, log), examples: ex.shape.n };
     ctx = await GpuContext.open(args);
     const net = model.build(ctx, ex.shape);
     const ablator = new Ablator(ctx, net, ex.inputs, ex.labels, args.chunk ?? 64);
