@@ -2,7 +2,6 @@
 import type { Argv } from 'yargs';
 import type { SweepStore } from '../../coar/sweep_store.js';
 import { check, UserError } from '../../errors.js';
-import { coordinateSweep } from '../../queue/coordinator.js';
 import { parseQueueUrl } from '../../queue/url.js';
 import { throttled } from './worker.js';
 
@@ -32,6 +31,8 @@ export async function sweepOnQueue(store: SweepStore, range: [number, number], a
   const connection = parseQueueUrl(args.queue!);
   const t0 = performance.now();
   const rate = (r: number) => r >= 10 ? r.toFixed(0) : r.toPrecision(2);
+  // BullMQ and ioredis load only when a queue is used
+  const { coordinateSweep } = await import('../../queue/coordinator.js');
   const computed = await coordinateSweep(store, {
     connection, range, chunk: args.chunk ?? 64, precision: args.precision ?? 'f32',
     attempts: args.attempts ?? 3, maxFailures: args['max-failures'] ?? 20, pollMs: args['poll-ms'] ?? 1000,

@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { check } from '../../errors.js';
 import { parseQueueUrl } from '../../queue/url.js';
-import { startWorker } from '../../queue/worker.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 
 interface WorkerArgs extends GpuArgs {
@@ -38,6 +37,8 @@ export const worker: CommandModule<{}, WorkerArgs> = {
     }
     check(Number.isInteger(args['max-jobs']), () => `--max-jobs must be an integer, got ${args['max-jobs']}`);
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`worker: ${s}\n`); };
+    // BullMQ and ioredis load only when a queue is used: every other command starts without them
+    const { startWorker } = await import('../../queue/worker.js');
     const w = startWorker({
       connection, name: args.name,
       weightsDir: args['weights-dir'] === undefined ? undefined : resolve(args['weights-dir']),
