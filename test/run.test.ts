@@ -92,6 +92,18 @@ test('coar run --json and coar eval --json print one JSON summary on stdout, equ
   const again = JSON.parse(readFileSync(join(dir, 'eval-json', 'eval.json'), 'utf8')) as { alpha: number; pearsonMean: number }[];
   assert.is(ev.command, 'eval');
   assert.equal(ev.eval.map((x) => [x.alpha, x.masks, x.pearsonMean]), again.map((x) => [x.alpha, EVAL, x.pearsonMean]));
+  // sweep and fit: a fresh store, then its fit, each one JSON line
+  const store = join(dir, 'json-store');
+  const sw = coar(['sweep', '--arch', 'mini-resnet', '--weights', join(WEIGHTS, 'fashion-cnn.safetensors'), '--data', 'fashion-mnist', '--examples', '3', '--masks', '40', '--out', store, '--quiet', '--json']);
+  assert.is(sw.code, 0, sw.stderr);
+  const s = JSON.parse(sw.stdout) as { command: string; computed: number; examples: number };
+  assert.equal([s.command, s.computed, s.examples], ['sweep', 40, 3]);
+  const ft = coar(['fit', store, '--method', 'ols', '--quiet', '--json']);
+  assert.is(ft.code, 0, ft.stderr);
+  const f = JSON.parse(ft.stdout) as Record<string, unknown>;
+  assert.is(f.command, 'fit');
+  const written = JSON.parse(readFileSync(join(store, 'fit.json'), 'utf8')) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(written)) assert.equal(f[k], v, `fit --json ${k} equals fit.json's`);
 });
 
 test('coar report renders the report again from the files alone, and says what is missing', () => {

@@ -46,7 +46,7 @@ export function dataSpec(args: ModelDataArgs): DataSpec {
   return npySpec(args.inputs, args.labels);
 }
 
-export interface SweepArgs extends ModelDataArgs, QueueArgs { indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string; trace?: string }
+export interface SweepArgs extends ModelDataArgs, QueueArgs { json?: boolean; indices?: string; alpha: number; masks: number; seed: number; out: string; shard?: string; chunk?: number; quiet?: boolean; split?: string; 'margins-dtype'?: string; trace?: string }
 
 /** What one invocation did: rows computed now (completed rows are skipped) and how long that took. */
 export interface SweepRun { computed: number; examples: number; seconds: number }
@@ -65,8 +65,17 @@ export const sweep: CommandModule<{}, SweepArgs> = {
     .option('trace', { type: 'string', describe: 'write the batches as a Chrome trace (Perfetto, chrome://tracing) here' })
     .option('split', { type: 'string', describe: 'name of the margins file, <split>_margins.npy (default: test/train for Fashion-MNIST, examples otherwise); give the reference\'s to resume its store' })
     .option('margins-dtype', { choices: ['f32', 'f16'], describe: 'margin storage: f32 (default, exact) or f16 (the reference\'s, half the disk)' })
-    .option('indices', { type: 'string', describe: 'instead of --examples: the example indices to attribute (5+9+12, 0-499 or @file)' }) as any,
-  handler: async (args) => { await sweepCommand(args); },
+    .option('indices', { type: 'string', describe: 'instead of --examples: the example indices to attribute (5+9+12, 0-499 or @file)' })
+    .option('json', { type: 'boolean', describe: 'print one JSON summary on stdout' }) as any,
+  handler: async (args) => {
+    const r = await sweepCommand(args);
+    if (args.json) {
+      console.log(JSON.stringify({
+        command: 'sweep', store: resolve(args.out), masks: args.masks, examples: r.examples, computed: r.computed, seconds: r.seconds,
+        passesPerSecond: r.computed && r.seconds ? (r.computed * r.examples) / r.seconds : null,
+      }));
+    }
+  },
 };
 
 /** `coar sweep` as a function (coar run calls it): validate, open or resume the store, compute what is pending. */
