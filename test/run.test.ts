@@ -102,8 +102,8 @@ test('coar run --json and coar eval --json print one JSON summary on stdout, equ
   assert.is(ft.code, 0, ft.stderr);
   const f = JSON.parse(ft.stdout) as Record<string, unknown>;
   assert.is(f.command, 'fit');
-  const written = JSON.parse(readFileSync(join(store, 'fit.json'), 'utf8')) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(written)) assert.equal(f[k], v, `fit --json ${k} equals fit.json's`);
+  const fitJson = JSON.parse(readFileSync(join(store, 'fit.json'), 'utf8')) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fitJson)) assert.equal(f[k], v, `fit --json ${k} equals fit.json's`);
 });
 
 test('coar report renders the report again from the files alone, and says what is missing', () => {
