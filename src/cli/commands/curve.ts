@@ -16,7 +16,7 @@ import { renderCurvePage } from '../../report/curve.js';
 import { loadModel } from '../../models/index.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { BUNDLED } from './run.js';
-import { sweep } from './sweep.js';
+import { sweepCommand } from './sweep.js';
 
 interface CurveArgs extends GpuArgs {
   store?: string; heldout?: string; model?: string; examples: number; alpha: number; seed: number; 'heldout-masks': number;
@@ -128,11 +128,11 @@ export const curve: CommandModule<{}, CurveArgs> = {
       check(Number.isInteger(args['heldout-masks']) && args['heldout-masks'] >= 3, () => `--heldout-masks must be an integer >= 3, got ${args['heldout-masks']}`);
       const C = loadModel(bundled.arch, bundled.weights).components.size;
       const maxMasks = args['max-masks'] ?? 8 * C;
-      const common = { backend: args.backend, adapter: args.adapter, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples: args.examples, alpha: args.alpha, quiet: args.quiet, _: [], $0: 'coar' };
+      const common = { backend: args.backend, adapter: args.adapter, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples: args.examples, alpha: args.alpha, quiet: args.quiet };
       log(`held-out store ${heldDir}: ${args['heldout-masks']} masks, seed ${args.seed + 1}`);
-      await sweep.handler({ ...common, masks: args['heldout-masks'], seed: args.seed + 1, out: heldDir } as any);
+      await sweepCommand({ ...common, masks: args['heldout-masks'], seed: args.seed + 1, out: heldDir });
       log(`training store ${trainDir}: ${maxMasks} masks, seed ${args.seed}`);
-      await sweep.handler({ ...common, masks: maxMasks, seed: args.seed, out: trainDir } as any);
+      await sweepCommand({ ...common, masks: maxMasks, seed: args.seed, out: trainDir });
     } else {
       trainDir = resolve(args.store!);
       heldDir = resolve(args.heldout!);
