@@ -41,28 +41,7 @@ const SG_G: u32 = 2u;   // SUBGROUP: channel groups per broadcast round (4 SG_G 
 override WG: u32 = 64u;    // invocations per workgroup, along output pixels
 override WGC: u32 = 1u;    // invocations per workgroup, along output channel groups
 
-#if F16
-alias WV = vec4<f16>;
-#else
-alias WV = vec4f;
-#endif
-#if X_F16
-alias XV = vec4<f16>;
-#else
-alias XV = vec4f;
-#endif
-#if Y_F16
-alias YV = vec4<f16>;
-#else
-alias YV = vec4f;
-#endif
-#if HALF_MATH
-alias AV = vec4<f16>;
-alias AM = mat4x4<f16>;
-#else
-alias AV = vec4f;
-alias AM = mat4x4f;
-#endif
+#include "conv_types.wgsl"
 
 struct Params {
   batch: u32,          // items in this dispatch (masks x examples)

@@ -7,12 +7,7 @@
 // class token for the classifier (LayerNorm acts on each token alone).
 
 // F16: x and y stored as f16, statistics in f32.
-#if F16
-enable f16;
-alias SV = vec4<f16>;   // stored activations
-#else
-alias SV = vec4f;
-#endif
+#include "stored_f16.wgsl"
 
 override WG: u32 = 64u;
 override EPS: f32 = 1e-6;

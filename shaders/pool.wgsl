@@ -3,12 +3,7 @@
 // adaptive average pool to 1x1 is the window that covers the whole map.
 
 // F16: activations stored as f16, arithmetic in f32.
-#if F16
-enable f16;
-alias SV = vec4<f16>;   // stored activations
-#else
-alias SV = vec4f;
-#endif
+#include "stored_f16.wgsl"
 
 override WG: u32 = 64u;
 

@@ -7,12 +7,7 @@
 // residual and the classifier need (nothing else of the last block reaches the logits).
 
 // F16: patches, tokens and outputs stored as f16 (class token and positions stay f32).
-#if F16
-enable f16;
-alias SV = vec4<f16>;   // stored activations
-#else
-alias SV = vec4f;
-#endif
+#include "stored_f16.wgsl"
 
 override WG: u32 = 64u;
 
