@@ -184,23 +184,24 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
   }
   const T = s.tokens;
   const uploads: GPUBuffer[] = [];
-  const keep = <X extends ConvWeights | LayerNormWeights>(x: X): X => {
+  // every uploaded buffer is destroyed with the network
+  const ownUpload = <X extends ConvWeights | LayerNormWeights>(x: X): X => {
     if ('w' in x) uploads.push(x.w, x.scaleShift); else uploads.push(x.gammaBeta);
     return x;
   };
   const ones = (n: number) => new Float32Array(n).fill(1);
   const dense = (prefix: string, out: number, inp: number, bias?: Float32Array) => {
     const t = w.get(`${prefix}.weight`, [out, inp]);
-    return keep(uploadConv(ctx, prefix, t.data, [out, inp, 1, 1], ones(out), bias ?? w.get(`${prefix}.bias`, [out]).data));
+    return ownUpload(uploadConv(ctx, prefix, t.data, [out, inp, 1, 1], ones(out), bias ?? w.get(`${prefix}.bias`, [out]).data));
   };
-  const norm = (prefix: string) => keep(uploadLayerNorm(ctx, prefix, w.get(`${prefix}.weight`, [D]).data, w.get(`${prefix}.bias`, [D]).data, LN_EPS));
+  const norm = (prefix: string) => ownUpload(uploadLayerNorm(ctx, prefix, w.get(`${prefix}.weight`, [D]).data, w.get(`${prefix}.bias`, [D]).data, LN_EPS));
   const tokensShape: MapShape = { h: 1, w: T, c: ceil4(D) };
   const tokenElems = T * ceil4(D);
   const ops: Op[] = [];
 
   // patch embedding: a conv with kernel = stride = patch, once per example (not per mask)
   const pw = w.get(`${L.patch}.weight`, [D, s.inChannels, s.patch, s.patch]);
-  const patchConv = keep(uploadConv(ctx, L.patch, pw.data, pw.shape, ones(D), w.get(`${L.patch}.bias`, [D]).data, { stride: s.patch }));
+  const patchConv = ownUpload(uploadConv(ctx, L.patch, pw.data, pw.shape, ones(D), w.get(`${L.patch}.bias`, [D]).data, { stride: s.patch }));
   const inShape: MapShape = { h: input.h, w: input.w, c: ceil4(input.c) };
   ops.push({
     label: L.patch, inputs: [INPUT], output: 'patches', outElems: (T - 1) * ceil4(D),
@@ -237,7 +238,7 @@ export function buildViT(ctx: GpuContext, s: ViTSpec, input: { c: number; h: num
     ops.push(lnOp(`${b}.${L.ln1}`, norm(`${b}.${L.ln1}`), x, `${b}.ln1`, T));
     const qkvBias = w.has(`${b}.${L.qkvBias}`) ? w.get(`${b}.${L.qkvBias}`, [3 * D]).data : new Float32Array(3 * D);
     const qkvW = w.get(`${b}.${L.qkvWeight}`, [3 * D, D]);
-    const qkv = keep(uploadConv(ctx, `${b}.${L.qkvLayer}`, qkvW.data, [3 * D, D, 1, 1], ones(3 * D), qkvBias));
+    const qkv = ownUpload(uploadConv(ctx, `${b}.${L.qkvLayer}`, qkvW.data, [3 * D, D, 1, 1], ones(3 * D), qkvBias));
     ops.push(convOp({ label: `${b}.${L.qkvLayer}`, cw: qkv, input: `${b}.ln1`, inShape: tokensShape, output: `${b}.qkv`, act: 'none', componentOffset: offset(L.qkvLayer) }));
     ops.push({
       label: `${b}.attention`, inputs: [`${b}.qkv`], output: `${b}.heads`, outElems: n * ceil4(D), flops: 4 * n * T * D, readElems: T * ceil4(3 * D),
