@@ -5,11 +5,13 @@
  * weight rows; nothing in them comes from webcoar.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { UserError } from '../src/errors.js';
+import { writeFully } from '../src/io/files.js';
 import { readNpy } from '../src/io/npy.js';
 import { halvesToFloats } from '../src/io/f16.js';
 import { coar } from './support/cli.js';
@@ -196,6 +198,21 @@ test('hand-edited completed flags: a row marked completed but never written is r
   r = coar(['fit', ref30, '--method', 'ols']);
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /row 30 marked completed in _completed\.npy holds only zeros in masks\.npy and the margins \(never written\)/);
+});
+
+test('no hangs: a write that would block (EAGAIN, a full non-blocking FIFO) or a full device fails at once naming the path', () => {
+  const fifo = join(dir, 'eagain.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    // 4 MiB into a pipe that holds 64 KiB and is never read: the kernel answers EAGAIN
+    assert.throws(() => writeFully(writer, new Uint8Array(4 << 20), null, fifo), (e: Error) => e instanceof UserError && e.message === `cannot write ${fifo}: the file would block (EAGAIN): not a regular file`);
+  } finally { closeSync(writer); closeSync(reader); }
+  const full = openSync('/dev/full', 'w');
+  try {
+    assert.throws(() => writeFully(full, new Uint8Array(16), null, '/dev/full'), (e: Error) => e instanceof UserError && e.message === 'cannot write /dev/full: disk full');
+  } finally { closeSync(full); }
 });
 
 test('no hangs: /proc, /sys and /dev are refused before anything is opened', () => {
