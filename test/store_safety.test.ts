@@ -86,7 +86,7 @@ test('a partial reference-layout store fits as it is, and once adopted evaluates
   const s = referenceStore(join(dir, 'r5'));
   let r = coar(['fit', s, '--method', 'ols']);
   assert.is(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`${K} of ${M} rows, ${C} components, 6 examples \\(test\\)`));
+  assert.match(r.stderr, new RegExp(`${K} of ${M} rows, ${C} components, examples 0-6 of 6 \\(test\\)`));
   assert.equal(readNpy(join(s, 'attributions.npy')).shape, [C, 6]);
   // adopted and extended to half of its rows: still partial, now with our manifest
   r = coar(sweepArgs(s, ['--split', 'test', '--shard', '0/2']));
