@@ -11,10 +11,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../test/support/tmp.js';
+import { freePort } from '../test/support/ports.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'coar.js');
@@ -37,14 +37,6 @@ function run(args: string[]): Promise<{ code: number | null; text: string; secon
   p.stderr!.on('data', (d) => { text += d; });
   const done = new Promise<{ code: number | null; text: string; seconds: number }>((r) => p.on('exit', (code) => r({ code, text, seconds: (performance.now() - t0) / 1000 })));
   return Object.assign(done, { proc: p });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 const port = await freePort();

@@ -72,6 +72,7 @@ var<workgroup> ws: array<WV, KCH * 4u * WGC * TC4>;                 // [KCH * 4 
 #if GELU
 #include "gelu.wgsl"
 #endif
+#include "conv_epilogue.wgsl"
 
 // Input channel group ci of the pixel at vec4 offset o (-1: in the padding, zeros). A
 // POINTWISE conv (1x1, stride 1, no padding, one input image per item) has no padding and
@@ -258,16 +259,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         if (slot != slot0) { k = keep[slot * p.maskStride4 + p.maskOffset4 + ch]; }
         v = v * k;
 #endif
-        v = v * scale[c] + shift[c];
-#if RESIDUAL
-        v = v + vec4f(residual[pix * p.Cout4 + ch]);
-#endif
-#if RELU
-        v = max(v, vec4f(0.0));
-#elif GELU
-        v = gelu(v);
-#endif
-        y[pix * p.Cout4 + ch] = YV(v);
+        epilogue(v, scale[c], shift[c], pix, ch);
       }
     }
   }

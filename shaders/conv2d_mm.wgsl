@@ -40,6 +40,7 @@ struct Params {
 #if GELU
 #include "gelu.wgsl"
 #endif
+#include "conv_epilogue.wgsl"
 
 // the pixels whose sums are computed: one copy per input image when PER_INPUT
 fn pixels() -> u32 {
@@ -86,16 +87,7 @@ fn mmWrite(row: u32, ch: u32, sums: vec4f) {
 #if MASKED
     v = v * keep[((pix / hw) / p.itemsPerMask) * p.maskStride4 + p.maskOffset4 + ch];
 #endif
-    v = v * scale + shift;
-#if RESIDUAL
-    v = v + vec4f(residual[pix * p.Cout4 + ch]);
-#endif
-#if RELU
-    v = max(v, vec4f(0.0));
-#elif GELU
-    v = gelu(v);
-#endif
-    y[pix * p.Cout4 + ch] = YV(v);
+    epilogue(v, scale, shift, pix, ch);
   }
 }
 

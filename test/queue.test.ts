@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,6 +17,7 @@ import { ioredisOptions, parseQueueUrl } from '../src/queue/url.js';
 import { coar } from './support/cli.js';
 import { runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
+import { freePort } from './support/ports.js';
 
 const dir = tempDir('coar-queue-');
 const ref = join(dir, 'ref');
@@ -67,14 +67,6 @@ function start(cmd: string, args: string[]): Proc {
 }
 const startCoar = (args: string[]) => start(process.execPath, [BIN, ...args]);
 const kill = async (p: Proc, sig: NodeJS.Signals = 'SIGKILL') => { p.proc.kill(sig); await p.exit; };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A redis-server of our own, without persistence: a restart loses every job. */
 async function startRedis(): Promise<{ url: string; restart: () => Promise<void>; stop: () => Promise<void> }> {

@@ -14,7 +14,7 @@ export interface ExampleInputs {
   readonly n: number;
   /** floats per example (c * h * w) */
   readonly per: number;
-  /** NCHW float32 of examples [first, first + count): a view or a fresh array; do not keep it */
+  /** NCHW float32 of examples [first, first + count): a view, valid until the next call */
   chunk(first: number, count: number): Float32Array;
   /** the whole tensor in memory, when it is held there */
   readonly data?: Float32Array;
@@ -29,10 +29,13 @@ export function memoryInputs(data: Float32Array, per: number): ExampleInputs {
 export function cachedInputs(path: string, rows: readonly number[], p: Preprocessing): ExampleInputs {
   const cache = openPixelCache(path);
   const per = 3 * cache.height * cache.width;
+  // one buffer for every batch (the sweep asks for the same size over and over)
+  let scratch = new Float32Array(0);
   return {
     n: rows.length, per,
     chunk(first, count) {
-      const out = new Float32Array(count * per);
+      if (scratch.length < count * per) scratch = new Float32Array(count * per);
+      const out = scratch.subarray(0, count * per);
       for (let i = 0; i < count;) {
         // consecutive cache rows are read in one call
         let j = i + 1;
