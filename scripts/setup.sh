@@ -23,7 +23,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     APT_UPDATED=0
   fi
-  for p in python3-torch python3-torchvision python3-sklearn python3-scipy python3-numpy python3-opencv python3-skimage python3-pil dataset-fashion-mnist chromium redis-server; do
+  for p in python3-torch python3-torchvision python3-sklearn python3-scipy python3-numpy python3-opencv python3-skimage python3-pil dataset-fashion-mnist chromium redis-server gcc libc6-dev; do
     have "$p" || need_apt+=("$p")
   done
   mesa_ver=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)

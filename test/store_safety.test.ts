@@ -215,6 +215,52 @@ test('no hangs: a write that would block (EAGAIN, a full non-blocking FIFO) or a
   } finally { closeSync(full); }
 });
 
+// a C shim for LD_PRELOAD: writes to a file whose path contains ZERO_WRITE_MATCH accept
+// nothing after the first ZERO_WRITE_ALLOW of them, as a broken network or FUSE file
+// system may; everything else passes through to libc
+const ZERO_WRITE_SHIM = `
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+static int hits;
+static int zero(int fd, size_t n) {
+  const char *m = getenv("ZERO_WRITE_MATCH"), *a = getenv("ZERO_WRITE_ALLOW");
+  char link[64], path[4096];
+  if (!m || n == 0) return 0;
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t k = readlink(link, path, sizeof path - 1);
+  if (k <= 0) return 0;
+  path[k] = 0;
+  if (!strstr(path, m)) return 0;
+  return __atomic_add_fetch(&hits, 1, __ATOMIC_SEQ_CST) > (a ? atoi(a) : 0);
+}
+#define PASS(name, ret, params, args, n) \\
+  ret name params { static ret (*real) params; if (!real) real = dlsym(RTLD_NEXT, #name); \\
+    if (zero(fd, n)) return 0; return real args; }
+PASS(write, ssize_t, (int fd, const void *b, size_t c), (fd, b, c), c)
+PASS(pwrite, ssize_t, (int fd, const void *b, size_t c, off_t o), (fd, b, c, o), c)
+PASS(pwrite64, ssize_t, (int fd, const void *b, size_t c, off_t o), (fd, b, c, o), c)
+PASS(writev, ssize_t, (int fd, const struct iovec *v, int c), (fd, v, c), (c > 0 ? v[0].iov_len : 0))
+PASS(pwritev, ssize_t, (int fd, const struct iovec *v, int c, off_t o), (fd, v, c, o), (c > 0 ? v[0].iov_len : 0))
+PASS(pwritev64, ssize_t, (int fd, const struct iovec *v, int c, off_t o), (fd, v, c, o), (c > 0 ? v[0].iov_len : 0))
+`;
+
+test('no hangs: a file system that accepts 0 bytes of a write fails the sweep at once naming the file', () => {
+  const src = join(dir, 'zero_write.c'), lib = join(dir, 'zero_write.so');
+  writeFileSync(src, ZERO_WRITE_SHIM);
+  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-o', lib, src, '-ldl']);
+  const out = join(dir, 'zero');
+  // the header of masks.npy is written, then every row write to it accepts 0 bytes
+  const r = coar(sweepArgs(out), { timeoutMs: 120_000, env: { LD_PRELOAD: lib, ZERO_WRITE_MATCH: 'masks.npy', ZERO_WRITE_ALLOW: '1' } });
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`cannot write ${out}/masks\\.npy: the file system accepted 0 of \\d+ bytes`));
+});
+
 test('no hangs: /proc, /sys and /dev are refused before anything is opened', () => {
   for (const p of ['/proc/self/store', '/sys/kernel/store', '/dev/shm/../store']) {
     const r = coar(sweepArgs(p), { timeoutMs: 60_000 });
