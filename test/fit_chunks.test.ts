@@ -47,6 +47,29 @@ test('device memory does not grow with the lambda grid or with the number of chu
   }
 });
 
+test('the console of a chunked fit: a start and an end line; chunk progress without a terminal; the plan and the lambda search with --verbose', () => {
+  const args = ['fit', store, '--out', join(dir, 'console'), '--examples-per-chunk', '8'];
+  const plain = coar(args);
+  assert.is(plain.code, 0, plain.stderr);
+  const lines = plain.stderr.trim().split('\n');
+  assert.is(lines.length, 2, plain.stderr);
+  assert.match(lines[0]!, /^fit: \d+ of \d+ rows, 64 components, examples 0-22 of 22/);
+  assert.match(lines[1]!, /^fit: wrote .*attributions\.npy \[64, 22\]/);
+  // a progress line per chunk when every line is due (COAR_PROGRESS_SECONDS=0), none at the last
+  const progress = coar(args, { env: { COAR_PROGRESS_SECONDS: '0' } });
+  assert.is(progress.code, 0, progress.stderr);
+  for (const phase of ['choosing lambda', 'fitting']) {
+    assert.match(progress.stderr, `fit: ${phase}: 33% (1/3 chunks)`);
+    assert.match(progress.stderr, `fit: ${phase}: 66% (2/3 chunks)`);
+    assert.not.match(progress.stderr, `fit: ${phase}: 100%`);
+  }
+  const loud = coar([...args, '--verbose']);
+  assert.is(loud.code, 0, loud.stderr);
+  assert.match(loud.stderr, /fit: 22 examples in 3 chunks of up to 8 \(/);
+  assert.match(loud.stderr, /fit: choosing lambda on \d+ train \/ \d+ validation rows/);
+  assert.match(loud.stderr, /fit: examples 16-22 fitted \(\d+ iterations\)/);
+});
+
 test('the chunked fit of a store (lambda chosen per example) is scikit-learn\'s ridge, and slices a:b assemble to it exactly', async () => {
   const whole = join(dir, 'whole');
   const r = await quietFit(whole, {});

@@ -70,6 +70,7 @@ for (const { model, weights, components } of MODELS) {
     const lines = r.stderr.split('\n');
     assert.ok(lines.length <= 8, `${lines.length} lines on stderr:\n${r.stderr}`);
     for (const l of lines) assert.match(l, /^(sweep|fit|eval|report): /, `a line that names no stage: ${l}`);
+    assert.is(lines.filter((l) => l.startsWith('fit: ')).length, 2, `the fit: a start and an end line\n${r.stderr}`);
     assert.is(statSync(join(out, 'test_margins.npy')).mtimeMs, before);
     assert.equal([...loadF32(join(out, 'test_margins.npy')).data], [...stored]);
     assert.ok(existsSync(join(out, 'report.html')));

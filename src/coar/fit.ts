@@ -17,7 +17,7 @@ import { ESTIMATOR_TABLE, type EstimatorName } from './estimators/index.js';
 import { DiskLedger, storeIdentity } from './fit/chunks.js';
 import { defaultMemoryBytes } from './fit/cost.js';
 import type { Solver } from './fit/design.js';
-import { chunkGrid, DEFAULT_VAL_FRAC } from './fit/regression.js';
+import { chunkGrid, DEFAULT_VAL_FRAC, type ChunkProgress } from './fit/regression.js';
 import type { Progress } from './fit/solve.js';
 import { checkFinite, fileTargets } from './fit/targets.js';
 import { packMasks } from './fit_masks.js';
@@ -55,6 +55,8 @@ export interface FitCallbacks {
   progress?: Progress;
   /** solver detail (iterations, residuals) */
   detail?: Progress;
+  /** chunks done of each phase of a regression fit, for a progress bar */
+  chunkDone?: ChunkProgress;
 }
 
 export interface FitStoreResult {
@@ -113,7 +115,7 @@ export async function fitStore(storeDir: string, options: FitStoreOptions, callb
     const t0 = Date.now();
     const regressionOptions = {
       lambda: o.lambda, valFrac, solver: o.solver, tol: o.tol, maxIter: o.maxIter, memoryBytes: o.memoryBytes ?? defaultMemoryBytes(),
-      examplesPerChunk: o.examplesPerChunk, progress: log, detail: callbacks.detail,
+      examplesPerChunk: o.examplesPerChunk, progress: log, detail: callbacks.detail, chunkDone: callbacks.chunkDone,
     };
     const details = await ESTIMATOR_TABLE[o.method].fit(ctx, masks, fileTargets(store.margins, rows), examples, ledger, {
       regression: regressionOptions,

@@ -5,6 +5,7 @@ import { DEFAULT_VAL_FRAC } from '../../coar/fit.js';
 import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
 import { openStore } from '../../coar/store.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { progressBar, type Progress } from '../progress.js';
 
 export interface FitArgs extends GpuArgs {
   store: string;
@@ -51,11 +52,19 @@ export const fit: CommandModule<{}, FitArgs> = {
       s.close();
       examples = parseExamples(args.examples, s.examples);
     }
+    // one bar per phase of a fit in several chunks (one chunk is one short stage: no bar)
+    let bar: { phase: string; p: Progress } | undefined;
+    const chunkDone = (phase: string, done: number, total: number) => {
+      if (total < 2) return;
+      if (bar?.phase !== phase) { bar?.p.stop(); bar = { phase, p: progressBar(`fit: ${phase}`, total, 'chunks', args.quiet) }; }
+      bar.p.update(done);
+      if (done >= total) { bar.p.stop(); }
+    };
     const r = await fitStore(args.store, {
       method: args.method, lambda: args.lambda, valFrac: args['val-frac'], split: args.split, out: args.out, solver: args.solver,
       tol: args.tol, maxIter: args['max-iter'], examples, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30,
       examplesPerChunk: args['examples-per-chunk'], gpu: args,
-    }, { progress: log, detail: args.verbose ? log : undefined });
+    }, { progress: log, detail: args.verbose ? log : undefined, chunkDone });
     if (args.json) console.log(JSON.stringify({ command: 'fit', store: args.store, out: r.outDir, ...r.summary }));
   },
 };

@@ -28,6 +28,9 @@ import { inMemoryTargets, type TargetColumns } from './targets.js';
 import { toRawUnits, validationSplit } from './units.js';
 import { validationError } from './validation.js';
 
+/** Chunks done of a phase of the fit, for a progress bar. */
+export type ChunkProgress = (phase: 'choosing lambda' | 'fitting', done: number, total: number) => void;
+
 export interface FitOptions {
   method: FitMethod;
   /** ridge: ||y - b - Zw||^2 + lambda ||w||^2; lasso: (1/2m)||y - b - Zw||^2 + lambda |w|_1. Absent: chosen per example. */
@@ -47,6 +50,8 @@ export interface FitOptions {
   progress?: Progress;
   /** solver detail (iterations, residuals, Gram blocks): shown with --verbose */
   detail?: Progress;
+  /** after each chunk: `done` of `total` chunks of the phase (choosing lambda, then the fit on all rows) */
+  chunkDone?: ChunkProgress;
   /** how the index lists of the masks are cut (tests, tuning); default: cache-sized blocks, one binding per chunk */
   blocking?: Partial<Blocking>;
 }
@@ -164,7 +169,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
   ctx.device.pushErrorScope('out-of-memory');
   ctx.device.pushErrorScope('validation');
   try {
-    progress?.(`${b - a} examples in ${chunks.length} chunk${chunks.length > 1 ? 's' : ''} of up to ${width} (${solver})`);
+    detail?.(`${b - a} examples in ${chunks.length} chunk${chunks.length > 1 ? 's' : ''} of up to ${width} (${solver})`);
     // 1. choose lambda per example on held-out rows
     let lambdaGrid: number[] | undefined;
     const chosen = new Map<number, Float32Array>();
@@ -181,7 +186,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         return !done;
       });
       if (todo.length) {
-        progress?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
+        detail?.(`choosing lambda on ${mt} train / ${mv} validation rows (${solver})`);
         const design = new Design(arena, packed, 0, mt, solver, blocking, detail, space(mt));
         await design.ready(detail);
         const valLists = maskRowLists(arena, packed, mt, m, blocking, 'validation lists');
@@ -196,6 +201,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         const w = ridge?.weights ?? arena.create(cp * n4 * 16, 'weights');
         const lam = arena.create(n4 * 16, 'lambda');
         const val = validationError(design, valLists, n4, w, yv, mv);
+        let lambdasChosen = 0;
         for (const [c0, c1] of todo) {
           const cw = c1 - c0;
           const y = targets.columns(c0, c1);
@@ -230,6 +236,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
           ledger.saveLambda(c0, c1, pick);
           chosen.set(c0, pick);
           detail?.(`examples ${c0}-${c1}: lambda chosen`);
+          opts.chunkDone?.('choosing lambda', ++lambdasChosen, todo.length);
         }
         arena.destroy();
       }
@@ -260,6 +267,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
       const bAll = ridge ? undefined : arena.create(cp * n4 * 16, 'B');
       const w = ridge?.weights ?? arena.create(cp * n4 * 16, 'weights');
       const lam = arena.create(n4 * 16, 'lambda');
+      let fitted = 0;
       for (const [c0, c1] of todo) {
         const cw = c1 - c0;
         const y = targets.columns(c0, c1);
@@ -285,7 +293,8 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         const wh = await readF32(ctx, w, cp * n4 * 4);
         const raw = toRawUnits(wh, n4 * 4, undefined, cw, packed, design.meanU, design.invStd, { mean });
         ledger.saveFit(c0, c1, { ...raw, iterations: solved.iterations, converged: solved.converged, residual: solved.residual });
-        progress?.(`examples ${c0}-${c1} fitted (${solved.iterations} iterations)`);
+        detail?.(`examples ${c0}-${c1} fitted (${solved.iterations} iterations)`);
+        opts.chunkDone?.('fitting', ++fitted, todo.length);
       }
     }
     const invalid = await ctx.device.popErrorScope();
