@@ -13,8 +13,8 @@ export function readAttributions(dir: string, components: number, n: number): { 
 }
 
 /**
- * The attributions opened, not read: columns (examples) are read on demand in blocks of
- * component rows (`blockBytes`), so a [|C|, n] file larger than memory can be used a chunk of
+ * The attributions opened, not read: columns (examples) are read on demand (all of them in
+ * blocks of component rows of `blockBytes`), so a [|C|, n] file larger than memory can be used a chunk of
  * examples at a time. The bias ([n]) is read whole. Same checks as readAttributions.
  */
 export function openAttributions(dir: string, components: number, n: number, blockBytes = 32 << 20): { attributions: TargetColumns; bias: Float32Array; close(): void } {
@@ -31,8 +31,10 @@ export function openAttributions(dir: string, components: number, n: number, blo
       f.close();
       return { attributions: inMemoryTargets(readAttributions(dir, components, n).attributions, components, n), bias, close() {} };
     }
-    const rows = Array.from({ length: components }, (_, i) => i);
-    return { attributions: fileTargets(f, rows, blockBytes), bias, close: () => f.close() };
+    const whole = fileTargets(f, Array.from({ length: components }, (_, i) => i), blockBytes);
+    // all examples: by blocks of rows; a chunk of them: each row's slice alone, so the file is read once over all chunks
+    const attributions: TargetColumns = { rows: components, examples: n, columns: (c0, c1) => (c1 - c0 === n ? whole.columns(c0, c1) : f.readFloatColumns(0, components, c0, c1)) };
+    return { attributions, bias, close: () => f.close() };
   } catch (e) {
     f.close();
     throw e;

@@ -55,6 +55,13 @@ function runs(rows: readonly number[], span: number): [number, number][] {
   return out;
 }
 
+/** Read the store's used rows once, block by block, refusing non-boolean masks and NaN or Inf margins before any work. */
+export function checkScorable(store: StoreReader, memoryBytes: number): void {
+  const block = blockBytesFor(memoryBytes);
+  for (const [s, e] of runs(store.usedRows, Math.max(1, Math.floor(block / store.components)))) readMaskRows(store, store.usedRows[s]!, store.usedRows[e - 1]! + 1);
+  checkFinite(store.margins, store.usedRows, block);
+}
+
 /**
  * Per example, the Pearson and Spearman correlation over the store's used rows between its
  * margins and bias + mask · attributions. `attributions` gives columns of [|C|, n].
