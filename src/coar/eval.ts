@@ -28,16 +28,16 @@ export function evalSeed(seed: number, index: number): number {
 /**
  * bias + mask · attributions for `k` mask rows (bytes 0/1, [k x |C|]) and attributions
  * [|C| x w] (w = bias.length examples), accumulated in float64 and kept in `out` (float64,
- * [k x w]) or rounded to float32. A row that keeps most
- * components (α = 5% ablates 1 in 20) starts from the sum over all components and subtracts
- * the ablated ones: the same sum, 1/20 of the work.
+ * [k x w]) or rounded to float32. A row that keeps most components (α = 5% ablates 1 in 20)
+ * starts from the sum over all components and subtracts the ablated ones: the same sum to
+ * float64 rounding, 1/20 of the work.
  */
 export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array): Float32Array;
 export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array, out: Float64Array): Float64Array;
 export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array, out?: Float64Array): Float32Array | Float64Array {
   const n = bias.length;
   const C = attributions.length / n;
-    const dst = out ?? new Float32Array(k * n);
+  const dst = out ?? new Float32Array(k * n);
   const acc = new Float64Array(n);
   let total: Float64Array | undefined;
   for (let i = 0; i < k; i++) {
