@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readNpy, readNpyHeader, toFloat32, writeNpy } from '../src/io/npy.js';
+import { NpyFile, readNpy, readNpyHeader, toFloat32, writeNpy } from '../src/io/npy.js';
 import { runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
 
@@ -23,6 +23,20 @@ test('arrays numpy saved (float32/16/64, bool, uint8, int64, empty, format 2.0, 
   assert.ok(bf.bigEndian && bf.fortranOrder);
   const v2 = readNpy(join(dir, 'v2.npy'));
   assert.equal(v2.shape, ref.f4!.shape);
+});
+
+test('a slice of columns of a range of rows (float32, float16, big-endian) equals numpy\'s a[r0:r1, c0:c1]', () => {
+  const ref = JSON.parse(runReference('npy_reference.py', ['write', dir])) as Record<string, { shape: number[]; values: number[] }>;
+  for (const [name, r0, r1, c0, c1] of [['f4', 1, 3, 1, 4], ['f4', 0, 3, 0, 5], ['f2', 0, 4, 1, 2], ['f4_big', 0, 3, 2, 4], ['f4_big', 2, 3, 0, 1]] as const) {
+    const want = ref[name]!, cols = want.shape[1]!;
+    const f = NpyFile.open(join(dir, `${name}.npy`), { convert: true });
+    const got = Array.from(f.readFloatColumns(r0, r1, c0, c1));
+    f.close();
+    const expect: number[] = [];
+    for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) expect.push(want.values[r * cols + c]!);
+    assert.is(got.length, expect.length, name);
+    expect.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) <= 1e-6 * Math.max(1, Math.abs(v)), `${name}[${r0}:${r1}, ${c0}:${c1}] item ${i}: ${got[i]} vs ${v}`));
+  }
 });
 
 test('arrays we write are read by numpy with the same dtype, shape and values', () => {

@@ -17,9 +17,11 @@ import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../io/npy.js';
-import { columnCorrelations, predictMargins } from './eval.js';
 import { fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
-import { packMaskArray } from './fit_masks.js';
+import { inMemoryTargets } from './fit/targets.js';
+import { packMasks } from './fit_masks.js';
+import { scoreStore } from './score.js';
+import { readMargins, readMaskRows, type StoreReader } from './store.js';
 
 /** m from |C| / 8 to 8 |C| in half-octave steps (13 sizes), capped at `available` rows. */
 export function curveSizes(components: number, available: number, lo = components / 8, hi = 8 * components): number[] {
@@ -37,12 +39,14 @@ export function curveSizes(components: number, available: number, lo = component
 }
 
 export interface CurveData {
-  /** training rows in order: masks 0/1 [rows x |C|] and margins [rows x n] */
-  train: { masks: Uint8Array; margins: Float32Array; rows: number };
-  /** held-out masks and margins, read only to score fits */
-  heldout: { masks: Uint8Array; margins: Float32Array; rows: number };
+  /** the training store: the point at m reads its first m rows (packed masks and margins) when it is fitted */
+  train: StoreReader;
+  /** the held-out store, read only to score fits, streamed (score.ts) */
+  heldout: StoreReader;
   components: number;
   examples: number;
+  /** bound on the memory that scoring a point takes (the fit's own is the estimator's) */
+  memoryBytes: number;
 }
 
 /** A point's attributions and bias, kept beside its record. */
@@ -93,11 +97,12 @@ export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: Es
   const { components: C, examples: n } = data;
   if (m > data.train.rows) throw new UserError(`the training store has ${data.train.rows} rows, the curve asks for m = ${m}`);
   const started = performance.now();
-  const packed = packMaskArray(data.train.masks.subarray(0, m * C), m, C);
-  const fit = await fitEstimator(ctx, estimator, packed, data.train.margins.subarray(0, m * n), n, opts);
+  // the first m rows, read for this point alone: packed bits (1/8 of the mask bytes) and the margins the estimator needs
+  const rows = Array.from({ length: m }, (_, i) => i);
+  const packed = packMasks((s, e) => readMaskRows(data.train, s, e), rows, C);
+  const fit = await fitEstimator(ctx, estimator, packed, readMargins(data.train, rows), n, opts);
   const seconds = (performance.now() - started) / 1000;
-  const predicted = predictMargins(data.heldout.masks, data.heldout.rows, fit.attributions, fit.bias);
-  const c = columnCorrelations(data.heldout.margins, predicted, data.heldout.rows, n);
+  const c = scoreStore(data.heldout, inMemoryTargets(fit.attributions, C, n), fit.bias, { memoryBytes: data.memoryBytes });
   const pearson = [...c.pearson], spearman = [...c.spearman];
   return {
     estimator, masks: m, seconds, pearson, spearman, summary: summarize(pearson, spearman), details: fit.details,

@@ -5,6 +5,7 @@
  * Spearman), summarised by mean and median over examples.
  */
 import type { Ablator } from './ablate.js';
+import type { TargetColumns } from './fit/targets.js';
 import { generateMasks } from './masks.js';
 
 export interface AlphaEval {
@@ -16,7 +17,7 @@ export interface AlphaEval {
   predicted: Float32Array;
   pearson: Float32Array;
   spearman: Float32Array;
-  summary: { pearsonMean: number; pearsonMedian: number; spearmanMean: number; spearmanMedian: number };
+  summary: CorrelationSummary;
 }
 
 /** A mask stream for evaluation, distinct from the sweep's stream `seed`. */
@@ -24,21 +25,49 @@ export function evalSeed(seed: number, index: number): number {
   return (seed + Math.imul(index + 1, 0x2545f491) + 0x6a09e667) >>> 0;
 }
 
-export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array): Float32Array {
+/**
+ * bias + mask · attributions for `k` mask rows (bytes 0/1, [k x |C|]) and attributions
+ * [|C| x w] (w = bias.length examples), accumulated in float64 and kept in `out` (float64,
+ * [k x w]) or rounded to float32. A row that keeps most components (α = 5% ablates 1 in 20)
+ * starts from the sum over all components and subtracts the ablated ones: the same sum to
+ * float64 rounding, 1/20 of the work.
+ */
+export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array): Float32Array;
+export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array, out: Float64Array): Float64Array;
+export function predictMargins(masks: Uint8Array, k: number, attributions: Float32Array, bias: Float32Array, out?: Float64Array): Float32Array | Float64Array {
   const n = bias.length;
   const C = attributions.length / n;
-  const out = new Float32Array(k * n);
+  const dst = out ?? new Float32Array(k * n);
   const acc = new Float64Array(n);
+  let total: Float64Array | undefined;
   for (let i = 0; i < k; i++) {
-    acc.set(bias);
-    for (let j = 0; j < C; j++) {
-      if (!masks[i * C + j]) continue;
-      const row = j * n;
-      for (let e = 0; e < n; e++) acc[e]! += attributions[row + e]!;
+    let kept = 0;
+    for (let j = 0; j < C; j++) kept += masks[i * C + j]!;
+    if (kept > C / 2) {
+      if (!total) {
+        total = new Float64Array(n);
+        for (let j = 0; j < C; j++) {
+          const row = j * n;
+          for (let e = 0; e < n; e++) total[e]! += attributions[row + e]!;
+        }
+      }
+      for (let e = 0; e < n; e++) acc[e] = bias[e]! + total[e]!;
+      for (let j = 0; j < C; j++) {
+        if (masks[i * C + j]) continue;
+        const row = j * n;
+        for (let e = 0; e < n; e++) acc[e]! -= attributions[row + e]!;
+      }
+    } else {
+      acc.set(bias);
+      for (let j = 0; j < C; j++) {
+        if (!masks[i * C + j]) continue;
+        const row = j * n;
+        for (let e = 0; e < n; e++) acc[e]! += attributions[row + e]!;
+      }
     }
-    out.set(acc, i * n);
+    dst.set(acc, i * n);
   }
-  return out;
+  return dst;
 }
 
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
@@ -76,8 +105,15 @@ const median = (a: Float32Array) => {
   return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 };
 
+export interface CorrelationSummary { pearsonMean: number; pearsonMedian: number; spearmanMean: number; spearmanMedian: number }
+
+/** Mean and median over the examples whose correlation is defined. */
+export function correlationSummary(pr: Float32Array, sp: Float32Array): CorrelationSummary {
+  return { pearsonMean: mean(pr), pearsonMedian: median(pr), spearmanMean: mean(sp), spearmanMedian: median(sp) };
+}
+
 /** Per-example correlations between columns of two [k, n] matrices. */
-export function columnCorrelations(t: Float32Array, p: Float32Array, k: number, n: number) {
+export function columnCorrelations(t: Float32Array, p: Float32Array | Float64Array, k: number, n: number) {
   const pr = new Float32Array(n), sp = new Float32Array(n);
   const a = new Float64Array(k), b = new Float64Array(k);
   for (let e = 0; e < n; e++) {
@@ -85,10 +121,28 @@ export function columnCorrelations(t: Float32Array, p: Float32Array, k: number, 
     pr[e] = pearson(a, b);
     sp[e] = spearman(a, b);
   }
-  return { pearson: pr, spearman: sp, summary: { pearsonMean: mean(pr), pearsonMedian: median(pr), spearmanMean: mean(sp), spearmanMedian: median(sp) } };
+  return { pearson: pr, spearman: sp, summary: correlationSummary(pr, sp) };
 }
 
-export async function evaluate(ablator: Ablator, attributions: Float32Array, bias: Float32Array, opts: { seed: number; alphas: number[]; masks: number },
+/**
+ * bias + masks · attributions [k x n], reading the attributions by chunks of example
+ * columns (`attributions` gives columns of [|C|, n]) of at most `chunkBytes` each.
+ */
+export function predictByChunks(masks: Uint8Array, k: number, attributions: TargetColumns, bias: Float32Array, chunkBytes: number): Float32Array {
+  const C = attributions.rows, n = bias.length;
+  const w = Math.max(1, Math.min(n, Math.floor(chunkBytes / (4 * (C + k)))));
+  if (w === n) return predictMargins(masks, k, attributions.columns(0, n), bias);
+  const out = new Float32Array(k * n);
+  for (let c0 = 0; c0 < n; c0 += w) {
+    const c1 = Math.min(n, c0 + w);
+    const p = predictMargins(masks, k, attributions.columns(c0, c1), bias.subarray(c0, c1));
+    for (let i = 0; i < k; i++) out.set(p.subarray(i * (c1 - c0), (i + 1) * (c1 - c0)), i * n + c0);
+  }
+  return out;
+}
+
+/** `attributions`: columns of [|C|, n], read a chunk of examples at a time (`chunkBytes`, default 256 MB). */
+export async function evaluate(ablator: Ablator, attributions: TargetColumns, bias: Float32Array, opts: { seed: number; alphas: number[]; masks: number; chunkBytes?: number },
   onProgress?: (done: number, total: number) => void): Promise<AlphaEval[]> {
   const C = ablator.net.components.size, n = bias.length, k = opts.masks;
   const out: AlphaEval[] = [];
@@ -97,7 +151,7 @@ export async function evaluate(ablator: Ablator, attributions: Float32Array, bia
     const seed = evalSeed(opts.seed, a);
     const masks = generateMasks(seed, alpha, 0, k, C);
     const { margins } = await ablator.run(masks, k, (d) => onProgress?.(a * k * n + d, opts.alphas.length * k * n));
-    const predicted = predictMargins(masks, k, attributions, bias);
+    const predicted = predictByChunks(masks, k, attributions, bias, opts.chunkBytes ?? 256 << 20);
     out.push({ alpha, seed, masks: k, trueMargins: margins, predicted, ...columnCorrelations(margins, predicted, k, n) });
   }
   return out;

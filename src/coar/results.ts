@@ -1,7 +1,8 @@
 /** Reading a fit's results in a folder: attributions.npy [|C|, n] and bias.npy [n], float32. */
 import { join } from 'node:path';
 import { check } from '../errors.js';
-import { readNpy } from '../io/npy.js';
+import { NpyFile, readNpy } from '../io/npy.js';
+import { fileTargets, inMemoryTargets, type TargetColumns } from './fit/targets.js';
 
 export function readAttributions(dir: string, components: number, n: number): { attributions: Float32Array; bias: Float32Array } {
   const a = readNpy(join(dir, 'attributions.npy'));
@@ -9,4 +10,33 @@ export function readAttributions(dir: string, components: number, n: number): { 
   check(a.dtype === 'f4' && a.shape.join() === `${components},${n}`, () => `${join(dir, 'attributions.npy')}: expected float32 [${components}, ${n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar fit on this store`);
   check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
   return { attributions: a.data as Float32Array, bias: b.data as Float32Array };
+}
+
+/**
+ * The attributions opened, not read: columns (examples) are read on demand (all of them in
+ * blocks of component rows of `blockBytes`), so a [|C|, n] file larger than memory can be used a chunk of
+ * examples at a time. The bias ([n]) is read whole. Same checks as readAttributions.
+ */
+export function openAttributions(dir: string, components: number, n: number, blockBytes = 32 << 20): { attributions: TargetColumns; bias: Float32Array; close(): void } {
+  const path = join(dir, 'attributions.npy');
+  const f = NpyFile.open(path, { convert: true });
+  try {
+    const h = f.header;
+    check(h.dtype === 'f4' && h.shape.join() === `${components},${n}`, () => `${path}: expected float32 [${components}, ${n}], found ${h.dtype} [${h.shape.join(', ')}]; run coar fit on this store`);
+    const b = readNpy(join(dir, 'bias.npy'));
+    check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
+    const bias = b.data as Float32Array;
+    if (h.fortranOrder && components > 1 && n > 1) {
+      // numpy saves a transposed view column-major: such a file cannot be read by rows, so it is read whole
+      f.close();
+      return { attributions: inMemoryTargets(readAttributions(dir, components, n).attributions, components, n), bias, close() {} };
+    }
+    const whole = fileTargets(f, Array.from({ length: components }, (_, i) => i), blockBytes);
+    // all examples: by blocks of rows; a chunk of them: each row's slice alone, so the file is read once over all chunks
+    const attributions: TargetColumns = { rows: components, examples: n, columns: (c0, c1) => (c1 - c0 === n ? whole.columns(c0, c1) : f.readFloatColumns(0, components, c0, c1)) };
+    return { attributions, bias, close: () => f.close() };
+  } catch (e) {
+    f.close();
+    throw e;
+  }
 }

@@ -38,13 +38,24 @@ function fileSpecs(m: SweepManifest): FileSpec[] {
 }
 const bytesOf = (f: FileSpec) => npyHeaderBytes(f.dtype, f.shape).length + f.shape.reduce((a, b) => a * b, 1) * (f.dtype === 'b1' ? 1 : f.dtype === 'f2' ? 2 : 4);
 
-/** Refuse before any work when the store cannot fit on its file system. */
-function checkSpace(dir: string, files: FileSpec[]): void {
+/** The folder itself, or its nearest ancestor that exists: where a folder not yet made will live. */
+function existingPlace(dir: string): string {
+  let p = resolve(dir);
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
+/**
+ * Refuse before any work when the store cannot fit on its file system (`place`: the folder,
+ * or where it will be made). The files are sparse until rows are written, so without this a
+ * sweep would find out when the disk fills, hours in.
+ */
+function checkSpace(dir: string, files: FileSpec[], place = dir): void {
   const need = files.reduce((a, f) => a + bytesOf(f), 0);
   let free: number;
-  try { const s = statfsSync(dir); free = s.bavail * s.bsize; } catch { return; }
+  try { const s = statfsSync(place); free = s.bavail * s.bsize; } catch { return; }
   if (need > free) {
-    throw new UserError(`${dir}: not enough disk space: the store needs ${mb(need)} (${files.map((f) => `${f.name} ${mb(bytesOf(f))}`).join(', ')}), the file system has ${mb(free)} free`);
+    throw new UserError(`${dir}: not enough disk space: the store needs ${mb(need)} (${need} bytes: ${files.map((f) => `${f.name} ${mb(bytesOf(f))}`).join(', ')}), the file system has ${mb(free)} (${free} bytes) free`);
   }
 }
 
@@ -149,6 +160,8 @@ export class SweepStore {
    */
   static openOrCreate(dir: string, manifest: SweepManifest, opts: OpenOptions = {}): SweepStore {
     checkStorePlace(dir);
+    // a new folder: refuse a store too large before making anything, the folder included
+    if (!existsSync(dir)) checkSpace(dir, fileSpecs({ ...manifest, marginsDtype: opts.marginsDtype ?? manifest.marginsDtype ?? 'f4' }), existingPlace(dir));
     makeFolder(dir);
     const lock = lockStore(dir, opts.command ?? 'coar sweep');
     try {

@@ -195,6 +195,30 @@ export class NpyFile {
 
   readRows(start: number, end: number): NpyData { return view(this.header.dtype, this.readRowBytes(start, end)); }
 
+  /**
+   * Elements [c0, c1) of each row in [start, end) of a 2-D array, as [end - start, c1 - c0]
+   * float32: one read per row, so a narrow slice of wide rows costs its own bytes only (the
+   * attributions [|C|, n] read a chunk of examples at a time).
+   */
+  readFloatColumns(start: number, end: number, c0: number, c1: number): Float32Array {
+    const h = this.header;
+    if (h.fortranOrder && h.shape.filter((d) => d > 1).length > 1) throw new Error(`${this.path}: columns of a Fortran-ordered array are not read by rows`);
+    if (c0 === 0 && c1 === this.rowElems) return this.readFloatRows(start, end);
+    const w = (c1 - c0) * h.itemSize, rowBytes = this.rowElems * h.itemSize;
+    const out = new Uint8Array((end - start) * w);
+    for (let r = start; r < end; r++) {
+      const at = (r - start) * w;
+      let done = 0;
+      while (done < w) {
+        const n = readSync(this.fd, out, at + done, w - done, h.dataOffset + r * rowBytes + c0 * h.itemSize + done);
+        if (n <= 0) throw new UserError(`${this.path}: file ended early while reading row ${r}`);
+        done += n;
+      }
+    }
+    if (h.bigEndian) swapBytes(out, h.itemSize);
+    return toFloat32({ dtype: h.dtype, shape: h.shape, data: view(h.dtype, out) });
+  }
+
   /** Rows [start, end) as float32, whatever numeric dtype is stored. */
   readFloatRows(start: number, end: number): Float32Array {
     return toFloat32({ dtype: this.header.dtype, shape: this.header.shape, data: this.readRows(start, end) });

@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { curveSizes, headline, runCurve, type CurveData, type CurvePoint } from '../../coar/curve.js';
 import { ESTIMATORS, type EstimatorName, type EstimatorOptions } from '../../coar/estimators/index.js';
-import { openStore, readMargins, readMaskRows, type StoreReader } from '../../coar/store.js';
+import { defaultMemoryBytes } from '../../coar/fit/cost.js';
+import { checkScorable } from '../../coar/score.js';
+import { openStore, type StoreReader } from '../../coar/store.js';
 import type { SweepManifest } from '../../coar/store_manifest.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
@@ -22,6 +24,7 @@ interface CurveArgs extends GpuArgs {
   store?: string; heldout?: string; model?: string; examples: number; alpha: number; seed: number; 'heldout-masks': number;
   out?: string; estimators: string; 'min-masks'?: number; 'max-masks'?: number; 'val-frac': number; split?: string; quiet?: boolean;
   'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number; 'kept-only'?: boolean;
+  memory?: number;
 }
 
 /** The longest run of completed rows from row 0: the curve's rows are its prefixes. */
@@ -46,15 +49,6 @@ function checkPair(train: StoreReader, held: StoreReader): void {
   if (a.seed !== undefined && b.seed !== undefined) {
     check(a.seed !== b.seed, () => `the held-out store has the training store's seed (${a.seed}): its masks are the training masks; sweep it with another --seed`);
   }
-}
-
-function read(store: StoreReader, rows: number[]): { masks: Uint8Array; margins: Float32Array; rows: number } {
-  const C = store.components;
-  const masks = new Uint8Array(rows.length * C);
-  const last = rows.length ? rows[rows.length - 1]! + 1 : 0;
-  const bytes = readMaskRows(store, 0, last);
-  rows.forEach((r, i) => masks.set(bytes.subarray(r * C, (r + 1) * C), i * C));
-  return { masks, margins: readMargins(store, rows), rows: rows.length };
 }
 
 const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
@@ -101,6 +95,7 @@ export const curve: CommandModule<{}, CurveArgs> = {
     .option('lasso-tol', { type: 'number', default: 1e-5, describe: 'lasso: FISTA tolerance', group: 'Estimators:' })
     .option('extracted-epochs', { type: 'number', default: 300, describe: 'extracted: most epochs per training', group: 'Estimators:' })
     .option('extracted-batch', { type: 'number', default: 64, describe: 'extracted: minibatch rows', group: 'Estimators:' })
+    .option('memory', { type: 'number', describe: 'bound in GB on the memory scoring a point on the held-out store takes (default: half the machine\'s)' })
     .option('kept-only', { type: 'boolean', describe: 'fit nothing: write the table and page from the points already in --out (a curve cut short)' })
     .option('quiet', { type: 'boolean' }) as any,
   handler: async (args) => {
@@ -113,6 +108,8 @@ export const curve: CommandModule<{}, CurveArgs> = {
     for (const k of ['lasso-path', 'lasso-max-iter', 'extracted-epochs', 'extracted-batch'] as const) {
       check(Number.isInteger(args[k]) && args[k] >= 2, () => `--${k} must be an integer >= 2, got ${args[k]}`);
     }
+    check(args.memory === undefined || args.memory > 0, () => `--memory must be > 0 GB, got ${args.memory}`);
+    const memoryBytes = args.memory === undefined ? defaultMemoryBytes() : args.memory * 2 ** 30;
     check(args['lasso-tol'] > 0, () => `--lasso-tol must be > 0, got ${args['lasso-tol']}`);
     for (const k of ['min-masks', 'max-masks'] as const) {
       const v = args[k];
@@ -145,39 +142,42 @@ export const curve: CommandModule<{}, CurveArgs> = {
       extracted: { valFrac: args['val-frac'], epochs: args['extracted-epochs'], batch: args['extracted-batch'] },
       shared: { valFrac: args['val-frac'] },
     };
+    // both stores stay open for the run: each point reads its training rows, and the held-out store to score it
     const train = openStore(trainDir, { split: args.split });
+    let held: StoreReader | undefined;
     let data: CurveData, sizes: number[];
     let key: Record<string, unknown>;
-    try {
-      const held = openStore(heldDir, { split: args.split });
-      try {
-        checkPair(train, held);
-        check(held.usedRows.length === held.rows, () => `the held-out store ${heldDir} has ${held.usedRows.length} of ${held.rows} rows completed: finish its sweep first`);
-        const prefix = completedPrefix(train);
-        const C = train.components;
-        sizes = curveSizes(C, prefix, args['min-masks'] ?? C / 8, args['max-masks'] ?? 8 * C);
-        check(sizes.length > 0, () => `the training store ${trainDir} has ${prefix} completed rows from row 0: too few for a curve (at least 4)`);
-        const want = args['max-masks'] ?? 8 * C;
-        if (prefix < want) log(`the training store has ${prefix} completed rows from row 0: the curve stops at m = ${sizes[sizes.length - 1]} instead of ${want}`);
-        const rows = Array.from({ length: sizes[sizes.length - 1]! }, (_, i) => i);
-        data = { train: read(train, rows), heldout: read(held, held.usedRows), components: C, examples: train.examples };
-        const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as Partial<SweepManifest>).model?.sha256 ?? null } : null });
-        key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], estimators: opts };
-      } finally { held.close(); }
-    } finally { train.close(); }
-    log(`${estimators.join(', ')} at m = ${sizes.join(', ')}; ${data.heldout.rows} held-out masks, ${data.examples} examples, ${data.components} components`);
-    const ctx = await GpuContext.open(args);
     let points: CurvePoint[];
     try {
-      points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key, keptOnly: args['kept-only'] }, opts, (p, fresh) =>
-        log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`));
-    } finally {
-      ctx.destroy();
-    }
+      held = openStore(heldDir, { split: args.split });
+      checkPair(train, held);
+      check(held.usedRows.length === held.rows, () => `the held-out store ${heldDir} has ${held!.usedRows.length} of ${held!.rows} rows completed: finish its sweep first`);
+      const prefix = completedPrefix(train);
+      const C = train.components;
+      sizes = curveSizes(C, prefix, args['min-masks'] ?? C / 8, args['max-masks'] ?? 8 * C);
+      check(sizes.length > 0, () => `the training store ${trainDir} has ${prefix} completed rows from row 0: too few for a curve (at least 4)`);
+      const want = args['max-masks'] ?? 8 * C;
+      if (prefix < want) log(`the training store has ${prefix} completed rows from row 0: the curve stops at m = ${sizes[sizes.length - 1]} instead of ${want}`);
+      // bad rows are refused before any fit: the training rows the curve uses, and every held-out row
+      const trainRows = Array.from({ length: sizes[sizes.length - 1]! }, (_, i) => i);
+      checkScorable({ ...train, usedRows: trainRows }, memoryBytes);
+      checkScorable(held, memoryBytes);
+      data = { train, heldout: held, components: C, examples: train.examples, memoryBytes };
+      const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as Partial<SweepManifest>).model?.sha256 ?? null } : null });
+      key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], estimators: opts };
+      log(`${estimators.join(', ')} at m = ${sizes.join(', ')}; ${held.usedRows.length} held-out masks, ${data.examples} examples, ${data.components} components`);
+      const ctx = await GpuContext.open(args);
+      try {
+        points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key, keptOnly: args['kept-only'] }, opts, (p, fresh) =>
+          log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`));
+      } finally {
+        ctx.destroy();
+      }
+    } finally { held?.close(); train.close(); }
     check(points.length > 0, () => `--kept-only: ${join(out, 'points')} holds no points for these estimators and sizes; run without --kept-only first`);
     const manifest = train.manifest as Partial<SweepManifest> | null;
     const result = {
-      train: trainDir, heldout: heldDir, components: data.components, examples: data.examples, heldoutMasks: data.heldout.rows,
+      train: trainDir, heldout: heldDir, components: data.components, examples: data.examples, heldoutMasks: data.heldout.usedRows.length,
       alpha: manifest?.alpha ?? null, model: manifest?.model ?? null, valFrac: args['val-frac'], options: opts, sizes, estimators,
       headline: headline(points, estimators), points,
     };
