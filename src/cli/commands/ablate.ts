@@ -25,6 +25,9 @@ export const ablate: CommandModule<{}, Args> = {
     const model = loadModel(args.arch, args.weights, { heads: args.heads });
     const ex = await loadExamples(dataSpec(args, args.arch), model, exampleSelection(args));
     const { masks, k } = readMasks(args.masks, model.components.size);
+    const skipped = ex.spec.source === 'imagefolder' || ex.spec.source === 'list' ? ex.spec.skipped ?? [] : [];
+    // the output's columns are the images kept, in order: say which were left out
+    for (const s of skipped) console.error(`ablate: skipped ${s.reason}`);
     const forced = args.tile ? parseConvTile(args.tile) : undefined;
     const ctx = await GpuContext.open(args);
     ctx.forcedConvTile = forced;
