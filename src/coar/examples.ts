@@ -96,6 +96,11 @@ export async function loadExamples(spec: DataSpec, model: Model, select: { count
   };
 }
 
+/** Fashion-MNIST as `arch` takes it: 28 x 28 for a ViT, padded to 32 x 32 for a CNN. */
+export function fashionSpec(split: Split, arch: string): DataSpec {
+  return { source: 'fashion-mnist', split, preprocessing: arch.startsWith('vit') ? 'vit' : 'cnn' };
+}
+
 export function npySpec(inputs: string, labels: string): DataSpec {
   return { source: 'npy', inputs: resolve(inputs), labels: resolve(labels), inputsSha256: sha256File(inputs) };
 }

@@ -3,7 +3,8 @@
  * - `torchvision`: Resize(resize) of the shorter side with PIL's antialiased filter,
  *   CenterCrop(crop), ToTensor, Normalize(mean, std) — float32 arithmetic as torch does it.
  * - `ffcv`: FFCV's CenterCropRGBImageDecoder (a centred square of crop/resize of the shorter
- *   side, OpenCV INTER_AREA to crop x crop) then NormalizeImage (its float64 table, stored float32).
+ *   side, OpenCV INTER_AREA to crop x crop, shrinking or enlarging) then NormalizeImage (its
+ *   float64 table, stored float32).
  * - `none`: ToTensor and Normalize of the pixels as decoded (all images one size).
  */
 import { UserError } from '../errors.js';
@@ -69,9 +70,8 @@ export function preprocessPixels(im: RgbImage, p: Preprocessing, name: string): 
   }
   const s = Math.min(im.height, im.width);
   const c = Math.trunc((p.crop / p.resize) * s);
-  if (c < p.crop) {
-    throw new UserError(`${name}: ${im.width}x${im.height} is too small for --preprocess ffcv (its centre crop of ${c}x${c} would have to be enlarged to ${p.crop}x${p.crop}); use images whose shorter side is at least ${p.resize}, or --preprocess torchvision`);
-  }
+  // a shorter side under resize px makes a crop under crop px, which OpenCV enlarges (resize_area.ts)
+  if (c < 1) throw new UserError(`${name}: ${im.width}x${im.height} is too small for --preprocess ffcv (its centre crop of ${p.crop}/${p.resize} of the shorter side is empty); use images of at least ${Math.ceil(p.resize / p.crop)} px on the shorter side`);
   const square = cropRgb(im, Math.floor((im.height - c) / 2), Math.floor((im.width - c) / 2), c, c);
   return c === p.crop ? square : resizeArea(square, p.crop, p.crop);
 }

@@ -9,7 +9,7 @@ decode DIR OUT: PIL's Image.open(p).convert('RGB') of every sample, OUT/decoded_
 torchvision DIR OUT RESIZE CROP INTERP MEAN STD: PIL pixels after Resize+CenterCrop
   (OUT/tv_<i>.npy) and the float tensor of ImageFolder with the full transform (OUT/tv_x.npy, OUT/tv_y.npy).
 ffcv OUT N RESIZE CROP MEAN STD: FFCV's centre crop and cv2.resize(INTER_AREA) of OUT/decoded_<i>.npy
-  (OUT/ffcv_<i>.npy uint8) and its normalisation (OUT/ffcv_x_<i>.npy float32); a file 'small' per too-small image.
+  (OUT/ffcv_<i>.npy uint8) and its normalisation (OUT/ffcv_x_<i>.npy float32); a crop under CROP is enlarged, as FFCV does.
 pilcheck FILE...: {file: PIL's error message, or null when Image.open(p).convert('RGB') succeeds}.
 """
 import json
@@ -112,9 +112,6 @@ def ffcv_ref(out, n, resize, crop, mean, std):
         # ffcv.transforms.utils / libffcv: get_center_crop then resize_crop (cv2.INTER_AREA)
         s = min(h, w)
         c = int(ratio * s)
-        if c < crop:
-            open(os.path.join(out, f'ffcv_{i}.small'), 'w').close()
-            continue
         dh, dw = (h - c) // 2, (w - c) // 2
         px = cv2.resize(np.ascontiguousarray(im[dh:dh + c, dw:dw + c]), (crop, crop), interpolation=cv2.INTER_AREA)
         np.save(os.path.join(out, f'ffcv_{i}.npy'), px)

@@ -3,6 +3,7 @@ with non-trivial BatchNorm statistics, ablate components the reference way (copy
 zero the weight rows, forward), and save everything the engine needs to be compared.
 
 usage: resnet_reference.py ARCH OUT_DIR [--n N] [--size S] [--width P] [--blocks K] [--wm M] [--classes C] [--seed S]
+       [--masks-from M.npy] [--inputs-from X.npy --labels-from Y.npy]
 ARCH: mini-resnet, a torchvision resnet* or cifar-resnet18/34/50/101/152 (the reference's CIFAR ResNet)
 writes OUT_DIR/{weights.safetensors, inputs.npy, labels.npy, masks.npy, logits.npy, components.json}
 """
@@ -61,6 +62,8 @@ def main():
     ap.add_argument('--whole-layer', default=None, help='module name of a layer to ablate entirely')
     ap.add_argument('--no-forward', action='store_true', help='only the weights and the component table')
     ap.add_argument('--masks-from', default=None, help='.npy of masks to use instead of the generated ones')
+    ap.add_argument('--inputs-from', default=None, help='float32 .npy [n, 3, S, S] of inputs to use instead of random ones (with --labels-from)')
+    ap.add_argument('--labels-from', default=None, help='integer .npy [n] of their labels')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
@@ -84,6 +87,10 @@ def main():
     rng = np.random.default_rng(a.seed)
     x = torch.randn(a.n, 3, size, size, generator=gen)
     labels = rng.integers(0, a.classes, size=a.n).astype(np.int64)
+    if a.inputs_from:
+        # drawn above all the same, so the masks below do not depend on where the inputs came from
+        x = torch.from_numpy(np.load(a.inputs_from).astype(np.float32))
+        labels = np.load(a.labels_from).astype(np.int64)
     whole = a.whole_layer or table[len(table) // 2][0].rsplit('.', 1)[0]
     masks = test_masks(table, rng, lambda pname: pname == f'{whole}.weight', f'layer {whole}')
     if a.masks_from:

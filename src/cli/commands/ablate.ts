@@ -1,32 +1,33 @@
 import type { CommandModule } from 'yargs';
 import { ablate as runAblate } from '../../coar/ablate.js';
-import { readExamples, readMasks } from '../../coar/inputs.js';
+import { loadExamples } from '../../coar/examples.js';
+import { readMasks } from '../../coar/inputs.js';
 import { GpuContext } from '../../gpu/context.js';
 import { parseConvTile } from '../../kernels/conv2d.js';
 import { writeNpy } from '../../io/npy.js';
-import { ARCHS, loadModel } from '../../models/index.js';
-import { gpuOptions, type GpuArgs } from '../options.js';
+import { loadModel } from '../../models/index.js';
+import { dataSpec, exampleSelection, modelDataOptions, type ModelDataArgs } from '../data_options.js';
 import { progressBar } from '../progress.js';
 
-interface Args extends GpuArgs { arch: string; weights: string; heads?: number; inputs: string; labels: string; masks: string; out: string; output: 'margins' | 'logits'; tile?: string }
+interface Args extends ModelDataArgs { heads?: number; masks: string; out: string; output: 'margins' | 'logits'; tile?: string }
 
 export const ablate: CommandModule<{}, Args> = {
   command: 'ablate',
   describe: 'evaluate a model under k ablation masks on n examples (many masks per dispatch)',
-  builder: (y) => gpuOptions(y)
-    .option('arch', { type: 'string', demandOption: true, describe: `architecture: ${ARCHS.join(', ')}` })
-    .option('weights', { type: 'string', demandOption: true, describe: 'safetensors file with PyTorch parameter names' })
+  builder: (y) => modelDataOptions(y)
     .option('heads', { type: 'number', describe: 'attention heads of a ViT (default: metadata key num_heads; 12 for vit_b_16)' })
-    .option('inputs', { type: 'string', demandOption: true, describe: 'float32 .npy [n, C, H, W], already preprocessed' })
-    .option('labels', { type: 'string', demandOption: true, describe: 'integer .npy [n]' })
+    .option('indices', { type: 'string', describe: 'instead of --examples: the example indices (5+9+12, 0-499 or @file)' })
     .option('masks', { type: 'string', demandOption: true, describe: 'bool or uint8 .npy [k, |C|], 1 = kept' })
     .option('out', { type: 'string', demandOption: true, describe: 'output .npy: float32 [k, n] margins or [k, n, classes] logits' })
     .option('output', { choices: ['margins', 'logits'] as const, default: 'margins' as const, describe: 'what to write' })
     .option('tile', { type: 'string', describe: 'run every conv with this tile (a name `coar bench tiles` lists), not the tuned or default one', group: 'GPU:' }) as any,
   handler: async (args) => {
     const model = loadModel(args.arch, args.weights, { heads: args.heads });
-    const ex = readExamples(args.inputs, args.labels, model);
+    const ex = await loadExamples(dataSpec(args, args.arch), model, exampleSelection(args));
     const { masks, k } = readMasks(args.masks, model.components.size);
+    const skipped = ex.spec.source === 'imagefolder' || ex.spec.source === 'list' ? ex.spec.skipped ?? [] : [];
+    // the output's columns are the images kept, in order: say which were left out
+    for (const s of skipped) console.error(`ablate: skipped ${s.reason}`);
     const forced = args.tile ? parseConvTile(args.tile) : undefined;
     const ctx = await GpuContext.open(args);
     ctx.forcedConvTile = forced;
@@ -42,6 +43,7 @@ export const ablate: CommandModule<{}, Args> = {
       console.error(`${k} masks x ${ex.shape.n} examples = ${k * ex.shape.n} ablated passes in ${s.toFixed(2)} s (${((k * ex.shape.n) / s).toFixed(1)} passes/s) -> ${args.out}`);
       net.destroy();
     } finally {
+      ex.inputs.close?.();
       ctx.destroy();
     }
   },

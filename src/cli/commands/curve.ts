@@ -1,7 +1,8 @@
 /**
  * `coar curve`: held-out correlation against the number of training masks m for every
  * estimator (src/coar/curve.ts), from a training store and a held-out store, or from two
- * sweeps this command makes (and resumes) for a bundled model.
+ * sweeps this command makes (and resumes) for a bundled model or yours (--arch, --weights,
+ * --data).
  */
 import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -15,13 +16,17 @@ import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { renderCurvePage } from '../../report/curve.js';
-import { loadModel } from '../../models/index.js';
+import { fashionSpec } from '../../coar/examples.js';
+import { sweepStore } from '../../coar/sweep.js';
+import { ARCHS, loadModel } from '../../models/index.js';
+import { DATA_DESCRIBE, dataSpec, type DataArgs } from '../data_options.js';
+import { imageOptions } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { progressBar } from '../progress.js';
 import { BUNDLED } from './run.js';
-import { sweepCommand } from './sweep.js';
 
-interface CurveArgs extends GpuArgs {
-  store?: string; heldout?: string; model?: string; examples: number; alpha: number; seed: number; 'heldout-masks': number;
+interface CurveArgs extends GpuArgs, DataArgs {
+  store?: string; heldout?: string; model?: string; arch?: string; weights?: string; alpha: number; seed: number; 'heldout-masks': number;
   out?: string; estimators: string; 'min-masks'?: number; 'max-masks'?: number; 'val-frac': number; split?: string; quiet?: boolean;
   'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number; 'kept-only'?: boolean;
   memory?: number;
@@ -75,15 +80,20 @@ export function printCurve(points: CurvePoint[], sizes: number[], estimators: st
 export const curve: CommandModule<{}, CurveArgs> = {
   command: 'curve',
   describe: 'held-out correlation against the number of training masks, for every estimator (table, curve.json, curve.html)',
-  builder: (y) => gpuOptions(y)
+  builder: (y) => imageOptions(gpuOptions(y))
     .option('store', { type: 'string', describe: 'training store (its first m rows train the point at m)' })
     .option('heldout', { type: 'string', describe: 'held-out store: fresh masks at the same alpha, another seed' })
     .option('model', { choices: Object.keys(BUNDLED), describe: 'instead of --store/--heldout: sweep both for a bundled model (resumable)' })
-    .option('examples', { type: 'number', default: 32, describe: 'with --model: Fashion-MNIST test examples' })
-    .option('alpha', { type: 'number', default: 0.05, describe: 'with --model: ablation fraction' })
-    .option('seed', { type: 'number', default: 0, describe: 'with --model: mask seed of the training store (the held-out store uses seed + 1)' })
-    .option('heldout-masks', { type: 'number', default: 256, describe: 'with --model: masks in the held-out store' })
-    .option('out', { type: 'string', describe: 'output folder (default: out/curve-<model>, or the training store\'s curve/ folder)' })
+    .option('arch', { type: 'string', describe: `instead of --model: sweep both for your model, this architecture (${ARCHS.join(', ')})` })
+    .option('weights', { type: 'string', describe: 'with --arch: its safetensors' })
+    .option('data', { type: 'string', describe: `with --arch: ${DATA_DESCRIBE}` })
+    .option('inputs', { type: 'string', describe: 'with --arch, instead of --data: float32 .npy [n, C, H, W], already preprocessed' })
+    .option('labels', { type: 'string', describe: 'with --inputs: integer .npy [n]' })
+    .option('examples', { type: 'number', describe: 'with --model or --arch: the first N examples (default: 32 Fashion-MNIST test images for --model, every example of --data for --arch)' })
+    .option('alpha', { type: 'number', default: 0.05, describe: 'with --model or --arch: ablation fraction' })
+    .option('seed', { type: 'number', default: 0, describe: 'with --model or --arch: mask seed of the training store (the held-out store uses seed + 1)' })
+    .option('heldout-masks', { type: 'number', default: 256, describe: 'with --model or --arch: masks in the held-out store' })
+    .option('out', { type: 'string', describe: 'output folder (default: out/curve-<model or arch>, or the training store\'s curve/ folder)' })
     .option('estimators', { type: 'string', default: ESTIMATORS.join(','), describe: `comma-separated, from ${ESTIMATORS.join(', ')}` })
     .option('min-masks', { type: 'number', describe: 'smallest m (default |C|/8)' })
     .option('max-masks', { type: 'number', describe: 'largest m (default 8 |C|, at most the training rows)' })
@@ -103,7 +113,10 @@ export const curve: CommandModule<{}, CurveArgs> = {
     for (const e of estimators) check((ESTIMATORS as readonly string[]).includes(e), () => `--estimators: unknown estimator '${e}'; choose from ${ESTIMATORS.join(', ')}`);
     check(estimators.length > 0, () => '--estimators: name at least one estimator');
     check(args['val-frac'] > 0 && args['val-frac'] < 1, () => `--val-frac must be between 0 and 1, got ${args['val-frac']}`);
-    check((args.model === undefined) !== (args.store === undefined), () => 'give either --model (sweeps made here) or --store with --heldout');
+    const sources = [args.model, args.arch, args.store].filter((v) => v !== undefined).length;
+    check(sources === 1, () => 'give one of --model (a bundled model swept here), --arch with --weights and --data (your model swept here), or --store with --heldout');
+    check(args.arch === undefined || args.weights !== undefined, () => `--arch ${args.arch}: give its weights with --weights FILE.safetensors`);
+    check(args.arch === undefined || args.data !== undefined || args.inputs !== undefined, () => `--arch ${args.arch}: give the examples with --data imagefolder:DIR (or list:FILE, or --inputs/--labels)`);
     check(args.store === undefined || args.heldout !== undefined, () => '--store needs --heldout: a store of fresh masks to score on');
     for (const k of ['lasso-path', 'lasso-max-iter', 'extracted-epochs', 'extracted-batch'] as const) {
       check(Number.isInteger(args[k]) && args[k] >= 2, () => `--${k} must be an integer >= 2, got ${args[k]}`);
@@ -117,19 +130,24 @@ export const curve: CommandModule<{}, CurveArgs> = {
     }
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`curve: ${s}\n`); };
     let trainDir: string, heldDir: string, out: string;
-    if (args.model) {
-      const bundled = BUNDLED[args.model]!;
-      out = resolve(args.out ?? join('out', `curve-${args.model}`));
+    if (args.model !== undefined || args.arch !== undefined) {
+      const sweeping = args.model !== undefined ? { ...BUNDLED[args.model]!, name: args.model } : { arch: args.arch!, weights: args.weights!, name: args.arch! };
+      out = resolve(args.out ?? join('out', `curve-${sweeping.name}`));
       trainDir = join(out, 'train');
       heldDir = join(out, 'heldout');
       check(Number.isInteger(args['heldout-masks']) && args['heldout-masks'] >= 3, () => `--heldout-masks must be an integer >= 3, got ${args['heldout-masks']}`);
-      const C = loadModel(bundled.arch, bundled.weights).components.size;
+      const C = loadModel(sweeping.arch, sweeping.weights).components.size;
       const maxMasks = args['max-masks'] ?? 8 * C;
-      const common = { backend: args.backend, adapter: args.adapter, arch: bundled.arch, weights: bundled.weights, data: 'fashion-mnist:test', examples: args.examples, alpha: args.alpha, quiet: args.quiet };
+      const common = {
+        arch: sweeping.arch, weights: sweeping.weights, gpu: { backend: args.backend, adapter: args.adapter }, alpha: args.alpha,
+        data: args.model !== undefined ? fashionSpec('test', sweeping.arch) : dataSpec(args, sweeping.arch),
+        select: { count: args.examples ?? (args.model !== undefined ? 32 : undefined) },
+      };
+      const swept = { log: (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); }, progress: (passes: number) => progressBar('sweep', passes, 'passes', args.quiet) };
       log(`held-out store ${heldDir}: ${args['heldout-masks']} masks, seed ${args.seed + 1}`);
-      await sweepCommand({ ...common, masks: args['heldout-masks'], seed: args.seed + 1, out: heldDir });
+      await sweepStore({ ...common, masks: args['heldout-masks'], seed: args.seed + 1, out: heldDir }, swept);
       log(`training store ${trainDir}: ${maxMasks} masks, seed ${args.seed}`);
-      await sweepCommand({ ...common, masks: maxMasks, seed: args.seed, out: trainDir });
+      await sweepStore({ ...common, masks: maxMasks, seed: args.seed, out: trainDir }, swept);
     } else {
       trainDir = resolve(args.store!);
       heldDir = resolve(args.heldout!);

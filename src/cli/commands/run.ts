@@ -6,15 +6,18 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
+import { fashionSpec } from '../../coar/examples.js';
 import { fitStore, type FitMethod } from '../../coar/fit.js';
 import { readManifest } from '../../coar/store_manifest.js';
+import { sweepStore } from '../../coar/sweep.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
-import { imageOptions, type ImageArgs } from '../image_options.js';
+import { imageOptions } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { evalSummary, printEval, runEval, storeModel, writeEval } from './eval.js';
 import { writeStoreReport } from '../../report/store_report.js';
-import { sweepCommand } from './sweep.js';
+import { dataSpec, type DataArgs } from '../data_options.js';
+import { progressBar } from '../progress.js';
 
 const WEIGHTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'weights');
 /**
@@ -27,8 +30,8 @@ export const BUNDLED: Record<string, { arch: string; weights: string; title: str
   vit: { arch: 'vit', weights: join(WEIGHTS, 'fashion-vit.safetensors'), title: 'ViT (4 layers, width 64) on Fashion-MNIST', examples: 16, masks: 2000 },
 };
 
-interface RunArgs extends GpuArgs, ImageArgs {
-  arch?: string; weights?: string; data?: string; inputs?: string; labels?: string;
+interface RunArgs extends GpuArgs, DataArgs {
+  arch?: string; weights?: string;
   model: string; out?: string; examples?: number; masks?: number; alpha: number; seed: number;
   'eval-masks': number; method: string; quiet?: boolean; verbose?: boolean; json?: boolean;
 }
@@ -74,12 +77,11 @@ export const run: CommandModule<{}, RunArgs> = {
       return r;
     };
     const gpu = { backend: args.backend, adapter: args.adapter, precision: args.precision, tune: args.tune, retune: args.retune };
-    const swept = await stage('sweep', () => sweepCommand({
-      ...gpu, arch: bundled.arch, weights: bundled.weights, examples,
-      ...(own ? { data: args.data, inputs: args.inputs, labels: args.labels, preprocess: args.preprocess, resize: args.resize, crop: args.crop, interpolation: args.interpolation, mean: args.mean, std: args.std, 'bad-images': args['bad-images'] } : { data: 'fashion-mnist:test' }),
-      alpha: args.alpha, masks, seed: args.seed, out, quiet: args.quiet,
-    }));
     const log = (name: string) => (line: string) => { if (!args.quiet) process.stderr.write(`${name}: ${line}\n`); };
+    const swept = await stage('sweep', () => sweepStore({
+      arch: bundled.arch, weights: bundled.weights, data: own ? dataSpec(args, bundled.arch) : fashionSpec('test', bundled.arch), select: { count: examples },
+      alpha: args.alpha, masks, seed: args.seed, out, gpu,
+    }, { log: log('sweep'), progress: (passes) => progressBar('sweep', passes, 'passes', args.quiet) }));
     await stage('fit', () => fitStore(out, { method: args.method as FitMethod, valFrac: 0.1, solver: 'auto', gpu }, { progress: log('fit'), detail: args.verbose ? log('fit') : undefined }));
     const manifest = readManifest(out);
     const model = storeModel(manifest);

@@ -1,0 +1,99 @@
+/**
+ * `--data imagefolder:DIR | list:FILE` for `coar ablate` and for `coar curve`'s own-model
+ * sweeps (issue 17, item 1): the same data flags and code as the sweep. Margins of real
+ * photographs under masks equal PyTorch's on torchvision's tensors of the same folder (ImageFolder
+ * + Resize + CenterCrop + Normalize, computed live), and equal the sweep's on the same examples.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { listImageFolder } from '../src/data/imagefolder.js';
+import { readNpy } from '../src/io/npy.js';
+import { coar } from './support/cli.js';
+import { loadF32 } from './support/compare.js';
+import { imageFolder } from './support/image_folders.js';
+import { runReference } from './support/python.js';
+import { tempDir } from './support/tmp.js';
+
+const dir = tempDir('coar-data-');
+const made = JSON.parse(runReference('image_reference.py', ['make', join(dir, 'photos')])) as { files: string[]; labels: number[]; classes: string[] };
+const folder = imageFolder(made, join(dir, 'folder'));
+const ref = join(dir, 'ref');
+runReference('image_reference.py', ['torchvision', folder, dir, '36', '32', 'bilinear', '0.485,0.456,0.406', '0.229,0.224,0.225']);
+// the MiniResNet and its margins under the reference's test masks, on torchvision's tensors
+runReference('resnet_reference.py', ['mini-resnet', ref, '--width', '8', '--blocks', '1', '--classes', '3',
+  '--inputs-from', join(dir, 'tv_x.npy'), '--labels-from', join(dir, 'tv_y.npy')]);
+const weights = join(ref, 'weights.safetensors');
+const model = ['--arch', 'mini-resnet', '--weights', weights];
+const images = ['--resize', '36', '--crop', '32'];
+const torchMargins = loadF32(join(ref, 'margins.npy'));
+const n = 6;
+
+function ablate(data: string, out: string, ...extra: string[]): Float32Array {
+  const r = coar(['ablate', ...model, '--data', data, ...images, '--masks', join(ref, 'masks.npy'), '--out', out, ...extra]);
+  assert.is(r.code, 0, r.stderr);
+  return readNpy(out).data as Float32Array;
+}
+
+function close(ours: ArrayLike<number>, torch: ArrayLike<number>, what: string): void {
+  assert.is(ours.length, torch.length, what);
+  for (let i = 0; i < torch.length; i++) {
+    assert.ok(Math.abs(ours[i]! - torch[i]!) <= 1e-3 * Math.max(1, Math.abs(torch[i]!)) + 2e-3, `${what}: margin ${i}: ${ours[i]} vs PyTorch ${torch[i]}`);
+  }
+}
+
+test('coar ablate --data imagefolder:DIR gives PyTorch\'s margins on torchvision\'s tensors of the folder', () => {
+  const ours = ablate(`imagefolder:${folder}`, join(dir, 'folder.npy'));
+  assert.equal(torchMargins.shape[1], n);
+  assert.ok(torchMargins.data.some((v) => Math.abs(v) > 0.05), 'margins of a random net that are all about 0 would prove little');
+  close(ours, torchMargins.data, 'imagefolder');
+});
+
+test('coar ablate --data list:FILE --indices: the listed images, in the order written', () => {
+  // the folder's images listed in reverse ImageFolder order, paths relative to the list
+  const listing = listImageFolder(folder);
+  const list = join(dir, 'list.txt');
+  writeFileSync(list, listing.files.map((p, i) => `${relative(dir, p)}\t${listing.labels[i]}`).reverse().join('\n') + '\n');
+  const ours = ablate(`list:${list}`, join(dir, 'list.npy'), '--indices', '1+4');
+  const k = torchMargins.shape[0]!;
+  // list position 1 is folder example n-2, position 4 is example 1
+  const want = Array.from({ length: k }, (_, m) => [torchMargins.data[m * n + n - 2]!, torchMargins.data[m * n + 1]!]).flat();
+  close(ours, want, 'list');
+});
+
+test('coar ablate --data on a sweep\'s masks gives the sweep\'s margins, bit for bit', () => {
+  const store = join(dir, 'store');
+  const r = coar(['sweep', ...model, '--data', `imagefolder:${folder}`, ...images, '--masks', '12', '--out', store, '--quiet']);
+  assert.is(r.code, 0, r.stderr);
+  const ours = coar(['ablate', ...model, '--data', `imagefolder:${folder}`, ...images, '--masks', join(store, 'masks.npy'), '--out', join(dir, 'again.npy')]);
+  assert.is(ours.code, 0, ours.stderr);
+  const stored = readNpy(join(store, 'examples_margins.npy')).data as Float32Array;
+  assert.ok((readNpy(join(dir, 'again.npy')).data as Float32Array).every((v, i) => v === stored[i]), 'margins differ');
+});
+
+test('coar curve --arch --weights --data imagefolder:DIR sweeps both stores of your model, on your images', () => {
+  const out = join(dir, 'curve');
+  const r = coar(['curve', ...model, '--data', `imagefolder:${folder}`, ...images, '--heldout-masks', '8', '--min-masks', '8', '--max-masks', '16',
+    '--estimators', 'ridge', '--out', out, '--quiet']);
+  assert.is(r.code, 0, r.stderr);
+  const curve = JSON.parse(readFileSync(join(out, 'curve.json'), 'utf8'));
+  assert.equal([curve.examples, curve.heldoutMasks, curve.sizes.at(-1)], [n, 8, 16]);
+  for (const s of ['train', 'heldout']) {
+    const manifest = JSON.parse(readFileSync(join(out, s, 'manifest.json'), 'utf8'));
+    assert.equal([manifest.data.source, manifest.data.preprocessing.crop, manifest.examples], ['imagefolder', 32, [0, 1, 2, 3, 4, 5]]);
+    assert.is(manifest.seed, s === 'train' ? 0 : 1);
+  }
+  // the training store's margins are the images' margins under its masks
+  const again = join(dir, 'curve-train.npy');
+  const a = coar(['ablate', ...model, '--data', `imagefolder:${folder}`, ...images, '--masks', join(out, 'train', 'masks.npy'), '--out', again]);
+  assert.is(a.code, 0, a.stderr);
+  const stored = readNpy(join(out, 'train', 'examples_margins.npy')).data as Float32Array;
+  assert.ok((readNpy(again).data as Float32Array).every((v, i) => v === stored[i]), 'margins differ');
+  // a curve of your model needs its examples
+  const bad = coar(['curve', ...model, '--out', join(dir, 'bad'), '--quiet']);
+  assert.is.not(bad.code, 0);
+  assert.match(bad.stderr, /--arch mini-resnet: give the examples with --data/);
+});
+
+test.run();
