@@ -1,12 +1,14 @@
 /** `coar fit`: options in, progress out; the stage is fitStore (src/coar/fit.ts). */
+import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { fitStore, parseExamples, type FitMethod, type Solver } from '../../coar/fit.js';
 import { DEFAULT_VAL_FRAC } from '../../coar/fit.js';
 import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
 import { openStore } from '../../coar/store.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { fitOnQueue, fitQueueOptions, type FitQueueArgs } from './fit_queue.js';
 
-export interface FitArgs extends GpuArgs {
+export interface FitArgs extends GpuArgs, FitQueueArgs {
   store: string;
   method: EstimatorName;
   lambda?: number;
@@ -27,7 +29,7 @@ export interface FitArgs extends GpuArgs {
 export const fit: CommandModule<{}, FitArgs> = {
   command: 'fit <store>',
   describe: 'fit component attributions (ridge, OLS, LASSO, extracted or shared) for every example of a mask/margin store',
-  builder: (y) => gpuOptions(y)
+  builder: (y) => fitQueueOptions(gpuOptions(y))
     .positional('store', { type: 'string', demandOption: true, describe: 'folder with masks.npy, <split>_margins.npy, optional _completed.npy' })
     .option('method', { choices: ESTIMATORS, default: 'ridge' as FitMethod, describe: 'estimator: regression (ols, ridge, lasso), the seed\'s extracted network, or the shared prior' })
     .option('lambda', { type: 'number', describe: 'regularisation; absent: chosen per example on held-out rows' })
@@ -51,11 +53,17 @@ export const fit: CommandModule<{}, FitArgs> = {
       s.close();
       examples = parseExamples(args.examples, s.examples);
     }
-    const r = await fitStore(args.store, {
+    const options = {
       method: args.method, lambda: args.lambda, valFrac: args['val-frac'], split: args.split, out: args.out, solver: args.solver,
       tol: args.tol, maxIter: args['max-iter'], examples, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30,
       examplesPerChunk: args['examples-per-chunk'], gpu: args,
-    }, { progress: log, detail: args.verbose ? log : undefined });
+    };
+    if (args.queue !== undefined) {
+      const summary = await fitOnQueue(resolve(args.store), { ...options, out: args.out === undefined ? undefined : resolve(args.out) }, args, log);
+      if (args.json) console.log(JSON.stringify({ command: 'fit', store: args.store, out: args.out ?? args.store, ...summary }));
+      return;
+    }
+    const r = await fitStore(args.store, options, { progress: log, detail: args.verbose ? log : undefined });
     if (args.json) console.log(JSON.stringify({ command: 'fit', store: args.store, out: r.outDir, ...r.summary }));
   },
 };
