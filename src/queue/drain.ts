@@ -27,7 +27,7 @@ export interface DrainHandlers {
   accept(id: string, result: unknown): void;
   /** a finished job in Redis that is not waited for: may it be removed (its result is already kept)? */
   leftover?(id: string): boolean;
-  onFailed?: (info: { label: string; reason: string; failures: number; givingUp: boolean }) => void;
+  onFailed?: (info: { id: string; label: string; reason: string; failures: number; givingUp: boolean }) => void;
   onRequeued?: (jobs: number) => void;
   onConnectionError?: (message: string) => void;
 }
@@ -73,8 +73,8 @@ export async function drain(jobs: Map<string, DrainJob>, opts: DrainOptions, h: 
     if (state === 'failed') {
       p.failures++;
       const givingUp = p.failures >= opts.maxFailures;
-      h.onFailed?.({ label: p.label, reason, failures: p.failures, givingUp });
-      if (givingUp) throw new UserError(`${p.label} failed ${p.failures} times (${opts.attempts} attempts each), last: ${reason}; results already kept are safe, re-run the same command to resume`);
+      h.onFailed?.({ id, label: p.label, reason, failures: p.failures, givingUp });
+      if (givingUp) throw new UserError(`${p.label} failed ${p.failures} times (${opts.attempts} attempts each), last: ${reason}; what is already written is safe, re-run the same command to resume`);
       await job.remove();
       await add([id]);
     }

@@ -5,6 +5,7 @@
  * margins with the plain sweep's own function (computeRows), on its own adapter. A job it
  * cannot serve fails with the reason; it never returns margins of other inputs.
  */
+import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -80,6 +81,8 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
   let loaded: Loaded | null = null;
   let jobs = 0, rows = 0, examples = 0, lastActive = performance.now(), inJob = false;
   let stopping: Promise<void> | null = null;
+  // the `coar fit` process of the fit job in hand
+  let fitChild: ChildProcess | undefined;
 
   const hashOf = (p: string) => {
     let h = hashes.get(p);
@@ -130,10 +133,7 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
     cb.onJob?.({ kind: 'examples', first: job.first, count: job.count, sweep: job.fit });
     inJob = true;
     try {
-      // the fit's kernels keep float32: the context of a plain `coar fit`
-      let ctx = contexts.get('f32');
-      if (!ctx) { ctx = GpuContext.open({ ...o.gpu, precision: 'f32' }); contexts.set('f32', ctx); }
-      const r = await runFitJob(job, await ctx, name);
+      const r = await runFitJob(job, o.gpu, name, (c) => { fitChild = c; });
       jobs++; examples += job.count;
       cb.onDone?.({ kind: 'examples', first: job.first, count: job.count, seconds: r.seconds, jobs, rows });
       if (o.maxJobs > 0 && jobs >= o.maxJobs) void stop();
@@ -141,6 +141,7 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
     } catch (e) {
       throw failed(e, 'examples', job.first, job.count);
     } finally {
+      fitChild = undefined;
       inJob = false;
       lastActive = performance.now();
     }
@@ -182,7 +183,7 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
   const done = new Promise<{ jobs: number; rows: number; examples: number }>((r) => { finish = r; });
   const stop = (now = false): Promise<void> => {
     // at once: the job in hand is left to its lock, which lapses, and another worker takes it
-    if (now) return Promise.race([worker.close(true), sleep(2000)]);
+    if (now) { fitChild?.kill('SIGKILL'); return Promise.race([worker.close(true), sleep(2000)]); }
     stopping ??= (async () => {
       clearInterval(idle);
       // close() waits for the job in hand, whose margins go back before we leave; without
