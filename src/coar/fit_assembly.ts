@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { check } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { FIT_LOCK_FILE, lockStore } from '../io/lock.js';
+import { describeHolder, FIT_LOCK_FILE, lockStore } from '../io/lock.js';
 import { DiskLedger, storeIdentity } from './fit/chunks.js';
 import type { Solver } from './fit/design.js';
 import { chunkGrid, regressionPlan } from './fit/regression.js';
@@ -66,6 +66,8 @@ export class FitAssembly {
     check(perJob === undefined || (Number.isInteger(perJob) && perJob >= 1), () => `--examples-per-job must be a positive integer, got ${perJob}`);
     const store = openStore(storeDir, { split: o.split });
     try {
+      // workers open the store later: rows completed meanwhile would make their fit another one
+      check(!store.writer, () => `${storeDir} is still being written by ${describeHolder(store.writer!)}: fit it with --queue once the sweep is done (or without --queue, on its completed rows)`);
       checkFinite(store.margins, store.usedRows);
       const started = Date.now();
       const packed = packMasks((s, e) => readMaskRows(store, s, e), store.usedRows, store.components,
