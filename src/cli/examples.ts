@@ -18,7 +18,8 @@ export const EXAMPLES: Record<string, Example[]> = {
   sweep: [[`$0 sweep --arch mini-resnet --weights ${CNN} --data fashion-mnist --examples 64 --masks 300 --out out/store`, 'margins of 64 test images under 300 random masks (alpha 0.05), resumable'],
     [`$0 sweep --arch mini-resnet --weights ${CNN} --data fashion-mnist --examples 64 --masks 300 --out out/store --queue redis://localhost:6379`, 'the same sweep computed by coar worker processes on any machines']],
   merge: [['$0 merge out/store out/shard0 out/shard1', 'the completed rows of two --shard stores into one']],
-  fit: [['$0 fit out/store', 'attributions by ridge (lambda chosen per example on held-out masks)']],
+  fit: [['$0 fit out/store', 'attributions by ridge (lambda chosen per example on held-out masks)'],
+    ['$0 fit /shared/store --queue redis://localhost:6379', 'the same fit, slices of the examples fitted by coar worker processes that see /shared/store']],
   eval: [['$0 eval out/store', 'correlations on 100 fresh masks at alpha/2, alpha and 2 alpha']],
   report: [['$0 report out/store', 'the HTML report again from the files on disk: out/store/report.html']],
   run: [['$0 run', 'the main job: the bundled CNN on 32 Fashion-MNIST images, 600 masks, out/run-cnn/report.html'],
@@ -30,7 +31,7 @@ export const EXAMPLES: Record<string, Example[]> = {
     'lower class 3\'s margins, losing at most 2 points of accuracy elsewhere']],
   preprocess: [['$0 preprocess --data imagefolder:val --examples 64 --out x.npy --labels-out y.npy', '64 ImageNet-style images, torchvision\'s resize 256 and crop 224']],
   convert: [],
-  worker: [['$0 worker --queue redis://coordinator:6379 --weights-dir weights', 'compute the rows of the sweeps queued on that Redis, on this machine\'s adapter']],
+  worker: [['$0 worker --queue redis://coordinator:6379 --weights-dir weights', 'compute the rows of the sweeps and fit the slices queued on that Redis, on this machine\'s adapter']],
 };
 
 /** The command with its examples added after its own builder (which may add its own). */

@@ -21,7 +21,7 @@ import { chunkGrid, DEFAULT_VAL_FRAC, type ChunkProgress } from './fit/regressio
 import type { Progress } from './fit/solve.js';
 import { checkFinite, fileTargets } from './fit/targets.js';
 import { packMasks } from './fit_masks.js';
-import { openStore, readMaskRows } from './store.js';
+import { openStore, readMaskRows, type StoreReader } from './store.js';
 
 export { DEFAULT_VAL_FRAC, fitAttributions, fitRegression, type FitOptions, type FitResult } from './fit/regression.js';
 export type { FitMethod } from './fit/cost.js';
@@ -77,19 +77,9 @@ export function parseExamples(spec: string, n: number): [number, number] {
 export async function fitStore(storeDir: string, options: FitStoreOptions, callbacks: FitCallbacks = {}): Promise<FitStoreResult> {
   const o = options;
   const log = callbacks.progress;
-  const regression = o.method === 'ols' || o.method === 'ridge' || o.method === 'lasso';
-  check(o.lambda === undefined || (Number.isFinite(o.lambda) && o.lambda >= 0), () => `--lambda must be a number >= 0, got ${o.lambda}`);
-  check(!(o.method === 'ols' && o.lambda !== undefined && o.lambda !== 0), () => `--method ols has no lambda (got --lambda ${o.lambda}); use --method ridge`);
-  check(regression || o.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${o.method}`);
   const valFrac = o.valFrac ?? DEFAULT_VAL_FRAC;
-  check(o.lambda !== undefined || o.method === 'ols' || (valFrac > 0 && valFrac < 1), () => `--val-frac must be between 0 and 1, got ${valFrac}`);
-  check(o.tol === undefined || o.tol > 0, () => `--tol must be > 0, got ${o.tol}`);
-  check(o.maxIter === undefined || (Number.isInteger(o.maxIter) && o.maxIter > 0), () => `--max-iter must be a positive integer, got ${o.maxIter}`);
-  check(o.examplesPerChunk === undefined || (Number.isInteger(o.examplesPerChunk) && o.examplesPerChunk >= 4 && o.examplesPerChunk % 4 === 0),
-    () => `--examples-per-chunk must be a multiple of 4, got ${o.examplesPerChunk}`);
-  check(o.memoryBytes === undefined || o.memoryBytes > 0, () => `--memory must be > 0 GB, got ${o.memoryBytes! / 2 ** 30}`);
+  checkFitOptions(o, storeDir);
   const outDir = o.out ?? storeDir;
-  check(!existsSync(outDir) || statSync(outDir).isDirectory(), () => `--out ${outDir} exists and is not a folder`);
 
   const store = openStore(storeDir, { split: o.split });
   let lock: { release(): void } | undefined;
@@ -126,32 +116,61 @@ export async function fitStore(storeDir: string, options: FitStoreOptions, callb
     if (details.converged === false) log?.(`warning: not every solve reached the tolerance within the iteration cap (${details.iterations} iterations)`);
     // the grid of the chunks on disk (a whole-fit estimator wrote one chunk)
     const chunks = chunkList(examples, details.chunkExamples as number | undefined);
-    ledger.assemble(outDir, chunks);
-    const lambda = regression ? ledger.lambdas(chunks) : undefined;
-    const n = examples[1] - examples[0];
-    if (lambda) writeFileAtomic(join(outDir, 'lambda.npy'), [npyHeaderBytes('f4', [n]), new Uint8Array(lambda.buffer)]);
-    const names = store.manifest?.components;
-    if (names) writeFileAtomic(join(outDir, 'components.txt'), [new TextEncoder().encode(names.join('\n') + '\n')]);
-    const summary: Record<string, unknown> = regression
-      ? {
-        method: o.method, lambda: o.lambda ?? null, chosen: lambda ? 'per example on held-out rows' : null,
-        valFrac: lambda ? valFrac : null, lambdaGridUnits: details.lambdaGrid ? (o.method === 'lasso' ? 'fraction of each example\'s lambda_max' : 'absolute') : null,
-        ...details,
-      }
-      : { method: o.method, ...details };
-    Object.assign(summary, {
-      rows: rows.length, components: C, examples: n, exampleRange: examples, totalExamples: store.examples, split: store.split, seconds,
-      units: 'raw mask units: predicted margin = bias + mask . attributions',
-    });
-    writeFileAtomic(join(outDir, 'fit.json'), [new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n')]);
+    const summary = writeFitOutputs(outDir, store, ledger, chunks, o, details, examples, seconds);
     ledger.remove();
-    log?.(`wrote ${join(outDir, 'attributions.npy')} [${C}, ${n}] in ${seconds.toFixed(1)} s (${details.solver ?? o.method})`);
+    log?.(`wrote ${join(outDir, 'attributions.npy')} [${C}, ${examples[1] - examples[0]}] in ${seconds.toFixed(1)} s (${details.solver ?? o.method})`);
     return { outDir, summary };
   } finally {
     if (!o.ctx) ctx?.destroy();
     lock?.release();
     store.close();
   }
+}
+
+/** Refuse bad fit options before any file is opened (fitStore, and a fit's coordinator on a queue). */
+export function checkFitOptions(o: FitStoreOptions, storeDir: string): void {
+  const outDir = o.out ?? storeDir;
+  const regression = o.method === 'ols' || o.method === 'ridge' || o.method === 'lasso';
+  check(o.lambda === undefined || (Number.isFinite(o.lambda) && o.lambda >= 0), () => `--lambda must be a number >= 0, got ${o.lambda}`);
+  check(!(o.method === 'ols' && o.lambda !== undefined && o.lambda !== 0), () => `--method ols has no lambda (got --lambda ${o.lambda}); use --method ridge`);
+  check(regression || o.lambda === undefined, () => `--lambda applies to ridge and lasso, not to --method ${o.method}`);
+  const valFrac = o.valFrac ?? DEFAULT_VAL_FRAC;
+  check(o.lambda !== undefined || o.method === 'ols' || (valFrac > 0 && valFrac < 1), () => `--val-frac must be between 0 and 1, got ${valFrac}`);
+  check(o.tol === undefined || o.tol > 0, () => `--tol must be > 0, got ${o.tol}`);
+  check(o.maxIter === undefined || (Number.isInteger(o.maxIter) && o.maxIter > 0), () => `--max-iter must be a positive integer, got ${o.maxIter}`);
+  check(o.examplesPerChunk === undefined || (Number.isInteger(o.examplesPerChunk) && o.examplesPerChunk >= 4 && o.examplesPerChunk % 4 === 0),
+    () => `--examples-per-chunk must be a multiple of 4, got ${o.examplesPerChunk}`);
+  check(o.memoryBytes === undefined || o.memoryBytes > 0, () => `--memory must be > 0 GB, got ${o.memoryBytes! / 2 ** 30}`);
+  check(!existsSync(outDir) || statSync(outDir).isDirectory(), () => `--out ${outDir} exists and is not a folder`);
+}
+
+/**
+ * attributions.npy, bias.npy, lambda.npy (when chosen), components.txt and fit.json of the
+ * chunks in `ledger`, as every fit writes them; returns what fit.json holds.
+ */
+export function writeFitOutputs(outDir: string, store: StoreReader, ledger: DiskLedger, chunks: [number, number][], o: FitStoreOptions,
+  details: Record<string, unknown>, examples: [number, number], seconds: number): Record<string, unknown> {
+  const regression = o.method === 'ols' || o.method === 'ridge' || o.method === 'lasso';
+  const valFrac = o.valFrac ?? DEFAULT_VAL_FRAC;
+  ledger.assemble(outDir, chunks);
+  const lambda = regression ? ledger.lambdas(chunks) : undefined;
+  const n = examples[1] - examples[0];
+  if (lambda) writeFileAtomic(join(outDir, 'lambda.npy'), [npyHeaderBytes('f4', [n]), new Uint8Array(lambda.buffer)]);
+  const names = store.manifest?.components;
+  if (names) writeFileAtomic(join(outDir, 'components.txt'), [new TextEncoder().encode(names.join('\n') + '\n')]);
+  const summary: Record<string, unknown> = regression
+    ? {
+      method: o.method, lambda: o.lambda ?? null, chosen: lambda ? 'per example on held-out rows' : null,
+      valFrac: lambda ? valFrac : null, lambdaGridUnits: details.lambdaGrid ? (o.method === 'lasso' ? 'fraction of each example\'s lambda_max' : 'absolute') : null,
+      ...details,
+    }
+    : { method: o.method, ...details };
+  Object.assign(summary, {
+    rows: store.usedRows.length, components: store.components, examples: n, exampleRange: examples, totalExamples: store.examples, split: store.split, seconds,
+    units: 'raw mask units: predicted margin = bias + mask . attributions',
+  });
+  writeFileAtomic(join(outDir, 'fit.json'), [new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n')]);
+  return summary;
 }
 
 /** The chunks on disk: the regression's grid, or one chunk for an estimator that fits all at once. */

@@ -10,6 +10,7 @@ import type { DataSpec } from '../coar/examples.js';
 import { MASK_GENERATOR } from '../coar/masks.js';
 import { INTERPOLATIONS, PREPROCESS_KINDS, type Preprocessing } from '../data/preprocess.js';
 import { marginsDtypeOf, type MarginsDtype, type SweepManifest } from '../coar/store_manifest.js';
+import { ABS_PATH, fields, FILE_NAME, HEX64, int, isObj, oneOf, str } from './validate.js';
 
 export const JOB_FORMAT = 'webcoar-rows-1';
 /** one BullMQ queue for all sweeps: workers need no per-sweep setup */
@@ -98,32 +99,6 @@ export function jobTemplate(m: SweepManifest, chunk: number, precision: 'f32' | 
 
 // ---- validation: a job comes from the network; nothing in it is trusted ----
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function fields(o: Obj, where: string, allowed: string[]): void {
-  const extra = Object.keys(o).filter((k) => !allowed.includes(k));
-  if (extra.length) throw new Error(`${where} has unknown field(s) ${extra.join(', ')}`);
-}
-function str(o: Obj, k: string, where: string, re: RegExp, max = 4096): string {
-  const v = o[k];
-  if (typeof v !== 'string' || v.length > max || !re.test(v)) throw new Error(`${where}.${k} ${JSON.stringify(v)?.slice(0, 80)} is not ${re}`);
-  return v;
-}
-function int(o: Obj, k: string, where: string, lo: number, hi: number): number {
-  const v = o[k];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new Error(`${where}.${k} ${JSON.stringify(v)} is not an integer in [${lo}, ${hi}]`);
-  return v;
-}
-function oneOf<T extends string>(o: Obj, k: string, where: string, options: readonly T[]): T {
-  const v = o[k];
-  if (!options.includes(v as T)) throw new Error(`${where}.${k} ${JSON.stringify(v)} is not one of ${options.join(', ')}`);
-  return v as T;
-}
-
-const HEX64 = /^[0-9a-f]{64}$/;
-const ABS_PATH = /^\/[^\0]*$/;
-const FILE_NAME = /^[^/\0]+$/;
 
 function validatePreprocessing(p: unknown): Preprocessing {
   const w = 'job.data.preprocessing';

@@ -5,6 +5,7 @@
  * margins with the plain sweep's own function (computeRows), on its own adapter. A job it
  * cannot serve fails with the reason; it never returns margins of other inputs.
  */
+import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -17,6 +18,8 @@ import type { GpuOptions } from '../gpu/device.js';
 import { floatToHalf } from '../io/f16.js';
 import { loadModel } from '../models/index.js';
 import type { Network } from '../models/network.js';
+import { FIT_JOB_FORMAT, validateFitJob, type FitResult } from './fit_job.js';
+import { runFitJob } from './fit_worker.js';
 import { componentsHash, decodeIndices, encodeMargins, labelsHash, QUEUE_NAME, validateJob, type RowsResult, type SweepJob } from './job.js';
 import { ioredisOptions, type QueueConnection } from './url.js';
 
@@ -41,10 +44,13 @@ export interface WorkerOptions {
   gpu: GpuOptions;
 }
 
+/** 'rows' of a sweep, or 'examples' of a fit */
+export type JobKind = 'rows' | 'examples';
+
 export interface WorkerCallbacks {
-  onJob?: (info: { first: number; count: number; sweep: string }) => void;
-  onDone?: (info: { first: number; count: number; seconds: number; jobs: number; rows: number }) => void;
-  onFailed?: (info: { first: number; count: number; reason: string }) => void;
+  onJob?: (info: { kind: JobKind; first: number; count: number; sweep: string }) => void;
+  onDone?: (info: { kind: JobKind; first: number; count: number; seconds: number; jobs: number; rows: number }) => void;
+  onFailed?: (info: { kind: JobKind; first: number; count: number; reason: string }) => void;
   onLoaded?: (info: { sweep: string; arch: string; weights: string; examples: number }) => void;
   /** Redis unreachable or another connection error; the worker keeps retrying */
   onConnectionError?: (message: string) => void;
@@ -68,13 +74,15 @@ function localData(d: DataSpec, root: string | undefined): DataSpec {
 }
 
 /** Run until --max-jobs, --idle-exit, or stop() (SIGTERM): the job in hand is finished first. */
-export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done: Promise<{ jobs: number; rows: number }>; stop: (now?: boolean) => Promise<void> } {
+export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done: Promise<{ jobs: number; rows: number; examples: number }>; stop: (now?: boolean) => Promise<void> } {
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const contexts = new Map<string, Promise<GpuContext>>();
   const hashes = new Map<string, string>();
   let loaded: Loaded | null = null;
-  let jobs = 0, rows = 0, lastActive = performance.now(), inJob = false;
+  let jobs = 0, rows = 0, examples = 0, lastActive = performance.now(), inJob = false;
   let stopping: Promise<void> | null = null;
+  // the `coar fit` process of the fit job in hand
+  let fitChild: ChildProcess | undefined;
 
   const hashOf = (p: string) => {
     let h = hashes.get(p);
@@ -108,11 +116,43 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
     return loaded;
   };
 
-  const processor = async (bull: Job): Promise<RowsResult> => {
+  const failed = (e: unknown, kind: JobKind, first: number, count: number): Error => {
+    const reason = `worker ${name}: ${e instanceof Error ? e.message : String(e)}`;
+    cb.onFailed?.({ kind, first, count, reason });
+    if (e instanceof UserError && o.failPauseMs > 0 && !stopping) {
+      // our files are wrong for this job: step aside so that other workers take its jobs
+      worker.pause(true);
+      setTimeout(() => { if (!stopping) worker.resume(); }, o.failPauseMs);
+    }
+    return new Error(reason);
+  };
+
+  const fitProcessor = async (bull: Job): Promise<FitResult> => {
+    let job;
+    try { job = validateFitJob(bull.data); } catch (e) { throw new UnrecoverableError(`worker ${name}: invalid job: ${(e as Error).message}`); }
+    cb.onJob?.({ kind: 'examples', first: job.first, count: job.count, sweep: job.fit });
+    inJob = true;
+    try {
+      const r = await runFitJob(job, o.gpu, name, (c) => { fitChild = c; });
+      jobs++; examples += job.count;
+      cb.onDone?.({ kind: 'examples', first: job.first, count: job.count, seconds: r.seconds, jobs, rows });
+      if (o.maxJobs > 0 && jobs >= o.maxJobs) void stop();
+      return r;
+    } catch (e) {
+      throw failed(e, 'examples', job.first, job.count);
+    } finally {
+      fitChild = undefined;
+      inJob = false;
+      lastActive = performance.now();
+    }
+  };
+
+  const processor = async (bull: Job): Promise<RowsResult | FitResult> => {
+    if (bull.name === 'fit' || (bull.data as { format?: unknown } | null)?.format === FIT_JOB_FORMAT) return fitProcessor(bull);
     let job: SweepJob;
     // a malformed job fails for good: no worker could run it
     try { job = validateJob(bull.data); } catch (e) { throw new UnrecoverableError(`worker ${name}: invalid job: ${(e as Error).message}`); }
-    cb.onJob?.({ first: job.first, count: job.count, sweep: job.sweep });
+    cb.onJob?.({ kind: 'rows', first: job.first, count: job.count, sweep: job.sweep });
     inJob = true;
     const t0 = performance.now();
     try {
@@ -121,18 +161,11 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
       const out = job.dtype === 'f2' ? Uint16Array.from(margins, (v) => floatToHalf(v)) : margins;
       const seconds = (performance.now() - t0) / 1000;
       jobs++; rows += job.count;
-      cb.onDone?.({ first: job.first, count: job.count, seconds, jobs, rows });
+      cb.onDone?.({ kind: 'rows', first: job.first, count: job.count, seconds, jobs, rows });
       if (o.maxJobs > 0 && jobs >= o.maxJobs) void stop();
       return { worker: name, seconds, margins: encodeMargins(out) };
     } catch (e) {
-      const reason = `worker ${name}: ${e instanceof Error ? e.message : String(e)}`;
-      cb.onFailed?.({ first: job.first, count: job.count, reason });
-      if (e instanceof UserError && o.failPauseMs > 0 && !stopping) {
-        // our files are wrong for this sweep: step aside so that other workers take its jobs
-        worker.pause(true);
-        setTimeout(() => { if (!stopping) worker.resume(); }, o.failPauseMs);
-      }
-      throw new Error(reason);
+      throw failed(e, 'rows', job.first, job.count);
     } finally {
       inJob = false;
       lastActive = performance.now();
@@ -146,11 +179,11 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
   // while Redis is away ioredis reconnects; the worker carries on when it is back
   worker.on('error', (e) => cb.onConnectionError?.(e.message));
 
-  let finish!: (v: { jobs: number; rows: number }) => void;
-  const done = new Promise<{ jobs: number; rows: number }>((r) => { finish = r; });
+  let finish!: (v: { jobs: number; rows: number; examples: number }) => void;
+  const done = new Promise<{ jobs: number; rows: number; examples: number }>((r) => { finish = r; });
   const stop = (now = false): Promise<void> => {
     // at once: the job in hand is left to its lock, which lapses, and another worker takes it
-    if (now) return Promise.race([worker.close(true), sleep(2000)]);
+    if (now) { fitChild?.kill('SIGKILL'); return Promise.race([worker.close(true), sleep(2000)]); }
     stopping ??= (async () => {
       clearInterval(idle);
       // close() waits for the job in hand, whose margins go back before we leave; without
@@ -159,7 +192,7 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
       else await Promise.race([worker.close(true), sleep(2000)]);
       loaded?.ablator.destroy(); loaded?.net.destroy();
       for (const c of contexts.values()) (await c.catch(() => null))?.destroy();
-      finish({ jobs, rows });
+      finish({ jobs, rows, examples });
     })();
     return stopping;
   };

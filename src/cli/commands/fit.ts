@@ -1,4 +1,5 @@
 /** `coar fit`: options in, progress out; the stage is fitStore (src/coar/fit.ts). */
+import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { fitStore, parseExamples, type FitMethod, type Solver } from '../../coar/fit.js';
 import { DEFAULT_VAL_FRAC } from '../../coar/fit.js';
@@ -6,8 +7,9 @@ import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
 import { openStore } from '../../coar/store.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar, type Progress } from '../progress.js';
+import { fitOnQueue, fitQueueOptions, type FitQueueArgs } from './fit_queue.js';
 
-export interface FitArgs extends GpuArgs {
+export interface FitArgs extends GpuArgs, FitQueueArgs {
   store: string;
   method: EstimatorName;
   lambda?: number;
@@ -28,7 +30,7 @@ export interface FitArgs extends GpuArgs {
 export const fit: CommandModule<{}, FitArgs> = {
   command: 'fit <store>',
   describe: 'fit component attributions (ridge, OLS, LASSO, extracted or shared) for every example of a mask/margin store',
-  builder: (y) => gpuOptions(y)
+  builder: (y) => fitQueueOptions(gpuOptions(y))
     .positional('store', { type: 'string', demandOption: true, describe: 'folder with masks.npy, <split>_margins.npy, optional _completed.npy' })
     .option('method', { choices: ESTIMATORS, default: 'ridge' as FitMethod, describe: 'estimator: regression (ols, ridge, lasso), the seed\'s extracted network, or the shared prior' })
     .option('lambda', { type: 'number', describe: 'regularisation; absent: chosen per example on held-out rows' })
@@ -46,6 +48,9 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
   handler: async (args) => {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
+    // the fit of a `coar worker`'s job (queue/fit_worker.ts): leave when that worker is gone
+    const worker = Number(process.env.COAR_WORKER_PID);
+    if (worker > 0) setInterval(() => { if (process.ppid !== worker) process.exit(1); }, 500).unref();
     let examples: [number, number] | undefined;
     if (args.examples !== undefined) {
       const s = openStore(args.store, { split: args.split });
@@ -60,11 +65,17 @@ export const fit: CommandModule<{}, FitArgs> = {
       bar.p.update(done);
       if (done >= total) { bar.p.stop(); }
     };
-    const r = await fitStore(args.store, {
+    const options = {
       method: args.method, lambda: args.lambda, valFrac: args['val-frac'], split: args.split, out: args.out, solver: args.solver,
       tol: args.tol, maxIter: args['max-iter'], examples, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30,
       examplesPerChunk: args['examples-per-chunk'], gpu: args,
-    }, { progress: log, detail: args.verbose ? log : undefined, chunkDone });
+    };
+    if (args.queue !== undefined) {
+      const summary = await fitOnQueue(resolve(args.store), { ...options, out: args.out === undefined ? undefined : resolve(args.out) }, args, log);
+      if (args.json) console.log(JSON.stringify({ command: 'fit', store: args.store, out: args.out ?? args.store, ...summary }));
+      return;
+    }
+    const r = await fitStore(args.store, options, { progress: log, detail: args.verbose ? log : undefined, chunkDone });
     if (args.json) console.log(JSON.stringify({ command: 'fit', store: args.store, out: r.outDir, ...r.summary }));
   },
 };

@@ -18,7 +18,7 @@ export function throttled(f: (m: string) => void): (m: string) => void {
 
 export const worker: CommandModule<{}, WorkerArgs> = {
   command: 'worker',
-  describe: 'take sweep jobs from a Redis queue and compute their margins on this machine\'s adapter',
+  describe: 'take jobs from a Redis queue: sweep rows (coar sweep --queue) and fit slices (coar fit --queue), computed on this machine\'s adapter',
   builder: (y) => gpuOptions(y)
     .option('queue', { type: 'string', demandOption: true, describe: 'the coordinator\'s Redis: redis://[user:pass@]HOST:PORT[/DB], rediss:// for TLS' })
     .option('name', { type: 'string', describe: 'this worker\'s name at the coordinator (default host:pid)' })
@@ -48,9 +48,9 @@ export const worker: CommandModule<{}, WorkerArgs> = {
       gpu: { backend: args.backend, adapter: args.adapter, tune: args.tune, retune: args.retune },
     }, {
       onLoaded: ({ arch, weights, examples }) => log(`loaded ${arch} ${weights}, ${examples} examples`),
-      onJob: ({ first, count }) => log(`rows ${first}-${first + count - 1} started`),
-      onDone: ({ first, count, seconds }) => log(`rows ${first}-${first + count - 1} done in ${seconds.toFixed(2)} s (${(count / seconds).toFixed(1)} masks/s)`),
-      onFailed: ({ first, count, reason }) => log(`rows ${first}-${first + count - 1} failed: ${reason}`),
+      onJob: ({ kind, first, count }) => log(`${kind} ${first}-${first + count - 1} started`),
+      onDone: ({ kind, first, count, seconds }) => log(`${kind} ${first}-${first + count - 1} done in ${seconds.toFixed(2)} s (${(count / seconds).toFixed(1)} ${kind === 'rows' ? 'masks' : 'examples'}/s)`),
+      onFailed: ({ kind, first, count, reason }) => log(`${kind} ${first}-${first + count - 1} failed: ${reason}`),
       onConnectionError: throttled((m) => log(`${connection.shown}: ${m} (retrying)`)),
     });
     log(`taking jobs from ${connection.shown}`);
@@ -62,6 +62,6 @@ export const worker: CommandModule<{}, WorkerArgs> = {
     const r = await w.done;
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    process.stderr.write(`worker: ${r.jobs} jobs, ${r.rows} rows computed\n`);
+    process.stderr.write(`worker: ${r.jobs} jobs, ${r.rows} rows computed${r.examples ? `, ${r.examples} examples fitted` : ''}\n`);
   },
 };

@@ -111,6 +111,21 @@ export function chunkGrid(a: number, b: number, width: number): [number, number]
 }
 
 /**
+ * The solver of a fit of `examples` examples on `packed`, as fitRegression chooses it. A slice
+ * is planned as the whole fit (all the targets' examples), so that its columns are the whole
+ * fit's; a coordinator of a distributed fit asks this once and hands the answer to its workers
+ * (the automatic choice depends on the machine's memory).
+ */
+export function regressionPlan(packed: PackedMasks, examples: number, opts: Pick<FitOptions, 'method' | 'lambda' | 'tol' | 'solver'>) {
+  const method = opts.method;
+  const lambda = method === 'ols' ? 0 : opts.lambda;
+  const tol = opts.tol ?? (method === 'lasso' ? 1e-7 : 1e-6);
+  const setBits = countBits(packed.bits);
+  const shape = { rows: packed.rows, components: packed.components, examples, density: setBits / (packed.rows * packed.components), method, choosing: lambda === undefined, tol };
+  return { shape, setBits, solver: chooseSolver(shape, opts.solver) };
+}
+
+/**
  * Fit examples `examples` ([a, b), default all) of `targets` on `masks`, handing every chunk
  * to `ledger` (chunks it already holds are not solved again).
  */
@@ -125,9 +140,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
   const method = opts.method;
   const lambda = method === 'ols' ? 0 : opts.lambda;
   const tol = opts.tol ?? (method === 'lasso' ? 1e-7 : 1e-6);
-  const setBits = countBits(packed.bits);
-  const shape = { rows: m, components: C, examples: b - a, density: setBits / (m * C), method, choosing: lambda === undefined, tol };
-  const solver = chooseSolver(shape, opts.solver);
+  const { shape, setBits, solver } = regressionPlan(packed, targets.examples, opts);
   const split = lambda === undefined ? validationSplit(m, opts.valFrac ?? DEFAULT_VAL_FRAC) : undefined;
   const maxIter = opts.maxIter ?? (method === 'lasso' ? 20000 : 2000);
   const progress = opts.progress;
