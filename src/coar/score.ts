@@ -8,7 +8,7 @@
  */
 import { check, UserError } from '../errors.js';
 import { columnCorrelations, correlationSummary, predictMargins, type CorrelationSummary } from './eval.js';
-import { checkFinite, fileTargets, type TargetColumns } from './fit/targets.js';
+import { checkFinite, fileTargets, runs, type TargetColumns } from './fit/targets.js';
 import { readMaskRows, type StoreReader } from './store.js';
 
 export interface StoreScore {
@@ -41,18 +41,6 @@ export function scoreChunkExamples(masks: number, components: number, examples: 
     throw new UserError(`scoring ${masks} masks needs at least ${((fixed + perExample) / 2 ** 20).toFixed(1)} MB, --memory allows ${(memoryBytes / 2 ** 20).toFixed(1)} MB: raise --memory`);
   }
   return Math.min(examples, w);
-}
-
-/** Runs of consecutive rows in `rows`, each at most `span` long, as [first index, end index). */
-function runs(rows: readonly number[], span: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (let s = 0; s < rows.length;) {
-    let e = s + 1;
-    while (e < rows.length && e - s < span && rows[e] === rows[e - 1]! + 1) e++;
-    out.push([s, e]);
-    s = e;
-  }
-  return out;
 }
 
 /** Read the store's used rows once, block by block, refusing non-boolean masks and NaN or Inf margins before any work. */

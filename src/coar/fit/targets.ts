@@ -24,8 +24,8 @@ export function inMemoryTargets(margins: Float32Array, rows: number, n: number):
   };
 }
 
-/** Runs of consecutive rows in `rows`, each at most `span` long. */
-function runs(rows: readonly number[], span: number): [number, number][] {
+/** Runs of consecutive rows in `rows`, each at most `span` long, as [first index, end index). */
+export function runs(rows: readonly number[], span: number): [number, number][] {
   const out: [number, number][] = [];
   for (let s = 0; s < rows.length;) {
     let e = s + 1;
