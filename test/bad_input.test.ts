@@ -96,6 +96,11 @@ test('a truncated or corrupt .npy file is reported with its path', () => {
   expectError(ablate({ inputs: c }), 'corrupt.npy', 'not a valid .npy');
 });
 
+test('a tile over the adapter\'s workgroup memory is refused before anything runs', () => {
+  // 64 staged channel groups of 16 x 4 weights: 65,536 bytes, over every adapter's limit (32,768 here)
+  expectError(ablate({ extra: ['--tile', '4x64/64x1/shared64'] }), 'cannot run here', '65536 bytes of workgroup memory');
+});
+
 test('a missing file is named', () => {
   expectError(ablate({ masks: join(dir, 'nope.npy') }), 'nope.npy', 'no such file');
 });

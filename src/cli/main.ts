@@ -1,10 +1,11 @@
 /**
  * `coar <command>`: one module per command in ./commands. A UserError (bad file, flag or
- * shape) prints one line and exits 1; anything else is a bug and prints its stack.
+ * shape) or a failed GPU (gpu/failure.ts) prints one line and exits 1; anything else is a bug and prints its stack.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from '../errors.js';
+import { GpuFailure } from '../gpu/failure.js';
 import { commands } from './commands/index.js';
 
 /** Edit distance, for naming the flag a user meant. */
@@ -57,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync();
   } catch (e) {
     code = 1;
-    if (e instanceof UserError) console.error(`coar: ${e.message}`);
+    // a GPU error is the device's own message: its stack (a read back) says nothing more
+    if (e instanceof UserError || e instanceof GpuFailure) console.error(`coar: ${e.message}`);
     else console.error(e);
   }
   return code;

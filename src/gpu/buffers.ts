@@ -1,4 +1,5 @@
 import './globals.js';
+import { checkDevice } from './failure.js';
 
 /**
  * Storage buffers reused across calls: released buffers go back to a pool bucketed by
@@ -74,6 +75,7 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, bytes: numbe
   const out = staging.getMappedRange().slice(0, bytes);
   staging.unmap();
   staging.destroy();
+  checkDevice(device);
   return out;
 }
 

@@ -6,6 +6,7 @@ import './globals.js';
 import { create } from 'webgpu';
 import { UserError } from '../errors.js';
 import { withNativeStderr } from './native_log.js';
+import { watchDevice } from './failure.js';
 import type { AdapterFacts } from './profiles/index.js';
 
 
@@ -93,9 +94,7 @@ async function open(opts: GpuOptions): Promise<Gpu> {
   const features = [...adapter.features] as string[];
   const wanted = (['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[]).filter((f) => adapter!.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits: want });
-  device.addEventListener('uncapturederror', (ev) => {
-    console.error(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
-  });
+  watchDevice(device);
   const i = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: readonly unknown[] };
   const facts: AdapterFacts = {
     vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features, limits,

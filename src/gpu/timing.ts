@@ -6,6 +6,7 @@
  * own clock); the durations are their differences.
  */
 import type { Dispatch, GpuContext } from './context.js';
+import { checkDevice } from './failure.js';
 
 export type TimingMethod = 'timestamp' | 'wall-clock';
 
@@ -59,6 +60,7 @@ async function timestampSpans(ctx: GpuContext, dispatches: readonly Dispatch[]):
     enc.copyBufferToBuffer(resolve, 0, staging, 0, count * 8);
     device.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
+    checkDevice(device);
     ns.push(...new BigInt64Array(staging.getMappedRange().slice(0)));
     staging.unmap();
     querySet.destroy();

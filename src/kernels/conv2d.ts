@@ -8,7 +8,7 @@
 import { uniformBuffer, uploadBuffer } from '../gpu/buffers.js';
 import { splitGroups, type Dispatch, type GpuContext } from '../gpu/context.js';
 import { REGISTER_TILE } from '../gpu/profiles/lavapipe.js';
-import { subgroupGroups, wgmemBytes, type AdapterProfile, type ConvTile } from '../gpu/profiles/index.js';
+import { sharedWeightBytes, subgroupGroups, wgmemBytes, type AdapterProfile, type ConvTile } from '../gpu/profiles/index.js';
 import type { Tunable } from '../gpu/tuning.js';
 import { UserError } from '../errors.js';
 import { floatToHalf } from '../io/f16.js';
@@ -118,6 +118,10 @@ export function tileUnfit(t: ConvTile, profile: AdapterProfile, f16: boolean): s
   if (t.wgmem) {
     if (t.shared || t.subgroup || t.channelsFirst) return 'a workgroup-memory tile is neither shared, subgroup nor channels-first';
     const bytes = wgmemBytes(t, t.half ? 2 : 4);
+    if (bytes > profile.workgroupBytes) return `${bytes} bytes of workgroup memory, over the adapter's ${profile.workgroupBytes}`;
+  }
+  if (t.shared) {
+    const bytes = sharedWeightBytes(t, f16 ? 2 : 4);
     if (bytes > profile.workgroupBytes) return `${bytes} bytes of workgroup memory, over the adapter's ${profile.workgroupBytes}`;
   }
   if (t.subgroup) {

@@ -22,11 +22,11 @@ export function miniResnetCase(dir: string) {
     labels: join(ref, 'labels.npy'), masks: join(ref, 'masks.npy'),
   };
   let counter = 0;
-  /** `coar ablate` on the good files with `over` swapped in; `peakRss` measures the child. */
-  function ablate(over: Partial<CaseFiles> & { arch?: string }, opts: { peakRss?: boolean } = {}): CaseResult {
+  /** `coar ablate` on the good files with `over` swapped in (and `extra` flags); `peakRss` measures the child. */
+  function ablate(over: Partial<CaseFiles> & { arch?: string; extra?: string[] }, opts: { peakRss?: boolean } = {}): CaseResult {
     const out = join(dir, `out${counter++}.npy`);
     const f = { ...good, ...over };
-    const r = coar(['ablate', '--arch', over.arch ?? 'mini-resnet', '--weights', f.weights, '--inputs', f.inputs, '--labels', f.labels, '--masks', f.masks, '--out', out], opts);
+    const r = coar(['ablate', '--arch', over.arch ?? 'mini-resnet', '--weights', f.weights, '--inputs', f.inputs, '--labels', f.labels, '--masks', f.masks, '--out', out, ...(over.extra ?? [])], opts);
     return { ...r, out };
   }
   /** The good weights edited by `edit`, written as `name` in `dir`. */

@@ -16,7 +16,7 @@ import { wgmemBytes, type ConvTile, type GemmTile } from './tiles.js';
 
 export type { AdapterFacts, ClassPolicy } from './policy.js';
 export type { ConvTile, GemmTile } from './tiles.js';
-export { wgmemBytes } from './tiles.js';
+export { sharedWeightBytes, wgmemBytes } from './tiles.js';
 
 /** in the order they are tried: lavapipe before the vendor names (Mesa drives GPUs too) */
 export const CLASSES: readonly ClassPolicy[] = [lavapipe, nvidia, amd, apple, intel, generic];

@@ -25,3 +25,7 @@ export interface GemmTile { tm: number; tn4: number; wgm: number; wgn: number; s
 /** Workgroup memory a `wgmem` tile stages: A [rows, kch] and B [4 kch, cols] vec4s of `bytes` per element. */
 export const wgmemBytes = (t: Pick<ConvTile, 'tp' | 'tc4' | 'wg' | 'wgc' | 'kch'>, bytes = 4) =>
   16 * (bytes / 4) * (t.kch ?? 8) * (t.tp * t.wg + 4 * t.tc4 * (t.wgc ?? 1));
+
+/** Workgroup memory a `shared` tile stages: the weights of kch channel groups, [4 kch rows, wgc tc4] vec4s (conv2d.wgsl's ws). */
+export const sharedWeightBytes = (t: Pick<ConvTile, 'tc4' | 'wgc' | 'kch'>, bytes = 4) =>
+  16 * (bytes / 4) * (t.kch ?? 4) * 4 * t.tc4 * (t.wgc ?? 1);
