@@ -25,7 +25,7 @@ import { profileTrace, writeTrace } from '../../report/trace.js';
 import { benchCompare } from './bench_compare.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { formatTiles, listTiles } from './bench_tiles.js';
-import { BUNDLED } from './run.js';
+import { BUNDLED } from '../../models/bundled.js';
 
 interface Args extends GpuArgs {
   what?: string; profile?: boolean; model?: string; arch?: string; weights?: string; heads?: number; size?: number;
