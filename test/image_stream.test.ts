@@ -6,7 +6,7 @@
  * cache build resumes, and the streamed path's peak memory stays far below the whole tensor.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -114,6 +114,36 @@ test('a cache build killed midway resumes where it stopped and gives the same te
   assert.is(maxAbs(readNpy(join(dir, 'x3m.npy')).data as Float32Array, got), 0);
   if (process.env.COAR_TEST_SHOW_RSS) console.log(`peak RSS streamed ${r.peakRssMiB?.toFixed(0)} MiB, in memory ${inMemory.peakRssMiB?.toFixed(0)} MiB`);
   assert.ok(r.peakRssMiB! < inMemory.peakRssMiB! - 344 / 2, `peak RSS streamed ${r.peakRssMiB} MiB, in memory ${inMemory.peakRssMiB} MiB`);
+});
+
+test('a damaged pixel cache (truncated, not a .npy, a broken record) is refused in one line naming it; deleted, it is rebuilt the same', () => {
+  const cache = join(dir, 'cache4'), x = join(dir, 'x4.npy');
+  const args = ['preprocess', '--data', `imagefolder:${data}`, '--preprocess', 'torchvision', '--out', x, '--labels-out', join(dir, 'y4.npy')];
+  assert.is(coar(args, { env: streamed(cache) }).code, 0);
+  const good = readFileSync(x);
+  const pixels = join(cache, 'pixels');
+  const npy = join(pixels, readdirSync(pixels).find((f) => f.endsWith('.npy'))!), meta = npy.replace(/\.npy$/, '.json');
+  const whole = readFileSync(npy), wholeMeta = readFileSync(meta);
+  const damages: [string, () => void, RegExp][] = [
+    ['truncated', () => truncateSync(npy, 5000), /truncated/],
+    ['not a .npy', () => writeFileSync(npy, Buffer.alloc(300, 7)), /not a valid \.npy/],
+    ['a broken record', () => writeFileSync(meta, '{bad'), /JSON/],
+  ];
+  for (const [what, damage, why] of damages) {
+    writeFileSync(npy, whole);
+    writeFileSync(meta, wholeMeta);
+    damage();
+    const r = coar(args, { env: streamed(cache) });
+    assert.is(r.code, 1, `${what}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.is(lines.length, 1, `${what}: ${r.stderr}`);
+    assert.match(lines[0]!, `pixel cache ${npy} is damaged`);
+    assert.match(lines[0]!, why);
+    assert.match(lines[0]!, `delete ${npy} and ${meta} and run again`);
+  }
+  rmSync(npy); rmSync(meta);
+  assert.is(coar(args, { env: streamed(cache) }).code, 0);
+  assert.ok(readFileSync(x).equals(good), 'rebuilt, the same tensor');
 });
 
 test.run();

@@ -54,16 +54,13 @@ export async function buildPixelCache(files: string[], p: Preprocessing, key: st
       skipped: skipped.map(([i, reason]) => ({ file: files[i]!, reason })),
     };
   };
-  if (existsSync(final) && existsSync(meta)) {
-    const m = JSON.parse(readFileSync(meta, 'utf8')) as Progress;
-    return finish(m.skipped);
-  }
+  if (existsSync(final) && existsSync(meta)) return finish(readBuilt(final, meta, [files.length, size, size, 3]).skipped);
   try { mkdirSync(dir, { recursive: true }); } catch (e) { throw cannotWrite(dir, e); }
   const partial = join(dir, `${key}.partial.npy`), record = join(dir, `${key}.partial.json`);
   const header = npyHeaderBytes('u1', [files.length, size, size, 3]);
   const rowBytes = size * size * 3;
   let progress: Progress = { done: 0, skipped: [] };
-  if (existsSync(partial) && existsSync(record)) progress = JSON.parse(readFileSync(record, 'utf8')) as Progress;
+  if (existsSync(partial) && existsSync(record)) progress = readProgress(record, [partial, record]);
   else writeFileAtomic(partial, [header], { size: header.length + files.length * rowBytes });
   const fd = openSync(partial, 'r+');
   try {
@@ -87,6 +84,29 @@ export async function buildPixelCache(files: string[], p: Preprocessing, key: st
   writeFileAtomic(meta, json(progress));
   rmSync(record, { force: true });
   return finish(progress.skipped);
+}
+
+/** A cache file that cannot be used: what is wrong, and the files to delete. */
+function damaged(files: string[], why: string): UserError {
+  return new UserError(`pixel cache ${files[0]} is damaged (${why}); delete ${files.join(' and ')} and run again`);
+}
+
+function readProgress(path: string, files: string[]): Progress {
+  let m: Progress;
+  try { m = JSON.parse(readFileSync(path, 'utf8')) as Progress; } catch (e) { throw damaged(files, `${path}: ${(e as Error).message}`); }
+  if (!Number.isInteger(m?.done) || !Array.isArray(m.skipped)) throw damaged(files, `${path} is not a build record`);
+  return m;
+}
+
+/** A finished cache's record, once its .npy is checked to be whole and of the expected shape. */
+function readBuilt(final: string, meta: string, shape: number[]): Progress {
+  const m = readProgress(meta, [final, meta]);
+  let f: NpyFile;
+  try { f = NpyFile.open(final); } catch (e) { throw damaged([final, meta], (e as Error).message.replace(`${final}: `, '')); }
+  const h = f.header;
+  f.close();
+  if (h.dtype !== 'u1' || h.shape.join() !== shape.join()) throw damaged([final, meta], `${h.dtype} [${h.shape.join(', ')}] where uint8 [${shape.join(', ')}] is expected`);
+  return m;
 }
 
 export interface PixelCache {
