@@ -14,25 +14,7 @@
 
 // F16: q, k, v and the output stored as f16; scores, softmax and sums in f32.
 
-#if F16
-enable f16;
-#endif
-#if SCALAR
-alias V = f32;
-fn vdot(a: V, b: V) -> f32 { return a * b; }
-#else
-alias V = vec4f;
-fn vdot(a: V, b: V) -> f32 { return dot(a, b); }
-#endif
-#if F16
-#if SCALAR
-alias QV = f16;
-#else
-alias QV = vec4<f16>;
-#endif
-#else
-alias QV = V;
-#endif
+#include "attention_types.wgsl"
 
 const HDV: u32 = 16u;   // V values per head (d / 4, or d when SCALAR)
 const QT: u32 = 1u;     // query tokens per invocation

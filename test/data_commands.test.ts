@@ -4,6 +4,7 @@
  * photographs under masks equal PyTorch's on torchvision's tensors of the same folder (ImageFolder
  * + Resize + CenterCrop + Normalize, computed live), and equal the sweep's on the same examples.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
@@ -13,7 +14,7 @@ import { readNpy } from '../src/io/npy.js';
 import { coar } from './support/cli.js';
 import { loadF32 } from './support/compare.js';
 import { imageFolder } from './support/image_folders.js';
-import { runReference } from './support/python.js';
+import { PYTHON, runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
 
 const dir = tempDir('coar-data-');
@@ -60,6 +61,24 @@ test('coar ablate --data list:FILE --indices: the listed images, in the order wr
   // list position 1 is folder example n-2, position 4 is example 1
   const want = Array.from({ length: k }, (_, m) => [torchMargins.data[m * n + n - 2]!, torchMargins.data[m * n + 1]!]).flat();
   close(ours, want, 'list');
+});
+
+test('coar ablate --inputs --indices: the chosen rows of a .npy, in the order given, and only they are read', () => {
+  // 4 alone, then the run 1-2: both the one-row read and a run read, answered in the order asked
+  const r = coar(['ablate', ...model, '--inputs', join(dir, 'tv_x.npy'), '--labels', join(dir, 'tv_y.npy'), '--indices', '4+1+2',
+    '--masks', join(ref, 'masks.npy'), '--out', join(dir, 'npy_idx.npy')]);
+  assert.is(r.code, 0, r.stderr);
+  const k = torchMargins.shape[0]!;
+  const want = Array.from({ length: k }, (_, m) => [4, 1, 2].map((i) => torchMargins.data[m * n + i]!)).flat();
+  close(readNpy(join(dir, 'npy_idx.npy')).data as Float32Array, want, 'npy --indices');
+  // 20,000 examples of 3 x 32 x 32 (234 MiB, made by numpy): two chosen ones cost their own bytes, not the file's
+  const big = join(dir, 'big_x.npy'), bigY = join(dir, 'big_y.npy');
+  execFileSync(PYTHON, ['-c', 'import numpy as np, sys; x = np.lib.format.open_memmap(sys.argv[1], "w+", np.float32, (20000, 3, 32, 32)); x[:] = 0.5; x.flush(); np.save(sys.argv[2], np.zeros(20000, np.int64))', big, bigY]);
+  const run = (inputs: string, labels: string) => coar(['ablate', ...model, '--inputs', inputs, '--labels', labels, '--indices', '3+7',
+    '--masks', join(ref, 'masks.npy'), '--out', join(dir, `rss_${labels === bigY ? 'big' : 'small'}.npy`)], { peakRss: true });
+  const small = run(join(dir, 'tv_x.npy'), join(dir, 'tv_y.npy')), large = run(big, bigY);
+  assert.is(large.code, 0, large.stderr);
+  assert.ok(large.peakRssMiB! < small.peakRssMiB! + 234 / 2, `peak RSS ${large.peakRssMiB} MiB with the 234 MiB file, ${small.peakRssMiB} MiB with the small one`);
 });
 
 test('coar ablate --data on a sweep\'s masks gives the sweep\'s margins, bit for bit', () => {

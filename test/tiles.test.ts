@@ -2,7 +2,8 @@
  * Every kind of tile the tuner may choose on this adapter equals PyTorch when forced with
  * `--tile` (REFERENCE.md, "Ablation": the reference zeroes weight rows): register,
  * shared-weights, subgroup and workgroup-memory tiles within 1e-4 in f32, and f16-math tiles
- * within 1e-2 under --precision f16. The kinds come from `coar bench tiles`, so a kind the
+ * within 1e-2 under --precision f16; a ViT's attention tiles (register and flash, which stages
+ * keys and values in workgroup memory) within 1e-4 in f32 and 1e-2 with f16 storage. The kinds come from `coar bench tiles`, so a kind the
  * tuner gains is covered without editing this file. Subgroup tests read the adapter's own
  * widths, never 8. The subgroup-matrix GEMM is checked where the adapter has configs and
  * skipped, with the reason printed, where it has none (lavapipe).
@@ -29,13 +30,19 @@ interface Listing {
   classes: { key: string; default: string; candidates: { name: string; kind: string; math: string }[] }[];
 }
 
-function listTiles(extra: string[] = [], more: Record<string, string> = {}): Listing {
-  const r = coar(['bench', 'tiles', '--arch', 'mini-resnet', '--weights', weights(mini), '--json', ...extra], { env: { ...env, ...more } });
+function listTiles(extra: string[] = [], more: Record<string, string> = {}, arch = 'mini-resnet', d = mini): Listing {
+  const r = coar(['bench', 'tiles', '--arch', arch, '--weights', weights(d), '--json', ...extra], { env: { ...env, ...more } });
   assert.is(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Listing;
 }
 
-/** Per (kind, math), the candidate with the fewest accumulators (the quickest to compile), over every shape class. */
+const isAttention = (kind: string) => kind.startsWith('attention');
+
+/**
+ * Per (kind, math), over every shape class: for a conv kind the candidate with the fewest
+ * accumulators (the quickest to compile); for an attention kind (names `attn/...`, no
+ * accumulator count) the first listed, the class's default where it is of that kind.
+ */
 function oneOfEachKind(l: Listing, math: string): Map<string, string> {
   const size = (n: string) => { const [tp, ch] = n.split('/')[0]!.split('x').map(Number); return tp! * ch!; };
   const out = new Map<string, string>();
@@ -43,7 +50,7 @@ function oneOfEachKind(l: Listing, math: string): Map<string, string> {
     for (const t of c.candidates) {
       if (t.math !== math) continue;
       const cur = out.get(t.kind);
-      if (!cur || size(t.name) < size(cur)) out.set(t.kind, t.name);
+      if (!cur || (!isAttention(t.kind) && size(t.name) < size(cur))) out.set(t.kind, t.name);
     }
   }
   return out;
@@ -64,6 +71,9 @@ function ablateError(d: string, arch: string, extra: string[]): number {
 
 const f32 = listTiles();
 const f16 = listTiles(['--precision', 'f16']);
+// attention tiles come from a model that has attention
+const vitF32 = listTiles([], {}, 'vit', vit);
+const vitF16 = listTiles(['--precision', 'f16'], {}, 'vit', vit);
 console.log(`adapter profile: ${f32.profile}`);
 
 test('bench tiles lists register, shared-weights and workgroup-memory candidates for every conv shape class (subgroup ones where the adapter has subgroups)', () => {
@@ -75,10 +85,39 @@ test('bench tiles lists register, shared-weights and workgroup-memory candidates
   assert.ok(f16.classes.some((c) => c.candidates.some((t) => t.math === 'f16')), 'no f16-math candidate under --precision f16');
 });
 
+test('bench tiles lists register and workgroup-memory (flash) candidates for every attention shape class of a ViT', () => {
+  const attn = vitF32.classes.filter((c) => c.key.startsWith('attention'));
+  assert.ok(attn.length >= 2, `${attn.length} attention shape classes (all tokens, and the last block's class token)`);
+  for (const c of attn) {
+    const kinds = new Set(c.candidates.map((t) => t.kind));
+    for (const k of ['attention-register', 'attention-workgroup-memory']) assert.ok(kinds.has(k), `${c.key}: no ${k} candidate`);
+  }
+});
+
 for (const [kind, name] of oneOfEachKind(f32, 'f32')) {
   test(`a forced ${kind} tile (${name}) equals PyTorch within 1e-4 under every mask`, () => {
     const err = ablateError(mini, 'mini-resnet', ['--tile', name]);
     assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
+  });
+}
+
+// attention kinds: every q, k, v read and every sum in f32 (f16 storage is checked below)
+for (const [kind, name] of oneOfEachKind(vitF32, 'f32')) {
+  if (!isAttention(kind)) continue;
+  test(`a forced ${kind} tile (${name}) runs every attention of a ViT and equals PyTorch within 1e-4 under every mask`, () => {
+    const err = ablateError(vit, 'vit', ['--tile', name]);
+    console.log(`    relative error ${err.toExponential(2)}`);
+    assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
+  });
+}
+
+// attention sums in f32 whatever the storage: under --precision f16 its tiles are listed as f32 math
+for (const [kind, name] of oneOfEachKind(vitF16, 'f32')) {
+  if (!isAttention(kind)) continue;
+  test(`a forced ${kind} tile (${name}) with q, k, v stored as f16 is within 1e-2 of PyTorch f32 under every mask`, () => {
+    const err = ablateError(vit, 'vit', ['--precision', 'f16', '--tile', name]);
+    console.log(`    relative error ${err.toExponential(2)}`);
+    assert.ok(err <= 1e-2, `relative error ${err.toExponential(2)} > 1e-2`);
   });
 }
 
@@ -97,6 +136,12 @@ test('a workgroup-memory tile runs a ViT\'s linears (GELU, residual adds) and eq
 test('a subgroup tile broadcasting one 4 x 4 block per round (4 lanes: any subgroup width >= 4) equals PyTorch', () => {
   if (!f32.subgroups) { console.log('  skipped: this adapter reports no subgroups'); return; }
   const err = ablateError(mini, 'mini-resnet', ['--tile', '2x4/64x1/sg']);
+  assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
+});
+
+test('a conv tile and a flash attention tile forced together (--tile A,B) run a ViT and equal PyTorch within 1e-4', () => {
+  const err = ablateError(vit, 'vit', ['--tile', '4x4/8x8/wgmem8,attn/flash32/kv8']);
+  console.log(`    relative error ${err.toExponential(2)}`);
   assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);
 });
 
@@ -155,6 +200,14 @@ test('bad input: a malformed --tile gets one line and exit 1', () => {
     '--masks', join(mini, 'masks.npy'), '--out', join(dir, 'x.npy'), '--tile', '4x5/64'], { env });
   assert.is(r.code, 1);
   assert.match(r.stderr, /--tile '4x5\/64'.*give/);
+  assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
+
+test('bad input: a malformed attention --tile gets one line naming it and exit 1', () => {
+  const r = coar(['ablate', '--arch', 'vit', '--weights', weights(vit), '--inputs', join(vit, 'inputs.npy'), '--labels', join(vit, 'labels.npy'),
+    '--masks', join(vit, 'masks.npy'), '--out', join(dir, 'y.npy'), '--tile', 'attn/flash64'], { env });
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /^coar: --tile 'attn\/flash64' is not an attention tile name: give /);
   assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
 });
 

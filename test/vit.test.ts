@@ -3,7 +3,8 @@
  * rows (REFERENCE.md, "Components" and "Ablation"). The reference runs live: random
  * torchvision ViTs with every bias, LayerNorm, token and head parameter made non-trivial,
  * built, ablated and run by Debian's PyTorch; the same weights renamed to timm's layout
- * must give the same numbers.
+ * must give the same numbers. The flash attention tile (attention_flash.wgsl, what GPU-class
+ * profiles default to) is forced with --tile and held to the same tolerances.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +65,27 @@ function assertLogitsMatch(out: string, dir: string): void {
   console.log(`    relative errors per mask (alpha 0, 5%, 50%, whole block): ${errs.join(', ')}`);
 }
 
+/** Margins: PyTorch's true-class logit minus its best other logit, per mask and example. */
+function assertMarginsMatch(out: string, dir: string): void {
+  const ours = loadF32(out), ref = loadF32(join(dir, 'logits.npy'));
+  const labels = loadF32(join(dir, 'labels.npy')).data;
+  const [k, n, classes] = ref.shape as [number, number, number];
+  assert.equal(ours.shape, [k, n]);
+  let worst = 0;
+  for (let m = 0; m < k; m++) {
+    for (let e = 0; e < n; e++) {
+      const row = ref.data.subarray((m * n + e) * classes, (m * n + e + 1) * classes);
+      let best = -Infinity;
+      row.forEach((v, j) => { if (j !== labels[e]) best = Math.max(best, v); });
+      const want = row[labels[e]!]! - best;
+      const got = ours.data[m * n + e]!;
+      worst = Math.max(worst, Math.abs(got - want) / Math.max(1, Math.abs(want)));
+      assert.ok(Math.abs(got - want) <= TOL * 10 * Math.max(1, Math.abs(want)), `mask ${m} example ${e}: margin ${got} vs ${want}`);
+    }
+  }
+  console.log(`    worst margin error (relative to max(1, |margin|)): ${worst.toExponential(2)}`);
+}
+
 for (const c of cases) {
   const dir = join(root, c.name.replace(/[^a-z0-9]+/gi, '_'));
   const weights = join(dir, 'weights.safetensors');
@@ -87,20 +109,7 @@ for (const c of cases) {
     const out = join(dir, 'ours_margins.npy');
     const r = coar(ablateArgs(dir, weights, c, out));
     assert.is(r.code, 0, r.stderr);
-    const ours = loadF32(out), ref = loadF32(join(dir, 'logits.npy'));
-    const labels = loadF32(join(dir, 'labels.npy')).data;
-    const [k, n, classes] = ref.shape as [number, number, number];
-    assert.equal(ours.shape, [k, n]);
-    for (let m = 0; m < k; m++) {
-      for (let e = 0; e < n; e++) {
-        const row = ref.data.subarray((m * n + e) * classes, (m * n + e + 1) * classes);
-        let best = -Infinity;
-        row.forEach((v, j) => { if (j !== labels[e]) best = Math.max(best, v); });
-        const want = row[labels[e]!]! - best;
-        const got = ours.data[m * n + e]!;
-        assert.ok(Math.abs(got - want) <= TOL * 10 * Math.max(1, Math.abs(want)), `mask ${m} example ${e}: margin ${got} vs ${want}`);
-      }
-    }
+    assertMarginsMatch(out, dir);
   });
 
   if (!c.timm) continue;
@@ -120,6 +129,67 @@ for (const c of cases) {
     assert.equal(loadF32(out).data, loadF32(join(dir, 'ours_logits.npy')).data);
   });
 }
+
+// ---- the flash attention tile forced (issue 21.3) ----
+// GPU-class profiles run attention_flash.wgsl by default; lavapipe does not, so without --tile
+// nothing here would run it. Each case forces it and compares with PyTorch as above: 197 tokens
+// and heads of 64 (ViT-B/16's shapes: 6 full key blocks of 32 and a partial one of 5, a last
+// block asking for the class token alone), 17 tokens in blocks of 8 (a partial block of 1), and
+// heads of 6 (the scalar path, a padded width) in blocks of 16.
+
+interface FlashCase { name: string; dir: string; tile: string; heads?: number; reference?: string[] }
+const caseDir = (c: Case) => join(root, c.name.replace(/[^a-z0-9]+/gi, '_'));
+const flashCases: FlashCase[] = [
+  { name: '197 tokens, 2 heads of 64 (2 blocks, width 128, patch 16, 224x224)', dir: join(root, 'flash_197'), tile: 'attn/flash64/kv32',
+    reference: ['--layers', '2', '--width', '128', '--heads', '2', '--mlp', '256', '--patch', '16', '--size', '224'] },
+  { name: `${cases[0]!.name} (17 tokens, heads of 8)`, dir: caseDir(cases[0]!), tile: 'attn/flash64/kv8' },
+  { name: `${cases[2]!.name} (17 tokens, heads of 6)`, dir: caseDir(cases[2]!), tile: 'attn/flash64/kv16', heads: cases[2]!.headsFlag },
+];
+
+const flashArgs = (f: FlashCase, out: string, extra: string[] = []) => [
+  'ablate', '--arch', 'vit', '--weights', join(f.dir, 'weights.safetensors'), ...(f.heads ? ['--heads', String(f.heads)] : []),
+  '--inputs', join(f.dir, 'inputs.npy'), '--labels', join(f.dir, 'labels.npy'), '--masks', join(f.dir, 'masks.npy'), '--out', out, '--tile', f.tile, ...extra,
+];
+
+for (const f of flashCases) {
+  test(`--tile ${f.tile}, ${f.name}: ablated logits equal PyTorch to ${TOL}`, () => {
+    if (f.reference) runReference('vit_reference.py', [f.dir, ...f.reference]);
+    const out = join(f.dir, `flash_logits_${f.tile.replace(/\W+/g, '_')}.npy`);
+    const r = coar(flashArgs(f, out, ['--output', 'logits']));
+    assert.is(r.code, 0, r.stderr);
+    assertLogitsMatch(out, f.dir);
+  });
+
+  test(`--tile ${f.tile}, ${f.name}: margins equal PyTorch's`, () => {
+    const out = join(f.dir, `flash_margins_${f.tile.replace(/\W+/g, '_')}.npy`);
+    const r = coar(flashArgs(f, out));
+    assert.is(r.code, 0, r.stderr);
+    assertMarginsMatch(out, f.dir);
+  });
+}
+
+test('--tile attn/flash64/kv32 is what every attention of the 197-token ViT runs (bench --profile names it)', () => {
+  const f = flashCases[0]!;
+  const r = coar(['bench', '--profile', '--arch', 'vit', '--weights', join(f.dir, 'weights.safetensors'), '--masks', '2', '--repeats', '1', '--tile', f.tile]);
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => /^attention /.test(l));
+  assert.is(lines.length, 2, r.stdout);
+  // all 197 queries in workgroups of 64; the last block's class token alone in the smallest workgroup (32)
+  assert.match(lines[0]!, /^attention flash64\/kv32 /);
+  assert.match(lines[1]!, /^attention flash32\/kv32 /);
+});
+
+test('bad input: a flash tile whose key block does not fit the workgroup memory is refused in one line naming the tile', () => {
+  const f = flashCases[0]!;
+  // 2 x 1024 keys x 64 values x 4 bytes = 512 KiB: over any adapter's workgroup memory
+  const out = join(f.dir, 'too_big.npy');
+  const r = coar(flashArgs({ ...f, tile: 'attn/flash64/kv1024' }, out));
+  assert.is.not(r.code, 0, 'expected a non-zero exit');
+  const lines = r.stderr.split('\n').filter((l) => l.trim());
+  assert.is(lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^coar: tile attn\/flash64\/kv1024 cannot run here: 524288 bytes of workgroup memory for heads of 64/);
+  assert.ok(!existsSync(out), `${out} was written`);
+});
 
 // ---- bad input: one clear line, exit code != 0, no output file ----
 

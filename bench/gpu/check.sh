@@ -4,10 +4,11 @@
 # registry. In under 8 minutes it prints: adapter info (features, subgroup sizes,
 # subgroup-matrix configs, the adapter profile), ResNet-18/50 and ViT-B/16 parity against
 # PyTorch (reference procedure, CPU) per tile kind, a quick tune, masked passes/s per tile kind
-# and precision beside PyTorch CUDA (reference procedure and batched masking), and % of the
-# GPU's f32 peak. Every step has its own time limit; a failed step is reported and skipped.
+# and precision beside PyTorch CUDA (reference procedure and batched masking), % of the
+# GPU's f32 peak, and ViT-B/16's attention time in the flash tile against the register tile. Every step has its own time limit; a failed step is reported and skipped.
 #   device tool: command "bash bench/gpu/check.sh", carry [".gpu"]
-# Dry run on lavapipe (smaller): CHECK_ARCHS=resnet18 CHECK_VIT=0 CHECK_SIZE=64 CHECK_SPEED_ARCH=resnet18 bash bench/gpu/check.sh
+# Dry run on lavapipe (smaller): CHECK_ARCHS=resnet18 CHECK_VIT=0 CHECK_SIZE=64 CHECK_SPEED_ARCH=resnet18 CHECK_ATTN_MASKS=1 bash bench/gpu/check.sh
+# (CHECK_ATTN=0 leaves out the ViT-B/16 attention timing, flash tile against register tile)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD; G=$ROOT/.gpu; W=$(mktemp -d); PY=${PYTHON:-python3}; T0=$SECONDS
@@ -109,6 +110,30 @@ for t in 4x4/16x16/wgmem8 8x4/16x16/wgmem4 4x16/64x1/sg 16x8/64x1; do say "  f32
 say "  f16 storage, tuned: $(rate --precision f16)"
 say "  f16 math --tile 4x4/16x16/wgmem8/half: $(rate --precision f16 --tile 4x4/16x16/wgmem8/half)"
 say "  subgroup-matrix conv tiles: not written yet (issue 21.3); its GEMM probe is in the ceiling above"
+
+# 5. ViT-B/16 attention: the flash tile (keys and values staged in workgroup memory, what GPU
+# profiles default to) against the register tile (lavapipe's default), the same batch, one line
+if [ "${CHECK_ATTN:-1}" = 1 ]; then
+  say "== vit_b_16 attention: flash tile against register tile"
+  V=$W/vit; AM=${CHECK_ATTN_MASKS:-32}
+  [ -f "$V/weights.safetensors" ] || timeout 90 $PY test/reference/vit_reference.py "$V" --arch vit_b_16 --classes 1000 --n 1 --no-forward >/dev/null
+  for t in attn/flash64/kv32 attn/8q/64; do
+    coar 150 bench --profile --arch vit_b_16 --weights "$V/weights.safetensors" --masks "$AM" --repeats 3 --json --tile "$t" > "$V/attn_${t//\//_}.json" 2>/dev/null
+  done
+  say "$($PY - "$V/attn_attn_flash64_kv32.json" "$V/attn_attn_8q_64.json" "$AM" <<'P'
+import json, sys
+def load(path):
+    try: j = json.load(open(path))
+    except (OSError, ValueError): return None
+    ks = [k for k in j['profile']['kernels'] if k['kind'] == 'attention']
+    return sum(k['seconds'] for k in ks), sorted({d.get('tile', '?') for k in ks for d in k['dispatches']}), j['passesPerSecond'], j['profile']['method']
+f, r = load(sys.argv[1]), load(sys.argv[2])
+head = f'vit_b_16 attention (197 tokens, 12 layers x 12 heads of 64, {sys.argv[3]} masks x 1 example per batch):'
+if not f or not r: print(head, 'flash', 'ok' if f else 'failed', '/ register', 'ok' if r else 'failed', '(run coar bench --profile --arch vit_b_16 --tile attn/... alone to see why)')
+else: print(head, f"flash {'+'.join(f[1])} {1e3 * f[0]:.2f} ms, register {'+'.join(r[1])} {1e3 * r[0]:.2f} ms per batch ({f[3]} timing): flash {r[0] / f[0]:.2f}x; end to end {f[2]:.1f} vs {r[2]:.1f} passes/s")
+P
+)"
+fi
 say "== PyTorch CUDA ($S ${SIZE}x${SIZE}, 32 masks x 1 example)"
 timeout 120 $PY bench/gpu/torch_cuda.py $S 32 1 16 "$SIZE"
 say "done in $(( SECONDS - T0 )) s"

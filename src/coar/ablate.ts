@@ -2,6 +2,7 @@
  * Batched ablation: k masks x n examples through the engine, many masks per dispatch.
  * The batch shape is chosen from the network's memory needs and the device's limits.
  */
+import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { BatchedNetwork, inputShapeElems, memoryPerItem, toDeviceLayout, type BatchShape } from '../models/batched.js';
 import type { Network } from '../models/network.js';
@@ -26,7 +27,11 @@ export function planBatch(ctx: GpuContext, net: Network, n: number, k: number, o
     Math.floor(budget / mem.peak),
     opts.maxItems ?? 1024,
   ));
-  const examples = Math.min(n, maxItems);
+  // the examples' inputs are one binding too: a cheap model on large images (a one-layer ViT on
+  // 224 x 224) would otherwise take 1024 examples, 822 MB of input, past a 128 MiB binding limit
+  const inBytes = inputShapeElems(net) * 4;
+  if (inBytes > ctx.maxBinding) throw new UserError(`one example's input (${net.input.c} x ${net.input.h} x ${net.input.w}) is ${inBytes} bytes on the device, over the adapter's binding limit of ${ctx.maxBinding}`);
+  const examples = Math.min(n, maxItems, Math.floor(ctx.maxBinding / inBytes));
   const masks = Math.max(1, Math.min(k, Math.floor(maxItems / examples)));
   return { masks, examples };
 }

@@ -16,6 +16,7 @@ import type { ImageListing } from '../data/listing.js';
 import { cachedInputs, memoryInputs, type ExampleInputs } from './example_inputs.js';
 import { outputSize, type Preprocessing } from '../data/preprocess.js';
 import type { Model } from '../models/index.js';
+import { readNpyHeader } from '../io/npy.js';
 import { readExamples } from './inputs.js';
 
 /** Image files: where they are listed, the listing's hash, and how they become tensors. */
@@ -80,18 +81,13 @@ export async function loadExamples(spec: DataSpec, model: Model, select: { count
       labels: Int32Array.from(indices, (i) => data.labels[i]!), classNames: [...CLASS_NAMES],
     };
   }
-  const ex = readExamples(spec.inputs, spec.labels, model);
-  const all = Array.from({ length: ex.shape.n }, (_, i) => i);
-  const indices = select.indices ?? all.slice(0, select.count ?? ex.shape.n);
+  const n = readNpyHeader(spec.inputs).shape[0]!;
+  if (select.count !== undefined && select.count > n) throw new UserError(`--examples ${select.count}: ${spec.inputs} has only ${n} examples`);
+  const indices = select.indices ?? Array.from({ length: Math.min(select.count ?? n, n) }, (_, i) => i);
+  const ex = readExamples(spec.inputs, spec.labels, model, indices);
   const per = ex.shape.c * ex.shape.h * ex.shape.w;
-  const inputs = new Float32Array(indices.length * per);
-  indices.forEach((i, k) => {
-    if (i < 0 || i >= ex.shape.n) throw new UserError(`example index ${i} is outside ${spec.inputs} (n = ${ex.shape.n})`);
-    inputs.set(ex.inputs.subarray(i * per, (i + 1) * per), k * per);
-  });
   return {
-    spec, indices, inputs: memoryInputs(inputs, per), shape: { ...ex.shape, n: indices.length },
-    labels: Int32Array.from(indices, (i) => ex.labels[i]!),
+    spec, indices, inputs: memoryInputs(ex.inputs, per), shape: ex.shape, labels: ex.labels,
     classNames: Array.from({ length: model.classes }, (_, i) => `class ${i}`),
   };
 }

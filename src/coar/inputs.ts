@@ -4,7 +4,7 @@
  * nothing unless the shape is what the model takes.
  */
 import { UserError } from '../errors.js';
-import { readNpy, readNpyHeader } from '../io/npy.js';
+import { NpyFile, readNpy, readNpyHeader } from '../io/npy.js';
 import type { Model } from '../models/index.js';
 
 export interface Examples {
@@ -13,7 +13,13 @@ export interface Examples {
   labels: Int32Array;
 }
 
-export function readExamples(inputsPath: string, labelsPath: string, model: Model): Examples {
+/**
+ * The examples `indices` (default: all, in order) of an inputs/labels pair. Only the chosen
+ * rows are read (runs of consecutive indices in one read each), so choosing 100 of a 50,000
+ * image tensor holds 100 in memory, not 50,100; a Fortran-ordered file, whose rows are not
+ * contiguous, is read whole and picked from.
+ */
+export function readExamples(inputsPath: string, labelsPath: string, model: Model, indices?: readonly number[]): Examples {
   const x = readNpyHeader(inputsPath);
   if (x.dtype !== 'f4') throw new UserError(`${inputsPath}: inputs must be float32 (already preprocessed), found dtype ${x.dtype}`);
   if (x.shape.length !== 4) throw new UserError(`${inputsPath}: inputs must have shape [n, C, H, W], found [${x.shape.join(', ')}]`);
@@ -23,15 +29,41 @@ export function readExamples(inputsPath: string, labelsPath: string, model: Mode
   const y = readNpyHeader(labelsPath);
   if (!['i1', 'i2', 'i4', 'i8', 'u1', 'u2', 'u4', 'u8'].includes(y.dtype)) throw new UserError(`${labelsPath}: labels must be integers, found dtype ${y.dtype}`);
   if (y.shape.length !== 1 || y.shape[0] !== n) throw new UserError(`${labelsPath}: labels must have shape [${n}] to match the inputs, found [${y.shape.join(', ')}]`);
-  const inputs = readNpy(inputsPath).data as Float32Array;
+  const pick = indices ?? Array.from({ length: n }, (_, i) => i);
+  const outside = pick.find((i) => !Number.isInteger(i) || i < 0 || i >= n);
+  if (outside !== undefined) throw new UserError(`example index ${outside} is outside ${inputsPath} (n = ${n})`);
+  const per = c * h * w;
+  const inputs = readRowsOf(inputsPath, pick, per);
   const bad = inputs.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new UserError(`${inputsPath}: non-finite value ${inputs[bad]} in example ${Math.floor(bad / (c * h * w))}`);
+  if (bad >= 0) throw new UserError(`${inputsPath}: non-finite value ${inputs[bad]} in example ${pick[Math.floor(bad / per)]}`);
   // range-checked before the conversion to int32, which would wrap 2^32 + 3 to 3
   const raw = Array.from(readNpy(labelsPath).data as ArrayLike<number | bigint>, (v) => Number(v));
   const out = raw.findIndex((v) => v < 0 || v >= model.classes);
   if (out >= 0) throw new UserError(`${labelsPath}: label ${raw[out]} of example ${out} is outside 0..${model.classes - 1} (the model has ${model.classes} classes)`);
-  const labels = Int32Array.from(raw);
-  return { inputs, shape: { n, c, h, w }, labels };
+  const labels = Int32Array.from(pick, (i) => raw[i]!);
+  return { inputs, shape: { n: pick.length, c, h, w }, labels };
+}
+
+/** Rows `pick` of a float32 .npy whose rows hold `per` values each, in that order. */
+function readRowsOf(path: string, pick: readonly number[], per: number): Float32Array {
+  const f = NpyFile.open(path, { convert: true });
+  try {
+    if (f.header.fortranOrder) {
+      const all = readNpy(path).data as Float32Array;
+      if (pick.length === f.rows && pick.every((i, k) => i === k)) return all;
+      const out = new Float32Array(pick.length * per);
+      pick.forEach((i, k) => out.set(all.subarray(i * per, (i + 1) * per), k * per));
+      return out;
+    }
+    const out = new Float32Array(pick.length * per);
+    for (let k = 0; k < pick.length;) {
+      let e = k + 1;
+      while (e < pick.length && pick[e] === pick[e - 1]! + 1) e++;
+      out.set(f.readFloatRows(pick[k]!, pick[k]! + (e - k)), k * per);
+      k = e;
+    }
+    return out;
+  } finally { f.close(); }
 }
 
 /** Masks [k, |C|] as bool or uint8 0/1, 1 = kept (reference convention). */

@@ -5,7 +5,7 @@
 import { BufferPool } from './buffers.js';
 import { UserError } from '../errors.js';
 import { openGpu, type Gpu, type GpuOptions, type Precision } from './device.js';
-import { adapterProfile, type AdapterProfile, type ConvTile } from './profiles/index.js';
+import { adapterProfile, type AdapterProfile, type AttentionTile, type ConvTile } from './profiles/index.js';
 import { PipelineCache, type PipelineSpec } from './pipelines.js';
 import { TuningTable } from './tuning.js';
 
@@ -35,6 +35,8 @@ export class GpuContext {
   readonly profile: AdapterProfile;
   /** a tile every conv uses instead of its tuned or default one (`--tile`: tests and benchmarks of one tile kind) */
   forcedConvTile?: ConvTile;
+  /** a tile every attention uses instead of its tuned or default one (`--tile attn/...`) */
+  forcedAttentionTile?: AttentionTile;
 
   private constructor(readonly gpu: Gpu, opts: GpuOptions) {
     this.device = gpu.device;

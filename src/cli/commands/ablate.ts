@@ -3,7 +3,7 @@ import { ablate as runAblate } from '../../coar/ablate.js';
 import { loadExamples } from '../../coar/examples.js';
 import { readMasks } from '../../coar/inputs.js';
 import { GpuContext } from '../../gpu/context.js';
-import { parseConvTile } from '../../kernels/conv2d.js';
+import { forceTiles, parseForcedTiles } from '../../kernels/forced_tiles.js';
 import { writeNpy } from '../../io/npy.js';
 import { loadModel } from '../../models/index.js';
 import { dataSpec, exampleSelection, modelDataOptions, type ModelDataArgs } from '../data_options.js';
@@ -20,7 +20,7 @@ export const ablate: CommandModule<{}, Args> = {
     .option('masks', { type: 'string', demandOption: true, describe: 'bool or uint8 .npy [k, |C|], 1 = kept' })
     .option('out', { type: 'string', demandOption: true, describe: 'output .npy: float32 [k, n] margins or [k, n, classes] logits' })
     .option('output', { choices: ['margins', 'logits'] as const, default: 'margins' as const, describe: 'what to write' })
-    .option('tile', { type: 'string', describe: 'run every conv with this tile (a name `coar bench tiles` lists), not the tuned or default one', group: 'GPU:' }) as any,
+    .option('tile', { type: 'string', describe: 'run every conv (a conv tile name) or every attention (an attn/ name) with this tile, not the tuned or default one; names from `coar bench tiles`, one of each kind comma-separated', group: 'GPU:' }) as any,
   handler: async (args) => {
     const model = loadModel(args.arch, args.weights, { heads: args.heads });
     const ex = await loadExamples(dataSpec(args, args.arch), model, exampleSelection(args));
@@ -28,9 +28,9 @@ export const ablate: CommandModule<{}, Args> = {
     const skipped = ex.spec.source === 'imagefolder' || ex.spec.source === 'list' ? ex.spec.skipped ?? [] : [];
     // the output's columns are the images kept, in order: say which were left out
     for (const s of skipped) console.error(`ablate: skipped ${s.reason}`);
-    const forced = args.tile ? parseConvTile(args.tile) : undefined;
+    const forced = parseForcedTiles(args.tile);
     const ctx = await GpuContext.open(args);
-    ctx.forcedConvTile = forced;
+    forceTiles(ctx, forced);
     try {
       const net = model.build(ctx, ex.shape);
       const bar = progressBar('ablate', k * ex.shape.n);

@@ -11,7 +11,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { generateMasks, packMasks } from '../../coar/masks.js';
 import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
-import { parseConvTile } from '../../kernels/conv2d.js';
+import { forceTiles, parseForcedTiles } from '../../kernels/forced_tiles.js';
 import { measureCeiling, type Ceiling } from '../../kernels/ceiling.js';
 
 import { BatchedNetwork, inputShapeElems, toDeviceLayout } from '../../models/batched.js';
@@ -25,7 +25,7 @@ import { profileTrace, writeTrace } from '../../report/trace.js';
 import { benchCompare } from './bench_compare.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { formatTiles, listTiles } from './bench_tiles.js';
-import { BUNDLED } from './run.js';
+import { BUNDLED } from '../../models/bundled.js';
 
 interface Args extends GpuArgs {
   what?: string; profile?: boolean; model?: string; arch?: string; weights?: string; heads?: number; size?: number;
@@ -74,7 +74,7 @@ export const bench: CommandModule<{}, Args> = {
     .option('quick', { type: 'boolean', describe: 'ceiling and tune: a few candidates of each kind only' })
     .option('gemm-size', { type: 'number', describe: 'ceiling: GEMM side n (n x n x n), default 1024' })
     .option('json', { type: 'boolean', describe: 'print JSON (with --profile: the profile file, as --out writes it)' })
-    .option('tile', { type: 'string', describe: 'with --profile: run every conv with this tile (a name `coar bench tiles` lists)', group: 'GPU:' })
+    .option('tile', { type: 'string', describe: 'with --profile: run every conv (a conv tile name) or every attention (an attn/ name) with this tile; names from `coar bench tiles`, one of each kind comma-separated', group: 'GPU:' })
     .option('out', { type: 'string', describe: 'with --profile: write the profile file (JSON) here, for `coar bench compare`' })
     .option('html', { type: 'string', describe: 'with --profile: write the roofline page (self-contained HTML) here' })
     .option('trace', { type: 'string', describe: 'with --profile: write the pass as a Chrome trace (Perfetto, chrome://tracing) here' })) as any,
@@ -117,10 +117,10 @@ export const bench: CommandModule<{}, Args> = {
       console.log(args.json ? JSON.stringify(l, null, 1) : formatTiles(l));
       return;
     }
-    const forced = args.tile ? parseConvTile(args.tile) : undefined;
+    const forced = parseForcedTiles(args.tile);
     const ctx = await GpuContext.open({ ...args, tune: args.tune || args.what === 'tune' });
     ctx.tuning.quick = !!args.quick;
-    ctx.forcedConvTile = forced;
+    forceTiles(ctx, forced);
     try {
       const shape = { c: model.inChannels, h: side, w: side };
       const net = model.build(ctx, shape);

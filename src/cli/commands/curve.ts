@@ -23,7 +23,7 @@ import { DATA_DESCRIBE, dataSpec, type DataArgs } from '../data_options.js';
 import { imageOptions } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
-import { BUNDLED } from './run.js';
+import { BUNDLED } from '../../models/bundled.js';
 
 interface CurveArgs extends GpuArgs, DataArgs {
   store?: string; heldout?: string; model?: string; arch?: string; weights?: string; alpha: number; seed: number; 'heldout-masks': number;

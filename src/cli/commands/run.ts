@@ -3,9 +3,9 @@
  * Fashion-MNIST (or any model and data given by flags), with timings by stage.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { defaultEvalAlphas, evalStore, evalSummary, storeModel, writeEval } from '../../coar/eval_store.js';
 import { fashionSpec } from '../../coar/examples.js';
 import { fitStore, type FitMethod } from '../../coar/fit.js';
 import { readManifest } from '../../coar/store_manifest.js';
@@ -14,21 +14,11 @@ import { check } from '../../errors.js';
 import { GpuContext } from '../../gpu/context.js';
 import { imageOptions } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
-import { evalSummary, printEval, runEval, storeModel, writeEval } from './eval.js';
+import { BUNDLED } from '../../models/bundled.js';
+import { printEval } from '../eval_table.js';
 import { writeStoreReport } from '../../report/store_report.js';
 import { dataSpec, type DataArgs } from '../data_options.js';
 import { progressBar } from '../progress.js';
-
-const WEIGHTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'weights');
-/**
- * The bundled models, each with run defaults sized for about 5 minutes on an idle 2-core
- * machine through the software adapter (BENCHMARKS.md, "Main job"): the ViT has 16 times the
- * CNN's components, so it gets more masks (about 1.1 |C|) and fewer examples.
- */
-export const BUNDLED: Record<string, { arch: string; weights: string; title: string; examples: number; masks: number }> = {
-  cnn: { arch: 'mini-resnet', weights: join(WEIGHTS, 'fashion-cnn.safetensors'), title: 'MiniResNet (16 channels, 3 blocks) on Fashion-MNIST', examples: 32, masks: 600 },
-  vit: { arch: 'vit', weights: join(WEIGHTS, 'fashion-vit.safetensors'), title: 'ViT (4 layers, width 64) on Fashion-MNIST', examples: 16, masks: 2000 },
-};
 
 interface RunArgs extends GpuArgs, DataArgs {
   arch?: string; weights?: string;
@@ -85,11 +75,13 @@ export const run: CommandModule<{}, RunArgs> = {
     await stage('fit', () => fitStore(out, { method: args.method as FitMethod, valFrac: 0.1, solver: 'auto', gpu }, { progress: log('fit'), detail: args.verbose ? log('fit') : undefined }));
     const manifest = readManifest(out);
     const model = storeModel(manifest);
-    const alphas = [args.alpha / 2, args.alpha, Math.min(0.99, 2 * args.alpha)];
+    const alphas = defaultEvalAlphas(args.alpha);
     const ctx = await GpuContext.open(gpu);
     let results;
     try {
-      results = await stage('eval', () => runEval(ctx, manifest, model, out, { masks: args['eval-masks'], alphas, quiet: args.quiet }));
+      results = await stage('eval', () => evalStore(ctx, manifest, model, out, { masks: args['eval-masks'], alphas }, {
+        log: log('eval'), progress: (passes) => progressBar('eval', passes, 'passes', args.quiet),
+      }));
     } finally {
       ctx.destroy();
     }

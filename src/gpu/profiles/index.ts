@@ -12,11 +12,11 @@ import { intel } from './intel.js';
 import { lavapipe } from './lavapipe.js';
 import { nvidia } from './nvidia.js';
 import type { AdapterFacts, ClassPolicy } from './policy.js';
-import { wgmemBytes, type ConvTile, type GemmTile } from './tiles.js';
+import { wgmemBytes, type AttentionTile, type ConvTile, type GemmTile } from './tiles.js';
 
 export type { AdapterFacts, ClassPolicy } from './policy.js';
-export type { ConvTile, GemmTile } from './tiles.js';
-export { sharedWeightBytes, wgmemBytes } from './tiles.js';
+export type { AttentionTile, ConvTile, GemmTile } from './tiles.js';
+export { attentionWgmemBytes, sharedWeightBytes, wgmemBytes } from './tiles.js';
 
 /** in the order they are tried: lavapipe before the vendor names (Mesa drives GPUs too) */
 export const CLASSES: readonly ClassPolicy[] = [lavapipe, nvidia, amd, apple, intel, generic];
@@ -40,6 +40,8 @@ export interface AdapterProfile {
   /** the untuned conv tile for `cout4` vec4 output channels */
   convDefault(cout4: number, f16: boolean): ConvTile;
   gemmDefault: GemmTile;
+  /** the untuned attention tile (a flash tile's block of keys shrinks where a head does not fit the workgroup memory) */
+  attentionDefault: AttentionTile;
   /** the class's workgroup-memory tile, shrunk to the adapter's limits */
   wgmemTile: ConvTile;
   /** whether the class's defaults were chosen by measurement on such an adapter */
@@ -72,7 +74,7 @@ export function adapterProfile(f: AdapterFacts): AdapterProfile {
       const t = c.convDefault(cout4, f16, sub);
       return t.wgmem ? wgmemTile : t;
     },
-    gemmDefault: c.gemmDefault, wgmemTile, measured: c.measured,
+    gemmDefault: c.gemmDefault, attentionDefault: c.attentionDefault, wgmemTile, measured: c.measured,
   };
 }
 

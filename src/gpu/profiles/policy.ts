@@ -1,5 +1,5 @@
 /** What an adapter class decides: the shape of every policy file in this folder. */
-import type { ConvTile, GemmTile } from './tiles.js';
+import type { AttentionTile, ConvTile, GemmTile } from './tiles.js';
 
 /** What the adapter says about itself (adapter.info, its features and limits). */
 export interface AdapterFacts {
@@ -17,6 +17,8 @@ export interface ClassPolicy {
   convDefault(cout4: number, f16: boolean, subgroups: boolean): ConvTile;
   /** the GEMM tile the ceiling search starts from */
   gemmDefault: GemmTile;
+  /** the untuned attention tile (register: k and v read from storage per invocation; flash: staged in workgroup memory) */
+  attentionDefault: AttentionTile;
   /** invocations per workgroup this class runs best with (a multiple of its widest subgroup) */
   lanes: number;
   /** the class's workgroup-memory tile (both operands staged), a tuner candidate everywhere */

@@ -29,3 +29,16 @@ export const wgmemBytes = (t: Pick<ConvTile, 'tp' | 'tc4' | 'wg' | 'wgc' | 'kch'
 /** Workgroup memory a `shared` tile stages: the weights of kch channel groups, [4 kch rows, wgc tc4] vec4s (conv2d.wgsl's ws). */
 export const sharedWeightBytes = (t: Pick<ConvTile, 'tc4' | 'wgc' | 'kch'>, bytes = 4) =>
   16 * (bytes / 4) * (t.kch ?? 4) * 4 * t.tc4 * (t.wgc ?? 1);
+
+/**
+ * One attention tile. Kinds:
+ *  - register (no flag, attention.wgsl): each invocation keeps `qt` queries and reads every
+ *    key and value of its head from storage itself; `wg` invocations per workgroup (0: up to 64);
+ *  - `flash` (attention_flash.wgsl): one invocation per query, `wg` queries per workgroup, keys
+ *    and values staged in workgroup memory `bk` tokens a step with coalesced loads, an online
+ *    softmax rescaled once per block (`qt` is 1).
+ */
+export interface AttentionTile { qt: number; wg: number; flash?: boolean; bk?: number }
+
+/** Workgroup memory a `flash` tile stages: k and v of `bk` tokens of one head (`headWidth` values, 4 wide when padded) of `bytes` each. */
+export const attentionWgmemBytes = (t: Pick<AttentionTile, 'bk'>, headWidth: number, bytes = 4) => 2 * (t.bk ?? 32) * headWidth * bytes;
