@@ -32,7 +32,7 @@ function rng(seed: number): () => number {
 }
 
 /** Synthetic report data shaped like a small CNN run on Fashion-MNIST. */
-function synthetic(): ReportData {
+function synthetic(): ReportData & { attributions: Float32Array } {
   const rand = rng(7);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const groups: [string, number][] = [['conv1', 16], ['layer1.0.conv1', 16], ['layer1.0.conv2', 16], ['layer2.0.conv1', 32], ['layer2.0.conv2', 32], [EVIL_LAYER, 1]];

@@ -41,13 +41,17 @@ export function checkCompletedMasks(dir: string, masks: NpyFile, margins: NpyFil
   const check = rowsToCheck(completedRows, C);
   const bad: number[] = [];
   const want = new Uint8Array(C);
-  // contiguous runs of up to 16 MB are read at once
-  const runMax = Math.max(1, Math.floor((16 << 20) / C));
+  // contiguous runs of up to 16 MB are read at once, of masks and (when read) of margins: wide
+  // margin rows (many examples) would otherwise make a run of mask rows the whole margins file
+  const rowBytes = ours ? C : Math.max(C, margins.rowElems * margins.header.itemSize);
+  const runMax = Math.max(1, Math.floor((16 << 20) / rowBytes));
+  let valueBuf: Uint8Array | undefined;
   for (let s = 0; s < check.length && bad.length < 10;) {
     let e = s + 1;
     while (e < check.length && e - s < runMax && check[e] === check[e - 1]! + 1) e++;
     const bytes = masks.readRowBytes(check[s]!, check[e - 1]! + 1);
-    const values = ours ? null : margins.readRowBytes(check[s]!, check[e - 1]! + 1);
+    // one buffer for every run: runs are read faster than the collector frees them
+    const values = ours ? null : margins.readRowBytes(check[s]!, check[e - 1]! + 1, valueBuf ??= new Uint8Array(Math.min(runMax, check.length) * rowBytes));
     const valueBytes = values ? values.length / (e - s) : 0;
     for (let i = 0; i < e - s; i++) {
       const row = check[s + i]!;

@@ -17,10 +17,10 @@ import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../io/npy.js';
-import { fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
-import { inMemoryTargets } from './fit/targets.js';
+import { ESTIMATOR_TABLE, fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
+import { checkFinite, fileTargets, inMemoryTargets, type TargetColumns } from './fit/targets.js';
 import { packMasks } from './fit_masks.js';
-import { scoreStore } from './score.js';
+import { blockBytesFor, scoreStore } from './score.js';
 import { readMargins, readMaskRows, type StoreReader } from './store.js';
 
 /** m from |C| / 8 to 8 |C| in half-octave steps (13 sizes), capped at `available` rows. */
@@ -45,7 +45,11 @@ export interface CurveData {
   heldout: StoreReader;
   components: number;
   examples: number;
-  /** bound on the memory that scoring a point takes (the fit's own is the estimator's) */
+  /**
+   * bound on the memory that scoring a point takes, and that ols / ridge / lasso size their
+   * example chunks by (extracted and shared read the point's margins whole); the point's
+   * attributions, 4 |C| n bytes, are held whole besides
+   */
   memoryBytes: number;
 }
 
@@ -100,7 +104,20 @@ export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: Es
   // the first m rows, read for this point alone: packed bits (1/8 of the mask bytes) and the margins the estimator needs
   const rows = Array.from({ length: m }, (_, i) => i);
   const packed = packMasks((s, e) => readMaskRows(data.train, s, e), rows, C);
-  const fit = await fitEstimator(ctx, estimator, packed, readMargins(data.train, rows), n, opts);
+  // ols / ridge / lasso fit each example on its own: the margins are streamed from the store a
+  // chunk of examples at a time, the chunk sized by --memory (fit/cost.ts memoryModel), so the
+  // m x n margins are never in memory at once. extracted and shared learn from all examples at
+  // once (one network over every example; one prior pooled over them), so they read the margins
+  // whole: 4 m n bytes for the margins plus what each holds (estimators/network.ts, shared.ts).
+  const block = blockBytesFor(data.memoryBytes);
+  let targets: TargetColumns;
+  if (ESTIMATOR_TABLE[estimator].separable) {
+    checkFinite(data.train.margins, rows, block);
+    targets = fileTargets(data.train.margins, rows, block);
+  } else {
+    targets = inMemoryTargets(readMargins(data.train, rows), m, n);
+  }
+  const fit = await fitEstimator(ctx, estimator, packed, targets, n, { ...opts, regression: { memoryBytes: data.memoryBytes, ...opts.regression } });
   const seconds = (performance.now() - started) / 1000;
   const c = scoreStore(data.heldout, inMemoryTargets(fit.attributions, C, n), fit.bias, { memoryBytes: data.memoryBytes });
   const pearson = [...c.pearson], spearman = [...c.spearman];

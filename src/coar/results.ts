@@ -40,3 +40,45 @@ export function openAttributions(dir: string, components: number, n: number, blo
     throw e;
   }
 }
+
+/**
+ * The attributions by blocks of whole component rows of about `blockBytes` (at least one
+ * row): `blocks(visit)` reads the file once, top to bottom, handing rows [j0, j0 + rows) as
+ * [rows x n] in one reused buffer (`visit` must not keep it), so a [|C|, n] file larger than memory is
+ * summarized in one pass (coar report). The bias ([n]) is read whole. Same checks as readAttributions.
+ */
+export function openAttributionRows(dir: string, components: number, n: number, blockBytes = 32 << 20): {
+  blocks(visit: (j0: number, block: Float32Array) => void): void; bias: Float32Array; blockRows: number; close(): void;
+} {
+  const path = join(dir, 'attributions.npy');
+  const f = NpyFile.open(path, { convert: true });
+  try {
+    const h = f.header;
+    check(h.dtype === 'f4' && h.shape.join() === `${components},${n}`, () => `${path}: expected float32 [${components}, ${n}], found ${h.dtype} [${h.shape.join(', ')}]; run coar fit on this store`);
+    const b = readNpy(join(dir, 'bias.npy'));
+    check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
+    const bias = b.data as Float32Array;
+    if (h.fortranOrder && components > 1 && n > 1) {
+      // a transposed view numpy saved column-major cannot be read by rows: read whole, one block
+      f.close();
+      const whole = readAttributions(dir, components, n).attributions;
+      return { blocks: (visit) => visit(0, whole), bias, blockRows: components, close() {} };
+    }
+    const span = Math.max(1, Math.floor(blockBytes / Math.max(1, n * 4)));
+    return {
+      blocks(visit) {
+        // one buffer for every block: the blocks are read faster than the collector frees them
+        const buf = new Uint8Array(Math.min(span, components) * n * 4);
+        for (let j = 0; j < components; j += span) {
+          const e = Math.min(components, j + span);
+          const bytes = f.readRowBytes(j, e, buf);
+          visit(j, new Float32Array(bytes.buffer, bytes.byteOffset, (e - j) * n));
+        }
+      },
+      bias, blockRows: Math.min(span, components), close: () => f.close(),
+    };
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+}

@@ -36,8 +36,9 @@ export function floatToHalf(x: number): number {
   return sign | h;
 }
 
-export function halvesToFloats(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
+/** `into`: a buffer of at least src.length floats to write to (its start is returned), reused block after block. */
+export function halvesToFloats(src: Uint16Array, into?: Float32Array): Float32Array {
+  const out = into ? into.subarray(0, src.length) : new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]!);
   return out;
 }

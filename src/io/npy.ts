@@ -175,14 +175,16 @@ export class NpyFile {
 
   get rows(): number { return this.header.shape[0] ?? 1; }
 
-  /** Raw bytes of rows [start, end), little-endian. */
-  readRowBytes(start: number, end: number): Uint8Array {
+  /** Raw bytes of rows [start, end), little-endian; into the start of `into` when given (a buffer reused block after block). */
+  readRowBytes(start: number, end: number, into?: Uint8Array): Uint8Array {
     const h = this.header;
     if (h.fortranOrder && h.shape.filter((d) => d > 1).length > 1 && (start !== 0 || end !== this.rows)) {
       throw new Error(`${this.path}: rows ${start}-${end} of a Fortran-ordered array are not contiguous`);
     }
     const rowBytes = this.rowElems * h.itemSize;
-    const out = new Uint8Array((end - start) * rowBytes);
+    const bytes = (end - start) * rowBytes;
+    if (into && into.length < bytes) throw new Error(`${this.path}: a ${into.length}-byte buffer for ${bytes} bytes of rows ${start}-${end}`);
+    const out = into ? into.subarray(0, bytes) : new Uint8Array(bytes);
     let done = 0;
     while (done < out.length) {
       const n = readSync(this.fd, out, done, Math.min(out.length - done, 1 << 30), h.dataOffset + start * rowBytes + done);

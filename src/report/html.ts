@@ -6,7 +6,7 @@
  */
 import { writeFileAtomic } from '../io/atomic.js';
 import { correlationHistograms, marginScatter, massBars, NEGATIVE, POSITIVE, signedBars, type CorrelationRow } from './plots.js';
-import { classMeans, exampleAttributions, finiteValues, layerMass, mean, median, shortName, topByMagnitude } from './stats.js';
+import { finiteValues, mean, median, shortName, summarizeAttributions, topByMagnitude, wholeMatrix, type AttributionBlocks, type AttributionSummary } from './stats.js';
 
 export interface ReportData {
   title: string;                       // e.g. "COAR on fashion-cnn"
@@ -15,8 +15,11 @@ export interface ReportData {
   fit: { method: string; seconds?: number };
   /** component table, in order: name like `layer.0.conv1.weight[3]`, layer like `layer.0.conv1` */
   components: { name: string; layer: string }[];
-  /** attributions [components x examples], row-major: attributions[j * n + i] */
-  attributions: Float32Array;
+  /**
+   * attributions [components x examples], row-major: attributions[j * n + i], held whole or
+   * handed by blocks of rows (a file larger than memory: coar report reads it in blocks)
+   */
+  attributions: Float32Array | AttributionBlocks;
   bias: Float32Array;                  // [examples]
   examples: { index: number; label: number; className: string }[];  // n entries
   classNames: string[];
@@ -45,13 +48,19 @@ export function renderReport(data: ReportData): string {
   validate(data);
   const trainingEval = data.eval.find((e) => sameAlpha(e.alpha, data.sweep.alpha) && e.scatter.length > 0)
     ?? data.eval.find((e) => e.scatter.length > 0);
+  // one pass over the attributions, for the examples and classes the sections show
+  const n = data.examples.length;
+  const labels = data.examples.map((e) => e.label);
+  const summary = summarizeAttributions(
+    data.attributions instanceof Float32Array ? wholeMatrix(data.attributions) : data.attributions, data.components.length, n,
+    { examples: shownExamples(data, trainingEval), labels, classes: shownClasses(data), layers: data.components.map((c) => c.layer), k: TOP });
   const sections: Section[] = [
     { id: 'quality', heading: 'How well attributions predict margins', body: qualitySection(data) },
     { id: 'scatter', heading: 'Predicted vs true margins', body: scatterSection(data, trainingEval) },
     { id: 'correlations', heading: 'Per-example correlations', body: histogramSection(data) },
-    { id: 'examples', heading: 'Top components per example', body: exampleSection(data, trainingEval) },
-    { id: 'classes', heading: 'Top components per class', body: classSection(data) },
-    { id: 'layers', heading: 'Attribution mass per layer', body: layerSection(data) },
+    { id: 'examples', heading: 'Top components per example', body: exampleSection(data, trainingEval, summary) },
+    { id: 'classes', heading: 'Top components per class', body: classSection(data, summary) },
+    { id: 'layers', heading: 'Attribution mass per layer', body: layerSection(data, summary) },
     ...(data.extra ?? []).map((x, k) => ({ id: `extra-${k}`, heading: esc(x.heading), body: x.html })),
   ];
   return htmlDocument(data.title, `${header(data)}
@@ -85,7 +94,7 @@ interface Section { id: string; heading: string; body: string }
 function validate(d: ReportData): void {
   const n = d.examples.length, c = d.components.length;
   const problems: string[] = [];
-  if (d.attributions.length !== c * n) problems.push(`attributions has ${d.attributions.length} values, expected ${c} components x ${n} examples = ${c * n}`);
+  if (d.attributions instanceof Float32Array && d.attributions.length !== c * n) problems.push(`attributions has ${d.attributions.length} values, expected ${c} components x ${n} examples = ${c * n}`);
   if (d.bias.length !== n) problems.push(`bias has ${d.bias.length} values, expected ${n} (one per example)`);
   for (const e of d.eval) {
     if (e.pearson.length !== n || e.spearman.length !== n) problems.push(`eval at alpha ${e.alpha} has ${e.pearson.length} Pearson and ${e.spearman.length} Spearman values, expected ${n} each`);
@@ -192,14 +201,32 @@ function histogramSection(d: ReportData): string {
 <p class="note">One count per example: the correlation, across the evaluation masks, between the example's true and predicted margins. Columns: Pearson and Spearman; rows: the ablation fraction α of the evaluation masks (the attributions were fitted on masks at α = ${pct(d.sweep.alpha)}). The vertical line marks the mean over examples. Mass near 1 means the linear model in the component mask explains that example's margin well.</p>`;
 }
 
-function exampleSection(d: ReportData, e: ReportData['eval'][number] | undefined): string {
+/** The examples whose top components are listed: those of the scatter plot, else the first four. */
+function shownExamples(d: ReportData, e: ReportData['eval'][number] | undefined): number[] {
   const n = d.examples.length;
   const shown = e ? e.scatter.map((s) => s.example) : [];
   if (!shown.length && n > 0) shown.push(...Array.from({ length: Math.min(4, n) }, (_, i) => i));
+  return shown;
+}
+
+/** The classes charted: many classes (ImageNet), the best-represented ones, in label order. */
+function shownClasses(d: ReportData): number[] {
+  const counts = classCounts(d);
+  return [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || a - b).slice(0, MAX_CLASSES).sort((a, b) => a - b);
+}
+
+function classCounts(d: ReportData): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const e of d.examples) counts.set(e.label, (counts.get(e.label) ?? 0) + 1);
+  return counts;
+}
+
+function exampleSection(d: ReportData, e: ReportData['eval'][number] | undefined, summary: AttributionSummary): string {
+  const shown = shownExamples(d, e);
   if (!shown.length) return '<p class="muted">No examples.</p>';
   const cards = shown.map((i) => {
     const ex = d.examples[i]!;
-    const top = topByMagnitude(d.components.length, exampleAttributions(d.attributions, n, i), TOP);
+    const top = summary.top.get(i)!;
     const rows = top.map((t, r) => `<tr><td class="num muted">${r + 1}</td><td><code>${esc(d.components[t.component]!.name)}</code></td><td class="num ${t.value >= 0 ? 'pos' : 'neg'}">${value(t.value)}</td></tr>`).join('');
     return `<div class="card example">
 <h3>${exampleName(ex)} <span class="muted">· bias ${value(d.bias[i]!)}</span></h3>
@@ -214,14 +241,10 @@ ${cards}
 <p class="note">The ${TOP} components with the largest |attribution| for each example above. A mask marks components as kept, so a <span class="pos">positive</span> attribution means ablating the component lowers the example's margin (the component supports the correct class), and a <span class="neg">negative</span> one means ablating it raises the margin. Attributions are in margin units: in the linear model, ablating a component changes the predicted margin by minus its attribution. The bias is the linear model's intercept, its prediction for a mask that ablates every component, far from any mask it was fitted on: only the bias plus the attributions of the kept components reads as a margin.</p>`;
 }
 
-function classSection(d: ReportData): string {
-  const n = d.examples.length;
-  const labels = d.examples.map((e) => e.label);
-  const counts = new Map<number, number>();
-  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
-  // many classes (ImageNet): the best-represented ones, shown in label order
-  const shown = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || a - b).slice(0, MAX_CLASSES).sort((a, b) => a - b);
-  const means = classMeans(d.attributions, n, labels, shown);
+function classSection(d: ReportData, summary: AttributionSummary): string {
+  const counts = classCounts(d);
+  const shown = shownClasses(d);
+  const means = summary.classMeans;
   const className = (c: number) => d.classNames[c] ?? `class ${c}`;
   const cells = shown.map((c) => {
     const m = means.get(c)!;
@@ -248,8 +271,8 @@ ${notes.length ? `<p class="muted">${notes.join(' ')}</p>` : ''}
 <p class="note">For each class, the mean attribution of every component over that class's examples, and the ${TOP} components with the largest mean |attribution|. A <span class="pos">positive</span> mean means ablating the component lowers the margin of that class's examples on average (the component helps the model recognise the class); a <span class="neg">negative</span> mean means ablating it raises their margin on average. These are the components COAR-Edit would ablate to lower or raise that class's margins.</p>`;
 }
 
-function layerSection(d: ReportData): string {
-  const masses = layerMass(d.attributions, d.examples.length, d.components.map((c) => c.layer));
+function layerSection(d: ReportData, summary: AttributionSummary): string {
+  const masses = summary.layers;
   if (!masses.length) return '<p class="muted">No components.</p>';
   const bars = masses.map((m) => ({ label: shortName(m.layer), value: m.mass, note: `${int(m.components)} component${m.components === 1 ? '' : 's'}` }));
   return `<figure class="wide">${massBars(bars, value)}</figure>

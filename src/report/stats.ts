@@ -1,7 +1,8 @@
 /**
  * The summaries the report shows, computed from the attribution matrix
- * [components x examples] (row-major: attributions[j * n + i]). Pure functions over
- * typed arrays, so the report's numbers can be checked without rendering anything.
+ * [components x examples] (row-major: attributions[j * n + i]), held whole or handed a
+ * block of rows at a time. Pure functions over typed arrays, so the report's numbers can be
+ * checked without rendering anything.
  */
 
 /** Finite values of xs (a correlation is NaN when a margin is constant over the masks). */
@@ -28,22 +29,30 @@ export function median(xs: readonly number[]): number {
 export interface Ranked { component: number; value: number }
 
 /**
- * The k components with the largest |value(j)|, largest first (ties: lower index first).
- * One pass with a small sorted buffer: |C| can be ~10^5 and k is ~10.
+ * The k components with the largest |value| among those offered, largest first (ties: lower
+ * index first), when offered in increasing component order. A small sorted buffer: |C| can
+ * be ~10^5 and k is ~10, and the components can arrive a block of rows at a time.
  */
-export function topByMagnitude(count: number, value: (j: number) => number, k: number): Ranked[] {
-  const top: Ranked[] = [];
-  for (let j = 0; j < count; j++) {
-    const v = value(j);
-    if (!Number.isFinite(v)) continue;
+export class TopByMagnitude {
+  readonly top: Ranked[] = [];
+  constructor(readonly k: number) {}
+  offer(j: number, v: number): void {
+    const top = this.top, k = this.k;
+    if (!Number.isFinite(v)) return;
     const a = Math.abs(v);
-    if (top.length === k && a <= Math.abs(top[k - 1]!.value)) continue;
+    if (top.length === k && a <= Math.abs(top[k - 1]!.value)) return;
     let at = top.length;
     while (at > 0 && Math.abs(top[at - 1]!.value) < a) at--;
     top.splice(at, 0, { component: j, value: v });
     if (top.length > k) top.pop();
   }
-  return top;
+}
+
+/** The k components with the largest |value(j)|, largest first (ties: lower index first). */
+export function topByMagnitude(count: number, value: (j: number) => number, k: number): Ranked[] {
+  const t = new TopByMagnitude(k);
+  for (let j = 0; j < count; j++) t.offer(j, value(j));
+  return t.top;
 }
 
 /** Attribution of every component for example i (column i of the matrix). */
@@ -52,28 +61,22 @@ export function exampleAttributions(attributions: Float32Array, n: number, i: nu
 }
 
 /**
+ * The attribution matrix a block of component rows at a time: `visit(j0, block)` is called
+ * with rows [j0, j0 + block.length / n) as [rows x n], in increasing j0, covering every row
+ * once. A whole matrix is one block; a file larger than memory is read in many
+ * (coar/results.ts forEachAttributionBlock).
+ */
+export type AttributionBlocks = (visit: (j0: number, block: Float32Array) => void) => void;
+
+/** The whole matrix in memory as one block. */
+export const wholeMatrix = (attributions: Float32Array): AttributionBlocks => (visit) => visit(0, attributions);
+
+/**
  * Mean attribution of every component over the examples of each of the given classes
  * (each must have at least one example). Returns one Float64Array of length |C| per class.
  */
 export function classMeans(attributions: Float32Array, n: number, labels: readonly number[], classes: readonly number[]): Map<number, Float64Array> {
-  const c = n > 0 ? attributions.length / n : 0;
-  const sums = new Map(classes.map((k) => [k, new Float64Array(c)]));
-  const counts = new Map(classes.map((k) => [k, 0]));
-  const columns = labels.map((l) => sums.get(l));
-  for (const l of labels) if (counts.has(l)) counts.set(l, counts.get(l)! + 1);
-  for (let j = 0; j < c; j++) {
-    const row = j * n;
-    for (let i = 0; i < n; i++) {
-      const s = columns[i];
-      if (s) s[j]! += attributions[row + i]!;
-    }
-  }
-  for (const [k, s] of sums) {
-    const count = counts.get(k)!;
-    if (count === 0) throw new Error(`class ${k} has no examples to average over`);
-    for (let j = 0; j < c; j++) s[j]! /= count;
-  }
-  return sums;
+  return summarizeAttributions(wholeMatrix(attributions), n > 0 ? attributions.length / n : 0, n, { examples: [], labels, classes, layers: [], k: 0 }).classMeans;
 }
 
 export interface LayerMass { layer: string; components: number; mass: number }
@@ -83,24 +86,71 @@ export interface LayerMass { layer: string; components: number; mass: number }
  * averaged over examples. Layers in the order they first appear in the component table.
  */
 export function layerMass(attributions: Float32Array, n: number, layers: readonly string[]): LayerMass[] {
-  const out: LayerMass[] = [];
+  return summarizeAttributions(wholeMatrix(attributions), layers.length, n, { examples: [], labels: [], classes: [], layers, k: 0 }).layers;
+}
+
+export interface AttributionSummary {
+  /** for each listed example, its k components of largest |attribution| (topByMagnitude) */
+  top: Map<number, Ranked[]>;
+  /** for each listed class, the mean attribution of every component over its examples (classMeans) */
+  classMeans: Map<number, Float64Array>;
+  /** attribution mass per layer (layerMass); empty when no layers are given */
+  layers: LayerMass[];
+}
+
+/**
+ * Everything the report shows of the attribution matrix, in one pass over its row blocks:
+ * memory is one block plus |C| float64 per listed class, whatever n is. Each row's numbers
+ * are summed in the same order as over the whole matrix, so a file read in blocks gives the
+ * same values, to the bit, as the matrix held whole.
+ */
+export function summarizeAttributions(blocks: AttributionBlocks, components: number, n: number,
+  opts: { examples: readonly number[]; labels: readonly number[]; classes: readonly number[]; layers: readonly string[]; k: number }): AttributionSummary {
+  const tops = opts.examples.map(() => new TopByMagnitude(opts.k));
+  const sums = new Map(opts.classes.map((k) => [k, new Float64Array(components)]));
+  const counts = new Map(opts.classes.map((k) => [k, 0]));
+  const columns = opts.labels.map((l) => sums.get(l));
+  for (const l of opts.labels) if (counts.has(l)) counts.set(l, counts.get(l)! + 1);
+  const layers: LayerMass[] = [];
   const at = new Map<string, LayerMass>();
-  for (let j = 0; j < layers.length; j++) {
-    let m = at.get(layers[j]!);
-    if (!m) {
-      m = { layer: layers[j]!, components: 0, mass: 0 };
-      at.set(m.layer, m);
-      out.push(m);
+  let next = 0;
+  blocks((j0, block) => {
+    if (j0 !== next) throw new Error(`attribution rows from ${j0} handed after rows up to ${next}`);
+    const rows = n > 0 ? block.length / n : components - j0;
+    for (let r = 0; r < rows; r++) {
+      const j = j0 + r, row = r * n;
+      opts.examples.forEach((i, t) => tops[t]!.offer(j, block[row + i]!));
+      if (sums.size) {
+        for (let i = 0; i < n; i++) {
+          const s = columns[i];
+          if (s) s[j]! += block[row + i]!;
+        }
+      }
+      if (j < opts.layers.length) {
+        let m = at.get(opts.layers[j]!);
+        if (!m) {
+          m = { layer: opts.layers[j]!, components: 0, mass: 0 };
+          at.set(m.layer, m);
+          layers.push(m);
+        }
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          const v = block[row + i]!;
+          if (Number.isFinite(v)) s += Math.abs(v);
+        }
+        m.components++;
+        m.mass += n > 0 ? s / n : 0;
+      }
     }
-    let s = 0;
-    for (let i = 0, row = j * n; i < n; i++) {
-      const v = attributions[row + i]!;
-      if (Number.isFinite(v)) s += Math.abs(v);
-    }
-    m.components++;
-    m.mass += n > 0 ? s / n : 0;
+    next = j0 + rows;
+  });
+  if (next !== components && n > 0) throw new Error(`attribution rows handed up to ${next}, expected ${components}`);
+  for (const [k, s] of sums) {
+    const count = counts.get(k)!;
+    if (count === 0) throw new Error(`class ${k} has no examples to average over`);
+    for (let j = 0; j < components; j++) s[j]! /= count;
   }
-  return out;
+  return { top: new Map(opts.examples.map((i, t) => [i, tops[t]!.top])), classMeans: sums, layers };
 }
 
 /**

@@ -6,12 +6,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readAttributions } from '../coar/results.js';
+import { openAttributionRows } from '../coar/results.js';
 import { storeExamples } from '../coar/store_examples.js';
 import { readManifest } from '../coar/store_manifest.js';
 import { componentLayer } from '../models/components.js';
 import { check } from '../errors.js';
-import { readNpy } from '../io/npy.js';
+import { NpyFile, readNpy } from '../io/npy.js';
 import { writeReport, type ReportData } from './html.js';
 
 /** Examples whose predicted-vs-true margins are drawn. */
@@ -27,6 +27,11 @@ export interface ReportOptions {
   stages?: { name: string; seconds: number }[];
   /** the sweep's throughput, when this process ran it */
   passesPerSecond?: number;
+  /**
+   * bytes of attribution rows read at a time (default 32 MiB): the report reads
+   * attributions.npy once, a block of component rows at a time, never whole
+   */
+  blockBytes?: number;
 }
 
 /** Render the report of `store` to `path`; returns the path. */
@@ -35,41 +40,57 @@ export function writeStoreReport(store: string, path: string, opts: ReportOption
   const results = opts.results ?? store;
   const ex = storeExamples(manifest);
   const n = ex.indices.length, C = manifest.components.length;
-  const { attributions, bias } = readAttributions(results, C, n);
-  const fitFile = join(results, 'fit.json');
-  const fit = existsSync(fitFile) ? JSON.parse(readFileSync(fitFile, 'utf8')) as { method: string; seconds?: number } : { method: 'unknown' };
-  const evalFile = join(results, 'eval.json');
-  const records = existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')) as EvalRecord[] : [];
-  const at = records.findIndex((r) => Math.abs(r.alpha - manifest.alpha) < 1e-9);
-  const evals: ReportData['eval'] = records.map((r, ri) => {
-    const corr = (xs: (number | null)[]) => Float32Array.from(xs, (v) => v ?? NaN);
-    let scatter: ReportData['eval'][number]['scatter'] = [];
-    if (ri === at) {
-      const read = (f: string) => {
-        const a = readNpy(join(results, f));
-        check(a.dtype === 'f4' && a.shape.join() === `${r.masks},${n}`, () => `${join(results, f)}: expected float32 [${r.masks}, ${n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar eval again`);
-        return a.data as Float32Array;
-      };
-      const t = read(r.files[0]), p = read(r.files[1]);
-      scatter = Array.from({ length: Math.min(SCATTER_EXAMPLES, n) }, (_, e) => ({
-        example: e,
-        trueMargin: Float32Array.from({ length: r.masks }, (_, i) => t[i * n + e]!),
-        predicted: Float32Array.from({ length: r.masks }, (_, i) => p[i * n + e]!),
-      }));
-    }
-    return { alpha: r.alpha, pearson: corr(r.pearson), spearman: corr(r.spearman), scatter };
-  });
-  writeReport(path, {
-    title: opts.title ?? `COAR on ${manifest.model.weights.split('/').pop()}`,
-    model: { arch: manifest.model.arch, weights: manifest.model.weights, weightsSha256: manifest.model.sha256, components: C },
-    sweep: { alpha: manifest.alpha, masks: manifest.masks, examples: n, seed: manifest.seed, passesPerSecond: opts.passesPerSecond },
-    fit: { method: fit.method, seconds: fit.seconds },
-    components: manifest.components.map((name) => ({ name, layer: componentLayer(name) })),
-    attributions, bias,
-    examples: ex.indices.map((index, i) => ({ index, label: ex.labels[i]!, className: ex.classNames[ex.labels[i]!]! })),
-    classNames: ex.classNames,
-    eval: evals,
-    stages: opts.stages ?? [],
-  });
+  const attr = openAttributionRows(results, C, n, opts.blockBytes);
+  try {
+    const fitFile = join(results, 'fit.json');
+    const fit = existsSync(fitFile) ? JSON.parse(readFileSync(fitFile, 'utf8')) as { method: string; seconds?: number } : { method: 'unknown' };
+    const evalFile = join(results, 'eval.json');
+    const records = existsSync(evalFile) ? JSON.parse(readFileSync(evalFile, 'utf8')) as EvalRecord[] : [];
+    const at = records.findIndex((r) => Math.abs(r.alpha - manifest.alpha) < 1e-9);
+    const shown = Math.min(SCATTER_EXAMPLES, n);
+    const evals: ReportData['eval'] = records.map((r, ri) => {
+      const corr = (xs: (number | null)[]) => Float32Array.from(xs, (v) => v ?? NaN);
+      let scatter: ReportData['eval'][number]['scatter'] = [];
+      if (ri === at) {
+        // the scatter's few examples alone: columns [0, shown) of [masks, n], not the whole file
+        const read = (f: string) => scatterColumns(join(results, f), r.masks, n, shown);
+        const t = read(r.files[0]), p = read(r.files[1]);
+        scatter = Array.from({ length: shown }, (_, e) => ({
+          example: e,
+          trueMargin: Float32Array.from({ length: r.masks }, (_, i) => t[i * shown + e]!),
+          predicted: Float32Array.from({ length: r.masks }, (_, i) => p[i * shown + e]!),
+        }));
+      }
+      return { alpha: r.alpha, pearson: corr(r.pearson), spearman: corr(r.spearman), scatter };
+    });
+    writeReport(path, {
+      title: opts.title ?? `COAR on ${manifest.model.weights.split('/').pop()}`,
+      model: { arch: manifest.model.arch, weights: manifest.model.weights, weightsSha256: manifest.model.sha256, components: C },
+      sweep: { alpha: manifest.alpha, masks: manifest.masks, examples: n, seed: manifest.seed, passesPerSecond: opts.passesPerSecond },
+      fit: { method: fit.method, seconds: fit.seconds },
+      components: manifest.components.map((name) => ({ name, layer: componentLayer(name) })),
+      attributions: attr.blocks, bias: attr.bias,
+      examples: ex.indices.map((index, i) => ({ index, label: ex.labels[i]!, className: ex.classNames[ex.labels[i]!]! })),
+      classNames: ex.classNames,
+      eval: evals,
+      stages: opts.stages ?? [],
+    });
+  } finally {
+    attr.close();
+  }
   return path;
+}
+
+/** Columns [0, w) of an evaluation margins file [masks, n] as [masks x w] float32, checked first. */
+function scatterColumns(path: string, masks: number, n: number, w: number): Float32Array {
+  const f = NpyFile.open(path, { convert: true });
+  try {
+    const h = f.header;
+    check(h.dtype === 'f4' && h.shape.join() === `${masks},${n}`, () => `${path}: expected float32 [${masks}, ${n}], found ${h.dtype} [${h.shape.join(', ')}]; run coar eval again`);
+    if (h.fortranOrder && masks > 1 && n > 1) {
+      const a = readNpy(path).data as Float32Array;
+      return Float32Array.from({ length: masks * w }, (_, k) => a[Math.floor(k / w) * n + (k % w)]!);
+    }
+    return f.readFloatColumns(0, masks, 0, w);
+  } finally { f.close(); }
 }

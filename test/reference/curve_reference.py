@@ -7,6 +7,9 @@
   score CURVE_DIR HELDOUT EST M
       the point's attributions (points/EST-M.attributions.npy, .bias.npy) scored on the
       held-out store with scipy: {"pearson": [...], "spearman": [...]}
+  ols STORE M EXAMPLES
+      numpy's least squares with an intercept on the first M rows, for the first EXAMPLES
+      examples (float64): {"attributions": [[...] per component], "bias": [...]}
 Every command prints one JSON object.
 """
 import json
@@ -46,6 +49,13 @@ def score(curve, heldout, est, m):
     print(json.dumps(out))
 
 
+def ols(d, m, e):
+    x = np.load(os.path.join(d, 'masks.npy'), mmap_mode='r')[:m].astype(np.float64)
+    y = np.load(os.path.join(d, 'test_margins.npy'), mmap_mode='r')[:m, :e].astype(np.float64)
+    coef = np.linalg.lstsq(np.hstack([x, np.ones((m, 1))]), y, rcond=None)[0]
+    print(json.dumps({'attributions': coef[:-1].tolist(), 'bias': coef[-1].tolist()}))
+
+
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'make':
@@ -54,5 +64,7 @@ if __name__ == '__main__':
              float(kw.get('noise', 0.1)), int(kw.get('wseed', 0)))
     elif cmd == 'score':
         score(args[0], args[1], args[2], int(args[3]))
+    elif cmd == 'ols':
+        ols(args[0], int(args[1]), int(args[2]))
     else:
         sys.exit(f'unknown command {cmd}')

@@ -2,10 +2,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { UserError } from '../../errors.js';
+import { blockBytesFor } from '../../coar/score.js';
+import { check, UserError } from '../../errors.js';
 import { writeStoreReport } from '../../report/store_report.js';
 
-interface ReportArgs { store: string; results?: string; out?: string; title?: string }
+interface ReportArgs { store: string; results?: string; out?: string; title?: string; memory?: number }
 
 export const report: CommandModule<{}, ReportArgs> = {
   command: 'report <store>',
@@ -14,11 +15,13 @@ export const report: CommandModule<{}, ReportArgs> = {
     .positional('store', { type: 'string', demandOption: true, describe: 'a sweep store (with manifest.json)' })
     .option('results', { type: 'string', describe: 'folder with attributions.npy, bias.npy, fit.json, eval.json (default: the store)' })
     .option('out', { type: 'string', describe: 'the HTML file (default: <results>/report.html)' })
-    .option('title', { type: 'string', describe: 'page title' }) as any,
+    .option('title', { type: 'string', describe: 'page title' })
+    .option('memory', { type: 'number', describe: 'bound in GB on the attribution rows read at a time (attributions.npy is read once, by blocks of rows; default: 32 MB blocks)' }) as any,
   handler: async (args) => {
+    check(args.memory === undefined || args.memory > 0, () => `--memory must be > 0 GB, got ${args.memory}`);
     const results = args.results ?? args.store;
     if (!existsSync(join(results, 'attributions.npy'))) throw new UserError(`${results} has no attributions.npy: run coar fit ${args.store} first`);
-    const path = writeStoreReport(args.store, resolve(args.out ?? join(results, 'report.html')), { results, title: args.title });
+    const path = writeStoreReport(args.store, resolve(args.out ?? join(results, 'report.html')), { results, title: args.title, blockBytes: args.memory === undefined ? undefined : blockBytesFor(args.memory * 2 ** 30) });
     console.log(`report: ${path}`);
   },
 };

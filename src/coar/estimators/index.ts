@@ -70,15 +70,21 @@ export const ESTIMATOR_TABLE: Record<EstimatorName, Estimator> = {
   shared: whole((ctx, masks, margins, n, o) => fitShared(ctx, masks, margins, n, o.shared)),
 };
 
-/** Any estimator on masks and margins [m x n] held in memory (coar curve, tests). */
-export async function fitEstimator(ctx: GpuContext, name: EstimatorName, masks: PackedMasks, margins: Float32Array, n: number,
+/**
+ * Any estimator on masks and margins [m x n], held in memory or read a chunk of examples at a
+ * time (coar curve streams them from the store for ols / ridge / lasso; tests). The attributions
+ * come back whole, [|C| x n] in memory.
+ */
+export async function fitEstimator(ctx: GpuContext, name: EstimatorName, masks: PackedMasks, margins: Float32Array | TargetColumns, n: number,
   opts: EstimatorOptions = {}): Promise<EstimatorResult> {
   const sink = memoryLedger(masks.components, 0, n);
-  const details = await ESTIMATOR_TABLE[name].fit(ctx, masks, inMemoryTargets(margins, masks.rows, n), [0, n], sink.ledger, opts);
+  const targets = margins instanceof Float32Array ? inMemoryTargets(margins, masks.rows, n) : margins;
+  if (targets.rows !== masks.rows || targets.examples !== n) throw new UserError(`margins hold [${targets.rows}, ${targets.examples}], the masks ${masks.rows} rows and ${n} examples`);
+  const details = await ESTIMATOR_TABLE[name].fit(ctx, masks, targets, [0, n], sink.ledger, opts);
   const lambda = sink.lambda();
   return {
     attributions: sink.attributions, bias: sink.bias,
     details: name === 'extracted' || name === 'shared' ? details
-      : { solver: details.solver, iterations: details.iterations, converged: details.converged, ...(lambda ? { lambdaMedian: [...lambda].sort((x, y) => x - y)[Math.floor(n / 2)] } : {}) },
+      : { solver: details.solver, iterations: details.iterations, converged: details.converged, chunks: details.chunks, chunkExamples: details.chunkExamples, ...(lambda ? { lambdaMedian: [...lambda].sort((x, y) => x - y)[Math.floor(n / 2)] } : {}) },
   };
 }

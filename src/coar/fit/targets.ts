@@ -3,6 +3,7 @@
  * streamed from a store's margins file by blocks of rows (never the whole file at once).
  */
 import { UserError } from '../../errors.js';
+import { halvesToFloats } from '../../io/f16.js';
 import type { NpyFile } from '../../io/npy.js';
 
 export interface TargetColumns {
@@ -45,13 +46,14 @@ export function fileTargets(file: NpyFile, rows: readonly number[], blockBytes =
   const n = file.rowElems;
   const span = Math.max(1, Math.floor(blockBytes / (n * file.header.itemSize)));
   const spans = runs(rows, span);
+  const block = blockReader(file, span);
   return {
     rows: rows.length, examples: n,
     columns(c0, c1) {
       const w = c1 - c0;
       const out = new Float32Array(rows.length * w);
       for (const [s, e] of spans) {
-        const vals = file.readFloatRows(rows[s]!, rows[e - 1]! + 1);
+        const vals = block(rows[s]!, rows[e - 1]! + 1);
         for (let i = s; i < e; i++) out.set(vals.subarray((i - s) * n + c0, (i - s) * n + c1), i * w);
       }
       return out;
@@ -59,12 +61,35 @@ export function fileTargets(file: NpyFile, rows: readonly number[], blockBytes =
   };
 }
 
+/**
+ * Rows [r0, r1) (at most `span`) as float32, in buffers reused from one call to the next for
+ * float32 and float16 files: a fit or score reads the file once per chunk, and blocks freed
+ * by the collector only later would add several blocks to the peak memory. The result is
+ * valid until the next call.
+ */
+function blockReader(file: NpyFile, span: number): (r0: number, r1: number) => Float32Array {
+  const h = file.header, n = file.rowElems;
+  const reuse = (h.dtype === 'f4' || h.dtype === 'f2') && !(h.fortranOrder && h.shape.filter((d) => d > 1).length > 1);
+  if (!reuse) return (r0, r1) => file.readFloatRows(r0, r1);
+  let bytes: Uint8Array | undefined, floats: Float32Array | undefined;
+  return (r0, r1) => {
+    const need = Math.min(span, file.rows) * n;
+    bytes ??= new Uint8Array(need * h.itemSize);
+    const b = file.readRowBytes(r0, r1, bytes);
+    if (h.dtype === 'f4') return new Float32Array(b.buffer, b.byteOffset, (r1 - r0) * n);
+    floats ??= new Float32Array(need);
+    return halvesToFloats(new Uint16Array(b.buffer, b.byteOffset, (r1 - r0) * n), floats);
+  };
+}
+
 /** Reject NaN and Inf margins naming the rows, reading the listed rows block by block. */
 export function checkFinite(file: NpyFile, rows: readonly number[], blockBytes = 32 << 20): void {
   const n = file.rowElems;
   const bad: number[] = [];
-  for (const [s, e] of runs(rows, Math.max(1, Math.floor(blockBytes / (n * file.header.itemSize))))) {
-    const vals = file.readFloatRows(rows[s]!, rows[e - 1]! + 1);
+  const span = Math.max(1, Math.floor(blockBytes / (n * file.header.itemSize)));
+  const block = blockReader(file, span);
+  for (const [s, e] of runs(rows, span)) {
+    const vals = block(rows[s]!, rows[e - 1]! + 1);
     for (let i = s; i < e; i++) {
       for (let j = 0; j < n; j++) if (!Number.isFinite(vals[(i - s) * n + j]!)) { bad.push(rows[i]!); break; }
     }
