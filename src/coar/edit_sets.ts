@@ -12,7 +12,6 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFashionMnist } from '../data/fashion_mnist.js';
 import { check, UserError } from '../errors.js';
-import { readNpy } from '../io/npy.js';
 import type { Model } from '../models/index.js';
 import { materialize, memoryInputs } from './example_inputs.js';
 import type { BadImages } from '../data/image_pool.js';
@@ -20,6 +19,7 @@ import type { Preprocessing } from '../data/preprocess.js';
 import { imageSpec, loadExamples, npySpec, type DataSpec, type ExampleSet } from './examples.js';
 import { parseIndices } from './indices.js';
 import { readManifest } from './store_manifest.js';
+import { openAttributionRows } from './results.js';
 
 type Filter =
   | { kind: 'class'; classes: number[]; negate: boolean }
@@ -86,7 +86,7 @@ export function parseSet(text: string, flag: string, arch: string, images?: { pr
 export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: string, flag: string,
   predict: (ex: ExampleSet) => Promise<Float32Array>): Promise<EditSet> {
   let all: ExampleSet;
-  let attributions: Float32Array | undefined;
+  let attributions: ReturnType<typeof openAttributionRows> | undefined;
   const C = model.components.size;
   if (spec.source.kind === 'store') {
     const dir = spec.source.dir;
@@ -95,11 +95,9 @@ export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: str
     check(manifest.components.length === C, () => `${flag}: store ${dir} has ${manifest.components.length} components, the model has ${C}`);
     all = await loadExamples(manifest.data, model, { indices: manifest.examples });
     const path = join(dir, 'attributions.npy');
-    if (existsSync(path)) {
-      const a = readNpy(path);
-      check(a.dtype === 'f4' && a.shape.join() === `${C},${all.shape.n}`, () => `${path}: expected float32 [${C}, ${all.shape.n}], found ${a.dtype} [${a.shape.join(', ')}]; run coar fit ${dir}`);
-      attributions = a.data as Float32Array;
-    }
+    // opened (and checked) now, read once the filters have chosen the columns: a store's
+    // attributions are [C, n] for all its examples, gigabytes at ImageNet's size
+    if (existsSync(path)) attributions = openAttributionRows(dir, C, all.shape.n);
   } else {
     // select by label and index before preprocessing: a split has tens of thousands of images
     const data = spec.source.data;
@@ -121,9 +119,19 @@ export async function resolveSet(spec: SetSpec, model: Model, weightsSha256: str
   }
   check(positions.length > 0, () => `${flag} ${spec.text}: no examples are left after the filter`);
   const examples = subset(all, positions);
-  const n = all.shape.n;
-  const cols = attributions && Float32Array.from({ length: C * positions.length }, (_, t) => attributions![Math.floor(t / positions.length) * n + positions[t % positions.length]!]!);
-  return { spec, examples, attributions: cols };
+  return { spec, examples, attributions: attributions && gatherColumns(attributions, C, all.shape.n, positions) };
+}
+
+/** Columns `positions` of [C, n] attributions as [C, positions.length], in one pass of row blocks. */
+function gatherColumns(a: ReturnType<typeof openAttributionRows>, C: number, n: number, positions: readonly number[]): Float32Array {
+  const k = positions.length, out = new Float32Array(C * k);
+  try {
+    a.blocks((j0, block) => {
+      const rows = block.length / n;
+      for (let r = 0; r < rows; r++) for (let t = 0; t < k; t++) out[(j0 + r) * k + t] = block[r * n + positions[t]!]!;
+    });
+  } finally { a.close(); }
+  return out;
 }
 
 /** Source indices a data set can hold at most, from its index and class filters. */

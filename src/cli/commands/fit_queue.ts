@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { FitStoreOptions } from '../../coar/fit.js';
 import { check } from '../../errors.js';
 import { parseQueueUrl } from '../../queue/url.js';
-import { throttled } from './worker.js';
+import { connectionErrors, rate } from '../queue_log.js';
 
 export interface FitQueueArgs { queue?: string; attempts?: number; 'max-failures'?: number; 'poll-ms'?: number; 'examples-per-job'?: number }
 
@@ -26,7 +26,6 @@ export async function fitOnQueue(store: string, options: FitStoreOptions, args: 
   // BullMQ and ioredis load only when a queue is used
   const { coordinateFit } = await import('../../queue/fit_coordinator.js');
   const fit = FitAssembly.plan(store, options, args['examples-per-job'], log);
-  const rate = (r: number) => r >= 10 ? r.toFixed(0) : r.toPrecision(2);
   try {
     const summary = await coordinateFit(fit, { connection, attempts: args.attempts ?? 3, maxFailures: args['max-failures'] ?? 20, pollMs: args['poll-ms'] ?? 1000 }, {
       onStart: ({ jobs, pending, examples, perJob, fit: id, solver }) => log(`queue ${connection.shown}: ${jobs} jobs for ${pending} of ${examples} examples (${perJob} a job, ${solver}, fit ${id})${jobs ? '; waiting for coar worker processes' : ''}`),
@@ -36,7 +35,7 @@ export async function fitOnQueue(store: string, options: FitStoreOptions, args: 
       },
       onFailed: ({ label, reason, failures, givingUp }) => log(`${label} failed (${failures}${givingUp ? ', giving up' : ', put back'}): ${reason}`),
       onRequeued: (jobs) => log(`Redis had lost ${jobs} job(s) (restarted?): added again`),
-      onConnectionError: throttled((m) => log(`${connection.shown}: ${m} (retrying)`)),
+      onConnectionError: connectionErrors(connection.shown, log),
     });
     log(`wrote ${fit.outDir}/attributions.npy [${fit.store.components}, ${fit.store.examples}] from ${fit.slices.length} jobs in ${(summary.seconds as number).toFixed(1)} s (${fit.solver})`);
     return summary;

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import type { SweepStore } from '../../coar/sweep_store.js';
 import { check, UserError } from '../../errors.js';
 import { parseQueueUrl } from '../../queue/url.js';
-import { throttled } from './worker.js';
+import { connectionErrors, rate } from '../queue_log.js';
 
 export interface QueueArgs { queue?: string; attempts?: number; 'max-failures'?: number; 'poll-ms'?: number; chunk?: number; precision?: 'f32' | 'f16' }
 
@@ -30,7 +30,6 @@ export async function sweepOnQueue(store: SweepStore, range: [number, number], a
   if (store.adoption) throw new UserError(`${args.out} has no manifest.json yet: resume it once without --queue (its first completed row is checked on this machine), then use --queue`);
   const connection = parseQueueUrl(args.queue!);
   const t0 = performance.now();
-  const rate = (r: number) => r >= 10 ? r.toFixed(0) : r.toPrecision(2);
   // BullMQ and ioredis load only when a queue is used
   const { coordinateSweep } = await import('../../queue/coordinator.js');
   const computed = await coordinateSweep(store, {
@@ -44,7 +43,7 @@ export async function sweepOnQueue(store: SweepStore, range: [number, number], a
     },
     onFailed: ({ first, count, reason, failures, givingUp }) => log(`rows ${first}-${first + count - 1} failed (${failures}${givingUp ? ', giving up' : ', put back'}): ${reason}`),
     onRequeued: (jobs) => log(`Redis had lost ${jobs} job(s) (restarted?): added again`),
-    onConnectionError: throttled((m) => log(`${connection.shown}: ${m} (retrying)`)),
+    onConnectionError: connectionErrors(connection.shown, log),
   });
   const s = (performance.now() - t0) / 1000;
   log(`${computed} masks from the queue in ${s.toFixed(1)} s`);

@@ -4,16 +4,11 @@ import type { CommandModule } from 'yargs';
 import { check } from '../../errors.js';
 import { parseQueueUrl } from '../../queue/url.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
+import { connectionErrors } from '../queue_log.js';
 
 interface WorkerArgs extends GpuArgs {
   queue: string; name?: string; 'weights-dir'?: string; 'data-root'?: string; 'max-jobs': number; 'idle-exit': number;
   'lock-ms': number; 'stalled-ms': number; 'fail-pause': number; quiet?: boolean;
-}
-
-/** At most one line per 30 s: a Redis that is down reports on every retry. */
-export function throttled(f: (m: string) => void): (m: string) => void {
-  let last = -Infinity;
-  return (m) => { const t = performance.now(); if (t - last > 30_000) { last = t; f(m); } };
 }
 
 export const worker: CommandModule<{}, WorkerArgs> = {
@@ -51,7 +46,7 @@ export const worker: CommandModule<{}, WorkerArgs> = {
       onJob: ({ kind, first, count }) => log(`${kind} ${first}-${first + count - 1} started`),
       onDone: ({ kind, first, count, seconds }) => log(`${kind} ${first}-${first + count - 1} done in ${seconds.toFixed(2)} s (${(count / seconds).toFixed(1)} ${kind === 'rows' ? 'masks' : 'examples'}/s)`),
       onFailed: ({ kind, first, count, reason }) => log(`${kind} ${first}-${first + count - 1} failed: ${reason}`),
-      onConnectionError: throttled((m) => log(`${connection.shown}: ${m} (retrying)`)),
+      onConnectionError: connectionErrors(connection.shown, log),
     });
     log(`taking jobs from ${connection.shown}`);
     // SIGTERM: finish the job in hand and leave; a second one leaves at once (the job's lock lapses and another worker takes it)
