@@ -74,11 +74,36 @@ test('coar ablate --inputs --indices: the chosen rows of a .npy, in the order gi
   // 20,000 examples of 3 x 32 x 32 (234 MiB, made by numpy): two chosen ones cost their own bytes, not the file's
   const big = join(dir, 'big_x.npy'), bigY = join(dir, 'big_y.npy');
   execFileSync(PYTHON, ['-c', 'import numpy as np, sys; x = np.lib.format.open_memmap(sys.argv[1], "w+", np.float32, (20000, 3, 32, 32)); x[:] = 0.5; x.flush(); np.save(sys.argv[2], np.zeros(20000, np.int64))', big, bigY]);
-  const run = (inputs: string, labels: string) => coar(['ablate', ...model, '--inputs', inputs, '--labels', labels, '--indices', '3+7',
+  // rows both files have (the small one has n = 6): both runs do the same work on the device
+  const run = (inputs: string, labels: string) => coar(['ablate', ...model, '--inputs', inputs, '--labels', labels, '--indices', '3+5',
     '--masks', join(ref, 'masks.npy'), '--out', join(dir, `rss_${labels === bigY ? 'big' : 'small'}.npy`)], { peakRss: true });
   const small = run(join(dir, 'tv_x.npy'), join(dir, 'tv_y.npy')), large = run(big, bigY);
+  assert.is(small.code, 0, small.stderr);
   assert.is(large.code, 0, large.stderr);
   assert.ok(large.peakRssMiB! < small.peakRssMiB! + 234 / 2, `peak RSS ${large.peakRssMiB} MiB with the 234 MiB file, ${small.peakRssMiB} MiB with the small one`);
+});
+
+test('a .npy past COAR_INPUTS_IN_MEMORY_MB is read a batch at a time: the same sweep store byte for byte, --indices, and a non-finite value still refused', () => {
+  const sweep = (out: string, env: Record<string, string>, ...extra: string[]) => coar(['sweep', ...model, '--inputs', join(dir, 'tv_x.npy'), '--labels', join(dir, 'tv_y.npy'),
+    '--masks', '12', '--out', out, '--quiet', ...extra], { env });
+  assert.is(sweep(join(dir, 'npy_mem'), {}).code, 0);
+  const r = sweep(join(dir, 'npy_streamed'), { COAR_INPUTS_IN_MEMORY_MB: '0' });
+  assert.is(r.code, 0, r.stderr);
+  for (const f of ['masks.npy', 'examples_margins.npy']) {
+    assert.ok(readFileSync(join(dir, 'npy_mem', f)).equals(readFileSync(join(dir, 'npy_streamed', f))), `${f} differs streamed`);
+  }
+  // chosen rows, out of order and with a run, streamed: PyTorch's margins of those rows
+  const a = coar(['ablate', ...model, '--inputs', join(dir, 'tv_x.npy'), '--labels', join(dir, 'tv_y.npy'), '--indices', '4+1+2',
+    '--masks', join(ref, 'masks.npy'), '--out', join(dir, 'npy_idx_streamed.npy')], { env: { COAR_INPUTS_IN_MEMORY_MB: '0' } });
+  assert.is(a.code, 0, a.stderr);
+  const k = torchMargins.shape[0]!;
+  close(readNpy(join(dir, 'npy_idx_streamed.npy')).data as Float32Array, Array.from({ length: k }, (_, m) => [4, 1, 2].map((i) => torchMargins.data[m * n + i]!)).flat(), 'streamed --indices');
+  // a NaN in the last example is found before any pass runs
+  const bad = join(dir, 'nan_x.npy');
+  execFileSync(PYTHON, ['-c', 'import numpy as np, sys; x = np.load(sys.argv[1]); x[-1, 2, 5, 7] = np.nan; np.save(sys.argv[2], x)', join(dir, 'tv_x.npy'), bad]);
+  const nan = coar(['ablate', ...model, '--inputs', bad, '--labels', join(dir, 'tv_y.npy'), '--masks', join(ref, 'masks.npy'), '--out', join(dir, 'nan.npy')], { env: { COAR_INPUTS_IN_MEMORY_MB: '0' } });
+  assert.is(nan.code, 1, nan.stderr);
+  assert.match(nan.stderr, `${bad}: non-finite value NaN in example ${n - 1}`);
 });
 
 test('coar ablate --data on a sweep\'s masks gives the sweep\'s margins, bit for bit', () => {

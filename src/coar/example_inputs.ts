@@ -2,12 +2,14 @@
  * The examples' input tensors as the ablation reads them: a run of examples at a time, NCHW
  * float32. Held in memory for small sets; for image sets too large for that (50,000
  * ImageNet crops are 30 GB as float32), read from a uint8 pixel cache on disk
- * (src/data/pixel_cache.ts) and turned into tensors per run, so only a batch of examples is
+ * (src/data/pixel_cache.ts) and turned into tensors per run, and for a preprocessed .npy too
+ * large for that, read from the file a run of rows at a time: only a batch of examples is
  * ever in memory.
  */
 import type { Preprocessing } from '../data/preprocess.js';
 import { openPixelCache } from '../data/pixel_cache.js';
 import { UserError } from '../errors.js';
+import { NpyFile } from '../io/npy.js';
 
 export interface ExampleInputs {
   /** examples */
@@ -46,6 +48,35 @@ export function cachedInputs(path: string, rows: readonly number[], p: Preproces
       return out;
     },
     close() { cache.close(); },
+  };
+}
+
+/**
+ * Inputs read from a float32 .npy [N, C, H, W] (C order) a run of rows at a time: `rows` are
+ * the file rows of the examples, in order. For preprocessed tensors too large to hold (a
+ * 50,000-image ImageNet tensor is 30 GB); rows are read straight into one reused buffer.
+ */
+export function npyInputs(path: string, rows: readonly number[], per: number): ExampleInputs {
+  const f = NpyFile.open(path);
+  if (f.header.dtype !== 'f4' || f.header.fortranOrder) {
+    f.close();
+    throw new Error(`${path}: rows are streamed from C-ordered float32 files only`);
+  }
+  let scratch = new Float32Array(0);
+  return {
+    n: rows.length, per,
+    chunk(first, count) {
+      if (scratch.length < count * per) scratch = new Float32Array(count * per);
+      const bytes = new Uint8Array(scratch.buffer, 0, count * per * 4);
+      for (let i = 0; i < count;) {
+        let j = i + 1;
+        while (j < count && rows[first + j] === rows[first + j - 1]! + 1) j++;
+        f.readRowBytes(rows[first + i]!, rows[first + i]! + (j - i), bytes.subarray(i * per * 4));
+        i = j;
+      }
+      return scratch.subarray(0, count * per);
+    },
+    close() { f.close(); },
   };
 }
 

@@ -17,7 +17,7 @@ import { cachedInputs, memoryInputs, type ExampleInputs } from './example_inputs
 import { outputSize, type Preprocessing } from '../data/preprocess.js';
 import type { Model } from '../models/index.js';
 import { readNpyHeader } from '../io/npy.js';
-import { readExamples } from './inputs.js';
+import { openExamples } from './inputs.js';
 
 /** Image files: where they are listed, the listing's hash, and how they become tensors. */
 export interface ImageSpec {
@@ -84,10 +84,10 @@ export async function loadExamples(spec: DataSpec, model: Model, select: { count
   const n = readNpyHeader(spec.inputs).shape[0]!;
   if (select.count !== undefined && select.count > n) throw new UserError(`--examples ${select.count}: ${spec.inputs} has only ${n} examples`);
   const indices = select.indices ?? Array.from({ length: Math.min(select.count ?? n, n) }, (_, i) => i);
-  const ex = readExamples(spec.inputs, spec.labels, model, indices);
-  const per = ex.shape.c * ex.shape.h * ex.shape.w;
+  // too many to hold as float32: read from the file a batch at a time
+  const ex = openExamples(spec.inputs, spec.labels, model, indices, inMemoryBytes());
   return {
-    spec, indices, inputs: memoryInputs(ex.inputs, per), shape: ex.shape, labels: ex.labels,
+    spec, indices, inputs: ex.inputs, shape: ex.shape, labels: ex.labels,
     classNames: Array.from({ length: model.classes }, (_, i) => `class ${i}`),
   };
 }
@@ -147,7 +147,7 @@ export async function loadImageExamples(spec: ImageSpec, model: Pick<Model, 'inC
   };
 }
 
-/** Image inputs up to this many float32 bytes are held in memory; more go through a pixel cache. */
+/** Inputs up to this many float32 bytes are held in memory; more are read a batch at a time (images through a pixel cache). */
 function inMemoryBytes(): number {
   const mb = Number(process.env.COAR_INPUTS_IN_MEMORY_MB);
   return (Number.isFinite(mb) && mb >= 0 ? mb : 2048) * 2 ** 20;

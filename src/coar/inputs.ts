@@ -6,6 +6,7 @@
 import { UserError } from '../errors.js';
 import { NpyFile, readNpy, readNpyHeader } from '../io/npy.js';
 import type { Model } from '../models/index.js';
+import { memoryInputs, npyInputs, type ExampleInputs } from './example_inputs.js';
 
 export interface Examples {
   inputs: Float32Array;          // NCHW
@@ -13,13 +14,21 @@ export interface Examples {
   labels: Int32Array;
 }
 
+export interface OpenedExamples {
+  inputs: ExampleInputs;
+  shape: Examples['shape'];
+  labels: Int32Array;
+}
+
 /**
- * The examples `indices` (default: all, in order) of an inputs/labels pair. Only the chosen
- * rows are read (runs of consecutive indices in one read each), so choosing 100 of a 50,000
- * image tensor holds 100 in memory, not 50,100; a Fortran-ordered file, whose rows are not
- * contiguous, is read whole and picked from.
+ * The examples `indices` (default: all, in order) of an inputs/labels pair, as the ablation
+ * reads them. Only the chosen rows are read (runs of consecutive indices in one read each),
+ * so choosing 100 of a 50,000 image tensor holds 100 in memory, not 50,100. Past
+ * `inMemoryBytes` of float32 they are not held at all but read from the file a batch at a
+ * time (checked finite first, in one pass of bounded blocks). A Fortran-ordered file, whose
+ * rows are not contiguous, is read whole and picked from.
  */
-export function readExamples(inputsPath: string, labelsPath: string, model: Model, indices?: readonly number[]): Examples {
+export function openExamples(inputsPath: string, labelsPath: string, model: Model, indices?: readonly number[], inMemoryBytes = Infinity): OpenedExamples {
   const x = readNpyHeader(inputsPath);
   if (x.dtype !== 'f4') throw new UserError(`${inputsPath}: inputs must be float32 (already preprocessed), found dtype ${x.dtype}`);
   if (x.shape.length !== 4) throw new UserError(`${inputsPath}: inputs must have shape [n, C, H, W], found [${x.shape.join(', ')}]`);
@@ -32,16 +41,33 @@ export function readExamples(inputsPath: string, labelsPath: string, model: Mode
   const pick = indices ?? Array.from({ length: n }, (_, i) => i);
   const outside = pick.find((i) => !Number.isInteger(i) || i < 0 || i >= n);
   if (outside !== undefined) throw new UserError(`example index ${outside} is outside ${inputsPath} (n = ${n})`);
-  const per = c * h * w;
-  const inputs = readRowsOf(inputsPath, pick, per);
-  const bad = inputs.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new UserError(`${inputsPath}: non-finite value ${inputs[bad]} in example ${pick[Math.floor(bad / per)]}`);
   // range-checked before the conversion to int32, which would wrap 2^32 + 3 to 3
   const raw = Array.from(readNpy(labelsPath).data as ArrayLike<number | bigint>, (v) => Number(v));
   const out = raw.findIndex((v) => v < 0 || v >= model.classes);
   if (out >= 0) throw new UserError(`${labelsPath}: label ${raw[out]} of example ${out} is outside 0..${model.classes - 1} (the model has ${model.classes} classes)`);
   const labels = Int32Array.from(pick, (i) => raw[i]!);
+  const per = c * h * w;
+  const streamed = !x.fortranOrder && pick.length * per * 4 > inMemoryBytes;
+  const inputs = streamed ? npyInputs(inputsPath, pick, per) : memoryInputs(readRowsOf(inputsPath, pick, per), per);
+  try {
+    // streamed: about 64 MB of rows at a time (the buffer the first batch reuses)
+    const step = Math.max(1, Math.floor((16 << 20) / per));
+    for (let a = 0; a < pick.length; a += step) {
+      const block = inputs.chunk(a, Math.min(step, pick.length - a));
+      const bad = block.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new UserError(`${inputsPath}: non-finite value ${block[bad]} in example ${pick[a + Math.floor(bad / per)]}`);
+    }
+  } catch (e) {
+    inputs.close?.();
+    throw e;
+  }
   return { inputs, shape: { n: pick.length, c, h, w }, labels };
+}
+
+/** The examples held in memory (openExamples without a bound). */
+export function readExamples(inputsPath: string, labelsPath: string, model: Model, indices?: readonly number[]): Examples {
+  const e = openExamples(inputsPath, labelsPath, model, indices);
+  return { inputs: e.inputs.data!, shape: e.shape, labels: e.labels };
 }
 
 /** Rows `pick` of a float32 .npy whose rows hold `per` values each, in that order. */
