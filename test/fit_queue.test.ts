@@ -185,8 +185,8 @@ test('a worker that sees another store at the job\'s path fails its jobs with th
     assert.not.match(c.log(), / from P/);
     assert.not.match(p.log(), /done in/);
     assertSameFit(out);
-    await kill(p, 'SIGTERM');
-    await g.exit;
+    // SIGTERM: leave now rather than after --idle-exit
+    await Promise.all([kill(p, 'SIGTERM'), kill(g, 'SIGTERM')]);
   } finally { await redis.stop(); }
 });
 
@@ -204,7 +204,7 @@ test('a worker joining late: the coordinator waits with its jobs on the queue an
     assert.is(await c.exit, 0, c.log());
     assert.not.match(c.log(), /Redis had lost|failed/);
     assertSameFit(out);
-    await w.exit;
+    await kill(w, 'SIGTERM');
     assert.match(w.log(), new RegExp(`worker: ${JOBS} jobs, 0 rows computed, ${N} examples fitted`));
   } finally { await queue.close(); await redis.stop(); }
 });
