@@ -2,15 +2,19 @@
  * Fits on a Redis queue (issue 19.4): `coar fit --queue` puts slices of the examples on a real
  * redis-server started here on a free loopback port, `coar worker` processes fit them, and the
  * coordinator's attributions, bias and lambdas equal one `coar fit` process's to 1e-6 relative
- * (numpy compares the files), whether a worker is SIGKILLed mid-job or the coordinator is
- * killed and run again.
+ * (numpy compares the files), whether a worker is SIGKILLed mid-job, the coordinator is
+ * killed and run again, Redis is restarted without its data, a worker sees another store at
+ * the job's path, or the only worker joins late.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Queue } from 'bullmq';
 import { openStore } from '../src/coar/store.js';
+import { QUEUE_NAME } from '../src/queue/job.js';
+import { ioredisOptions, parseQueueUrl } from '../src/queue/url.js';
 import { decodeFitResult, encodeFloats, fitJobTemplate, storeFacts, validateFitJob } from '../src/queue/fit_job.js';
 import { coar } from './support/cli.js';
 import { npyRelDiff } from './support/npy_compare.js';
@@ -35,8 +39,13 @@ const { startCoar, kill, startRedis, killAll } = processes(dir);
 test.after.each(killAll);
 
 // short locks and polls, so that a dead worker's job is free again within seconds
-const coordinator = (out: string, url: string) => startCoar(['fit', store, '--out', out, '--queue', url, '--examples-per-job', String(PER_JOB), '--poll-ms', '300']);
-const worker = (url: string, name: string, idle = 6) => startCoar(['worker', '--queue', url, '--name', name, '--lock-ms', '2000', '--stalled-ms', '1000', '--idle-exit', String(idle)]);
+// (`path` and `cwd`: see the poisoned worker's test)
+const coordinator = (out: string, url: string, extra: string[] = [], path = store, cwd?: string) =>
+  startCoar(['fit', path, '--out', out, '--queue', url, '--examples-per-job', String(PER_JOB), '--poll-ms', '300', ...extra], { cwd });
+const worker = (url: string, name: string, idle = 6, extra: string[] = [], cwd?: string) =>
+  startCoar(['worker', '--queue', url, '--name', name, '--lock-ms', '2000', '--stalled-ms', '1000', '--idle-exit', String(idle), ...extra], { cwd });
+const JOBS = Math.ceil(N / PER_JOB);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const FILES = ['attributions.npy', 'bias.npy', 'lambda.npy'];
 function assertSameFit(out: string): void {
@@ -132,6 +141,72 @@ test('the coordinator SIGKILLed and run again: the slices it kept are not fitted
     // every slice fitted exactly once over both coordinators
     assert.match(w.log(), new RegExp(`worker: ${Math.ceil(N / PER_JOB)} jobs, 0 rows computed, ${N} examples fitted`));
   } finally { await redis.stop(); }
+});
+
+test('Redis restarted mid-fit (no persistence: its jobs lost): the coordinator adds again only the missing slice, the fit equals one process\'s', async () => {
+  const redis = await startRedis();
+  const out = join(dir, 'redis-restart');
+  try {
+    const c = coordinator(out, redis.url);
+    await c.waitFor(/waiting for coar worker/);
+    const w = worker(redis.url, 'W', 15);
+    await c.waitFor(/examples \d+-\d+ from W/);
+    // the first slice is kept at the coordinator, the second is still being fitted
+    await redis.restart();
+    const [, lost] = await c.waitFor(/Redis had lost (\d+) job/);
+    assert.is(Number(lost), JOBS - 1, 'only the slice not yet kept is added again');
+    assert.is(await c.exit, 0, c.log());
+    assertSameFit(out);
+    assert.is(c.log().match(/examples \d+-\d+ from W/g)!.length, JOBS, 'every slice kept once');
+    await kill(w, 'SIGTERM');
+  } finally { await redis.stop(); }
+});
+
+test('a worker that sees another store at the job\'s path fails its jobs with the reason shown at the coordinator; a healthy worker finishes, the fit equals one process\'s', async () => {
+  // /proc/self/cwd/store is, in each process, the store under its own working folder: the
+  // coordinator and the healthy worker see the fit's store, the poisoned worker a sweep of
+  // other weights with the same masks, rows and file sizes (a stale copy on one machine's mount)
+  const other = join(dir, 'other');
+  runReference('resnet_reference.py', ['mini-resnet', other, '--width', '8', '--blocks', '2', '--n', String(N), '--seed', '9']);
+  const poisonedCwd = join(dir, 'poisoned-cwd');
+  mkdirSync(poisonedCwd);
+  const r = coar(['sweep', '--arch', 'mini-resnet', '--weights', join(other, 'weights.safetensors'), '--inputs', join(other, 'inputs.npy'), '--labels', join(other, 'labels.npy'),
+    '--masks', '96', '--alpha', '0.1', '--seed', '3', '--out', join(poisonedCwd, 'store'), '--quiet']);
+  assert.is(r.code, 0, r.stderr);
+  const redis = await startRedis();
+  const out = join(dir, 'poisoned');
+  try {
+    const c = coordinator(out, redis.url, ['--attempts', '2'], '/proc/self/cwd/store', dir);
+    await c.waitFor(/waiting for coar worker/);
+    const p = worker(redis.url, 'P', 30, ['--fail-pause', '1'], poisonedCwd);
+    await c.waitFor(/examples \d+-\d+ failed \(1, put back\): worker P: store \/proc\/self\/cwd\/store is not the coordinator's: manifestSha256 is "[0-9a-f]{64}" here, "[0-9a-f]{64}" at the coordinator/);
+    const g = worker(redis.url, 'G', 6, [], dir);
+    assert.is(await c.exit, 0, c.log());
+    assert.not.match(c.log(), / from P/);
+    assert.not.match(p.log(), /done in/);
+    assertSameFit(out);
+    // SIGTERM: leave now rather than after --idle-exit
+    await Promise.all([kill(p, 'SIGTERM'), kill(g, 'SIGTERM')]);
+  } finally { await redis.stop(); }
+});
+
+test('a worker joining late: the coordinator waits with its jobs on the queue and no worker, then one worker fits them all; the fit equals one process\'s', async () => {
+  const redis = await startRedis();
+  const out = join(dir, 'late-worker');
+  const queue = new Queue(QUEUE_NAME, { connection: ioredisOptions(parseQueueUrl(redis.url)) });
+  try {
+    const c = coordinator(out, redis.url);
+    await c.waitFor(/waiting for coar worker/);
+    await sleep(3000);
+    assert.is(c.proc.exitCode, null, 'the coordinator waits for a worker');
+    assert.is((await queue.getJobCounts('waiting')).waiting, JOBS, 'every slice waits on the queue');
+    const w = worker(redis.url, 'L');
+    assert.is(await c.exit, 0, c.log());
+    assert.not.match(c.log(), /Redis had lost|failed/);
+    assertSameFit(out);
+    await kill(w, 'SIGTERM');
+    assert.match(w.log(), new RegExp(`worker: ${JOBS} jobs, 0 rows computed, ${N} examples fitted`));
+  } finally { await queue.close(); await redis.stop(); }
 });
 
 test.run();

@@ -22,8 +22,9 @@ export function processes(dir: string) {
   const killAll = () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); };
   process.on('exit', killAll);
 
-  function start(cmd: string, args: string[]): Proc {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `cwd`: a process that resolves a path through /proc/self/cwd sees that folder's files */
+  function start(cmd: string, args: string[], opts: { cwd?: string } = {}): Proc {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
     children.push(proc);
     let text = '';
     proc.stdout!.on('data', (d) => { text += d; });
@@ -42,7 +43,7 @@ export function processes(dir: string) {
     };
     return { proc, log: () => text, exit, waitFor };
   }
-  const startCoar = (args: string[]) => start(process.execPath, [BIN, ...args]);
+  const startCoar = (args: string[], opts: { cwd?: string } = {}) => start(process.execPath, [BIN, ...args], opts);
   const kill = async (p: Proc, sig: NodeJS.Signals = 'SIGKILL') => { p.proc.kill(sig); await p.exit; };
 
   /** A redis-server of our own, without persistence: a restart loses every job. */
