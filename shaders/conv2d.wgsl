@@ -25,7 +25,8 @@
 //
 // Precision: F16 stores weights as f16; X_F16 / Y_F16 say the input and the output (and
 // residual) activations are f16. HALF_MATH multiplies in f16 (4-term dot products) and
-// accumulates in f32; without it f16 values are widened and every operation is f32.
+// accumulates in f32 (f16 with HALF_ACC); without it f16 values are widened and every
+// operation is f32.
 #if F16
 enable f16;
 #endif
@@ -136,9 +137,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
 #endif
 
-  var acc: array<array<vec4f, TC4>, TP>;
+  var acc: array<array<ACC, TC4>, TP>;
   for (var t = 0u; t < TP; t++) {
-    for (var c = 0u; c < TC4; c++) { acc[t][c] = vec4f(0.0); }
+    for (var c = 0u; c < TC4; c++) { acc[t][c] = ACC(0.0); }
   }
   let lastC = p.Cout4 - 1u;
 
@@ -179,7 +180,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
           for (var c = 0u; c < TC4; c++) {
             let col = cc * 4u * cols + lid.y * TC4 + c;
             let m = AM(AV(ws[col]), AV(ws[col + cols]), AV(ws[col + 2u * cols]), AV(ws[col + 3u * cols]));
-            for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m * a[t]); }
+            for (var t = 0u; t < TP; t++) { acc[t][c] += ACC(m * a[t]); }
           }
         }
       }
@@ -192,17 +193,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         for (var c = 0u; c < TC4; c += SG_G) {
           let v = AV(w[row + min(c0 + c + lane / 4u, lastC)]);
           let m0 = AM(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u));
-          for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m0 * a[t]); }
+          for (var t = 0u; t < TP; t++) { acc[t][c] += ACC(m0 * a[t]); }
           if (SG_G > 1u) {
             let m1 = AM(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
-            for (var t = 0u; t < TP; t++) { acc[t][c + 1u] += vec4f(m1 * a[t]); }
+            for (var t = 0u; t < TP; t++) { acc[t][c + 1u] += ACC(m1 * a[t]); }
           }
           if (SG_G > 2u) {
             let m2 = AM(subgroupBroadcast(v, 8u), subgroupBroadcast(v, 9u), subgroupBroadcast(v, 10u), subgroupBroadcast(v, 11u));
             let m3 = AM(subgroupBroadcast(v, 12u), subgroupBroadcast(v, 13u), subgroupBroadcast(v, 14u), subgroupBroadcast(v, 15u));
             for (var t = 0u; t < TP; t++) {
-              acc[t][c + 2u] += vec4f(m2 * a[t]);
-              acc[t][c + 3u] += vec4f(m3 * a[t]);
+              acc[t][c + 2u] += ACC(m2 * a[t]);
+              acc[t][c + 3u] += ACC(m3 * a[t]);
             }
           }
         }
@@ -216,7 +217,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         for (var c = 0u; c < TC4; c++) {
           let col = row + min(c0 + c, lastC);
           let m = AM(AV(w[col]), AV(w[col + p.Cout4]), AV(w[col + 2u * p.Cout4]), AV(w[col + 3u * p.Cout4]));
-          for (var t = 0u; t < TP; t++) { acc[t][c] += vec4f(m * a[t]); }
+          for (var t = 0u; t < TP; t++) { acc[t][c] += ACC(m * a[t]); }
         }
       }
 #endif
@@ -253,7 +254,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       for (var c = 0u; c < TC4; c++) {
         let ch = c0 + c;
         if (ch >= p.Cout4) { break; }
-        var v = acc[t][c];
+        var v = vec4f(acc[t][c]);
 #if MASKED
         var k = keep0[c];
         if (slot != slot0) { k = keep[slot * p.maskStride4 + p.maskOffset4 + ch]; }

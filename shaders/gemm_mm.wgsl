@@ -2,6 +2,7 @@
 // workgroup-memory tile that conv2d_mm.wgsl runs, measured by the ceiling search.
 alias AV = vec4f;
 alias AM = mat4x4f;
+alias ACC = vec4f;
 
 struct Params { M: u32, N4: u32, K4: u32 }
 

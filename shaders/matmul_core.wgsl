@@ -6,7 +6,8 @@
 //   mmReadA(info, k4) -> AV        one vec4 of A along K (row < M, k4 < K4)
 //   mmReadB(k, col4) -> AV         one vec4 of B along N (k < 4 K4, col4 < N4)
 //   mmWrite(row, col4, v)          the epilogue of one vec4 of C (row < M, col4 < N4)
-// and the element type AV (vec4f, or vec4<f16> for f16 multiplies) with its AM = mat4x4.
+// and the element type AV (vec4f, or vec4<f16> for f16 multiplies) with its AM = mat4x4, and
+// the accumulator type ACC (vec4f, or vec4<f16> for f16 sums).
 //
 // A workgroup of MM_WGN x MM_WGM invocations computes a (MM_WGM MM_RM) x (4 MM_WGN MM_RN4)
 // tile of C. Each step stages MM_KT4 vec4s of K of BOTH operands in workgroup memory, loaded
@@ -47,9 +48,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     aInfo[s] = mmRowInfo(min(row0 + r, M - 1u));
   }
 
-  var acc: array<array<vec4f, MM_RN4>, MM_RM>;
+  var acc: array<array<ACC, MM_RN4>, MM_RM>;
   for (var i = 0u; i < MM_RM; i++) {
-    for (var j = 0u; j < MM_RN4; j++) { acc[i][j] = vec4f(0.0); }
+    for (var j = 0u; j < MM_RN4; j++) { acc[i][j] = ACC(0.0); }
   }
 
   // no early return anywhere: every invocation reaches the barriers
@@ -83,7 +84,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         let b = kk * 4u * MM_TN4 + c;
         // 4 rows of K x 4 columns as one matrix: acc += B^T-block * a
         let m = AM(mmB[b], mmB[b + MM_TN4], mmB[b + 2u * MM_TN4], mmB[b + 3u * MM_TN4]);
-        for (var i = 0u; i < MM_RM; i++) { acc[i][j] += vec4f(m * a[i]); }
+        for (var i = 0u; i < MM_RM; i++) { acc[i][j] += ACC(m * a[i]); }
       }
     }
     workgroupBarrier();
@@ -94,7 +95,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     if (row >= M) { break; }
     for (var j = 0u; j < MM_RN4; j++) {
       let col = col0 + j * MM_WGN + lid.x;
-      if (col < N4) { mmWrite(row, col, acc[i][j]); }
+      if (col < N4) { mmWrite(row, col, vec4f(acc[i][j])); }
     }
   }
 }

@@ -128,6 +128,27 @@ for (const [kind, name] of oneOfEachKind(f16, 'f16')) {
   });
 }
 
+// f16 sums too (/acc16, forced only): the same tolerance, on this model's short sums (K <= 72)
+for (const [kind, name] of oneOfEachKind(f16, 'f16')) {
+  test(`a forced f16-sum ${kind} tile (${name}/acc16, f16 multiplies and sums) is within 1e-2 of PyTorch f32 under every mask`, () => {
+    const err = ablateError(mini, 'mini-resnet', ['--precision', 'f16', '--tile', `${name}/acc16`]);
+    console.log(`    relative error ${err.toExponential(2)}`);
+    assert.ok(err <= 1e-2, `relative error ${err.toExponential(2)} > 1e-2`);
+  });
+}
+
+test('bad input: f16 sums without f16 multiplies (/acc16 without /half), or without f16 storage, are refused in one line', () => {
+  const run = (tile: string, ...extra: string[]) => coar(['ablate', '--arch', 'mini-resnet', '--weights', weights(mini), '--inputs', join(mini, 'inputs.npy'), '--labels', join(mini, 'labels.npy'),
+    '--masks', join(mini, 'masks.npy'), '--out', join(dir, 'acc.npy'), '--tile', tile, ...extra], { env });
+  const a = run('16x8/64x1/acc16', '--precision', 'f16');
+  assert.is(a.code, 1, a.stderr);
+  assert.match(a.stderr, 'tile 16x8/64x1/acc16 cannot run here: f16 sums (/acc16) need f16 multiplies (/half)');
+  const b = run('16x8/64x1/half/acc16');
+  assert.is(b.code, 1, b.stderr);
+  assert.match(b.stderr, 'f16 math needs f16 storage (--precision f16)');
+  for (const r of [a, b]) assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+});
+
 test('a workgroup-memory tile runs a ViT\'s linears (GELU, residual adds) and equals PyTorch within 1e-4', () => {
   const err = ablateError(vit, 'vit', ['--tile', '4x4/8x8/wgmem8']);
   assert.ok(err <= 1e-4, `relative error ${err.toExponential(2)} > 1e-4`);

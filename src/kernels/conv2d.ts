@@ -115,6 +115,7 @@ export function tileUnfit(t: ConvTile, profile: AdapterProfile, f16: boolean): s
   const wgc = t.wgc ?? 1;
   if (t.wg * wgc > profile.maxInvocations) return `${t.wg * wgc} invocations per workgroup, over the adapter's ${profile.maxInvocations}`;
   if (t.half && !f16) return 'f16 math needs f16 storage (--precision f16)';
+  if (t.acc16 && !t.half) return 'f16 sums (/acc16) need f16 multiplies (/half)';
   if (t.wgmem) {
     if (t.shared || t.subgroup || t.channelsFirst) return 'a workgroup-memory tile is neither shared, subgroup nor channels-first';
     const bytes = wgmemBytes(t, t.half ? 2 : 4);
@@ -165,9 +166,9 @@ export function channelsFirstByTraffic(cw: ConvWeights, xs: MapShape, batch: num
 
 export const convTileName = (t: ConvTile) =>
   `${t.tp}x${t.tc4 * 4}/${t.wg}x${t.wgc ?? 1}${t.shared ? `/shared${t.kch ?? 4}` : ''}${t.wgmem ? `/wgmem${t.kch ?? 8}` : ''}` +
-  `${t.half ? '/half' : ''}${t.subgroup ? '/sg' : ''}${t.channelsFirst ? '/cf' : ''}`;
+  `${t.half ? '/half' : ''}${t.acc16 ? '/acc16' : ''}${t.subgroup ? '/sg' : ''}${t.channelsFirst ? '/cf' : ''}`;
 
-const TILE_FORM = 'PIXELSxCHANNELS/WGxWGC[/sharedK|/wgmemK][/half][/sg][/cf], e.g. 4x16/64x1/sg or 4x4/16x16/wgmem8 (`coar bench tiles` lists them)';
+const TILE_FORM = 'PIXELSxCHANNELS/WGxWGC[/sharedK|/wgmemK][/half[/acc16]][/sg][/cf], e.g. 4x16/64x1/sg or 4x4/16x16/wgmem8 (`coar bench tiles` lists them)';
 
 /** The tile a name (convTileName's form) stands for; a malformed name is the user's mistake. */
 export function parseConvTile(name: string): ConvTile {
@@ -181,6 +182,7 @@ export function parseConvTile(name: string): ConvTile {
     const k = /^(shared|wgmem)(\d+)$/.exec(f);
     if (k) { t[k[1] as 'shared' | 'wgmem'] = true; t.kch = Number(k[2]); }
     else if (f === 'half') t.half = true;
+    else if (f === 'acc16') t.acc16 = true;
     else if (f === 'sg') t.subgroup = true;
     else if (f === 'cf') t.channelsFirst = true;
     else throw bad(`has an unknown part '${f}'`);
@@ -316,7 +318,7 @@ function prepareConv(ctx: GpuContext, cw: ConvWeights, call: ConvCall, tile: Con
   const rows = computedItems(call) * o.h * o.w;
   const epilogue = {
     PER_INPUT: shared, MASKED: !!call.mask, RESIDUAL: !!call.residual, RELU: call.act === 'relu', GELU: call.act === 'gelu',
-    F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16,
+    F16: f16, X_F16: !!call.xF16, Y_F16: !!call.yF16, HALF_MATH: !!tile.half && f16 && !!call.xF16, HALF_ACC: !!tile.acc16 && !!tile.half && f16 && !!call.xF16,
   };
   const bindings = [uniformBuffer(ctx.device, params, 'conv.params'), call.x, cw.w, cw.scaleShift, call.y, call.mask?.keep, call.residual];
   const label = `conv${cw.kh}x${cw.kw} ${convTileName(tile)}`;

@@ -11,12 +11,14 @@
  *  - `subgroup`: weights loaded once per subgroup and broadcast (wgc 1; any subgroup width >= 4);
  *  - `wgmem`: BOTH operands staged in workgroup memory with coalesced vec4 loads, `kch` vec4s
  *    of K a step, the tile of a real GPU (matmul_core.wgsl);
- *  - `half` (with f16 storage): f16 multiplies, f32 accumulation.
+ *  - `half` (with f16 storage): f16 multiplies, f32 accumulation;
+ *  - `acc16` (with `half`): the sums in f16 too. Forced only (`--tile .../half/acc16`), never
+ *    tuned: its error grows with K (f16's rounding over every term), which a speed tuner ignores.
  * `channelsFirst` orders the grid channel groups first (register, shared, subgroup tiles).
  */
 export interface ConvTile {
   tp: number; tc4: number; wg: number; wgc?: number;
-  shared?: boolean; wgmem?: boolean; kch?: number; half?: boolean; subgroup?: boolean; channelsFirst?: boolean;
+  shared?: boolean; wgmem?: boolean; kch?: number; half?: boolean; acc16?: boolean; subgroup?: boolean; channelsFirst?: boolean;
 }
 
 /** A GEMM tile (gemm.wgsl): rows x vec4 columns per invocation, invocations along M and N, as ConvTile's kinds. */
