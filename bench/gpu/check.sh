@@ -109,6 +109,7 @@ say "$S ${SIZE}x${SIZE} masked passes/s (32 masks x 1 example), tuned: $(rate)"
 for t in 4x4/16x16/wgmem8 8x4/16x16/wgmem4 4x16/64x1/sg 16x8/64x1; do say "  f32 --tile $t: $(rate --tile $t)"; done
 say "  f16 storage, tuned: $(rate --precision f16)"
 say "  f16 math --tile 4x4/16x16/wgmem8/half: $(rate --precision f16 --tile 4x4/16x16/wgmem8/half)"
+say "  f16 math and sums --tile 4x4/16x16/wgmem8/half/acc16: $(rate --precision f16 --tile 4x4/16x16/wgmem8/half/acc16)"
 say "  subgroup-matrix conv tiles: not written yet (issue 21.3); its GEMM probe is in the ceiling above"
 
 # 5. ViT-B/16 attention: the flash tile (keys and values staged in workgroup memory, what GPU
