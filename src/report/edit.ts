@@ -7,38 +7,10 @@
 import * as Plot from '@observablehq/plot';
 import { esc, htmlDocument } from './html.js';
 import { NEGATIVE, POSITIVE, svg } from './plots.js';
+import type { SetScore } from '../coar/edit.js';
+import type { EditRecord } from '../coar/edit_record.js';
 
-export interface SetScore { accuracy: number; meanMargin: number }
-
-/** edit.json, as `coar edit` writes it. */
-export interface EditRecord {
-  format: 'webcoar-edit-1';
-  title: string;
-  model: { arch: string; weights: string; sha256: string; components: number };
-  direction: 'lower' | 'raise';
-  /** percentage points */
-  maxDrop: number;
-  /** per-class budget on the validation reference set, points (absent: none) */
-  maxClassDrop?: number;
-  maxK: number;
-  /** how k was searched (src/coar/edit.ts, Search); records before the skip search are 'prefix' */
-  search?: 'prefix' | 'skip';
-  chosen: { k: number; components: { index: number; name: string; score: number }[] };
-  curve: { k: number; valTarget: SetScore; valReference: SetScore }[];
-  /** candidate k ablates sequence[0..k) */
-  sequence?: { index: number; name: string; score: number }[];
-  /** components the skip search passed over (over the budget, or no help to the target) */
-  skipped?: string[];
-  /** the first maxK components in ablation order */
-  ranking: { index: number; name: string; score: number }[];
-  sets: Record<string, {
-    spec: string; data: unknown; indices: number[]; labels: number[];
-    before: SetScore; after: SetScore;
-    margins: { before: number[]; after: number[] };
-  }>;
-  seconds: number;
-  edited: string;
-}
+export type { EditRecord, SetScore };
 
 const SET_NAMES: Record<string, string> = {
   target: 'target (attributed)', reference: 'reference (attributed)',

@@ -1,80 +1,29 @@
 /**
  * `coar curve`: held-out correlation against the number of training masks m for every
- * estimator (src/coar/curve.ts), from a training store and a held-out store, or from two
- * sweeps this command makes (and resumes) for a bundled model or yours (--arch, --weights,
- * --data).
+ * estimator (src/coar/curve_stores.ts) from the command line: the flags in, the table out.
+ * The stores are given (--store, --heldout) or swept and resumed for a bundled model or
+ * yours (--arch, --weights, --data).
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { curveSizes, headline, runCurve, type CurveData, type CurvePoint } from '../../coar/curve.js';
-import { ESTIMATORS, type EstimatorName, type EstimatorOptions } from '../../coar/estimators/index.js';
-import { defaultMemoryBytes } from '../../coar/fit/cost.js';
-import { checkScorable } from '../../coar/score.js';
-import { openStore, type StoreReader } from '../../coar/store.js';
-import type { SweepManifest } from '../../coar/store_manifest.js';
-import { check } from '../../errors.js';
-import { GpuContext } from '../../gpu/context.js';
-import { writeFileAtomic } from '../../io/atomic.js';
-import { renderCurvePage } from '../../report/curve.js';
+import { curveStores, type CurveSweep } from '../../coar/curve_stores.js';
+import { ESTIMATORS, type EstimatorName } from '../../coar/estimators/index.js';
 import { fashionSpec } from '../../coar/examples.js';
-import { sweepStore } from '../../coar/sweep.js';
-import { ARCHS, loadModel } from '../../models/index.js';
+import { check } from '../../errors.js';
+import { BUNDLED } from '../../models/bundled.js';
+import { ARCHS } from '../../models/index.js';
+import { renderCurvePage } from '../../report/curve.js';
+import { fmt, printCurve } from '../curve_table.js';
 import { DATA_DESCRIBE, dataSpec, type DataArgs } from '../data_options.js';
 import { imageOptions } from '../image_options.js';
 import { gpuOptions, type GpuArgs } from '../options.js';
 import { progressBar } from '../progress.js';
-import { BUNDLED } from '../../models/bundled.js';
 
 interface CurveArgs extends GpuArgs, DataArgs {
   store?: string; heldout?: string; model?: string; arch?: string; weights?: string; alpha: number; seed: number; 'heldout-masks': number;
   out?: string; estimators: string; 'min-masks'?: number; 'max-masks'?: number; 'val-frac': number; split?: string; quiet?: boolean;
   'lasso-path': number; 'lasso-max-iter': number; 'lasso-tol': number; 'extracted-epochs': number; 'extracted-batch': number; 'kept-only'?: boolean;
   memory?: number;
-}
-
-/** The longest run of completed rows from row 0: the curve's rows are its prefixes. */
-function completedPrefix(s: StoreReader): number {
-  let k = 0;
-  while (k < s.usedRows.length && s.usedRows[k] === k) k++;
-  return k;
-}
-
-/** Refuse a held-out store that is not fresh masks of the same model, examples and alpha. */
-function checkPair(train: StoreReader, held: StoreReader): void {
-  check(train.components === held.components, () => `the held-out store has ${held.components} components, the training store ${train.components}`);
-  check(train.examples === held.examples, () => `the held-out store has ${held.examples} examples, the training store ${train.examples}`);
-  const a = (train.manifest ?? {}) as Partial<SweepManifest>, b = (held.manifest ?? {}) as Partial<SweepManifest>;
-  if (a.model && b.model) {
-    check(a.model.sha256 === b.model.sha256, () => `the held-out store was made with other weights than the training store`);
-    check(JSON.stringify(a.examples) === JSON.stringify(b.examples), () => `the held-out store measures other examples than the training store`);
-  }
-  if (a.alpha !== undefined && b.alpha !== undefined) {
-    check(a.alpha === b.alpha, () => `the held-out store's alpha is ${b.alpha}, the training store's ${a.alpha}: the curve scores at the training alpha`);
-  }
-  if (a.seed !== undefined && b.seed !== undefined) {
-    check(a.seed !== b.seed, () => `the held-out store has the training store's seed (${a.seed}): its masks are the training masks; sweep it with another --seed`);
-  }
-}
-
-const fmt = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
-
-export function printCurve(points: CurvePoint[], sizes: number[], estimators: string[]): void {
-  console.log(`mean Pearson (± sd over examples) on held-out masks`);
-  console.log(['m'.padStart(6), ...estimators.map((e) => e.padStart(15))].join(' '));
-  for (const m of sizes) {
-    const cells = estimators.map((e) => {
-      const p = points.find((x) => x.estimator === e && x.masks === m);
-      return (p ? `${fmt(p.summary.pearsonMean)} ± ${fmt(p.summary.pearsonSd, 2)}` : '').padStart(15);
-    });
-    console.log([String(m).padStart(6), ...cells].join(' '));
-  }
-  const h = headline(points, estimators);
-  console.log(`\nmasks (= forward passes per example) to reach a mean Pearson of ${h.thresholds.join(', ')}; best reached`);
-  for (const r of h.rows) console.log(`${r.estimator.padEnd(10)} ${r.masks.map((m) => (m === undefined ? '–' : Math.round(m).toString()).padStart(7)).join(' ')}   best ${fmt(r.best)} at m = ${r.bestAt}`);
-  if (h.target) {
-    console.log(`\nto match ${h.target.estimator} at m = ${h.target.masks} (mean Pearson ${fmt(h.target.pearson)}):`);
-    for (const r of h.target.reach) console.log(`${r.estimator.padEnd(10)} ${r.masks === undefined ? 'not reached' : `${Math.round(r.masks)} masks (${fmt(r.ratio, 2)} of ${h.target.masks})`}`);
-  }
 }
 
 export const curve: CommandModule<{}, CurveArgs> = {
@@ -122,89 +71,36 @@ export const curve: CommandModule<{}, CurveArgs> = {
       check(Number.isInteger(args[k]) && args[k] >= 2, () => `--${k} must be an integer >= 2, got ${args[k]}`);
     }
     check(args.memory === undefined || args.memory > 0, () => `--memory must be > 0 GB, got ${args.memory}`);
-    const memoryBytes = args.memory === undefined ? defaultMemoryBytes() : args.memory * 2 ** 30;
     check(args['lasso-tol'] > 0, () => `--lasso-tol must be > 0, got ${args['lasso-tol']}`);
     for (const k of ['min-masks', 'max-masks'] as const) {
       const v = args[k];
       check(v === undefined || (Number.isInteger(v) && v >= 4), () => `--${k} must be an integer >= 4, got ${v}`);
     }
-    const log = (s: string) => { if (!args.quiet) process.stderr.write(`curve: ${s}\n`); };
-    let trainDir: string, heldDir: string, out: string;
-    if (args.model !== undefined || args.arch !== undefined) {
-      const sweeping = args.model !== undefined ? { ...BUNDLED[args.model]!, name: args.model } : { arch: args.arch!, weights: args.weights!, name: args.arch! };
-      out = resolve(args.out ?? join('out', `curve-${sweeping.name}`));
-      trainDir = join(out, 'train');
-      heldDir = join(out, 'heldout');
-      check(Number.isInteger(args['heldout-masks']) && args['heldout-masks'] >= 3, () => `--heldout-masks must be an integer >= 3, got ${args['heldout-masks']}`);
-      const C = loadModel(sweeping.arch, sweeping.weights).components.size;
-      const maxMasks = args['max-masks'] ?? 8 * C;
-      const common = {
-        arch: sweeping.arch, weights: sweeping.weights, gpu: { backend: args.backend, adapter: args.adapter }, alpha: args.alpha,
-        data: args.model !== undefined ? fashionSpec('test', sweeping.arch) : dataSpec(args, sweeping.arch),
-        select: { count: args.examples ?? (args.model !== undefined ? 32 : undefined) },
-      };
-      const swept = { log: (s: string) => { if (!args.quiet) process.stderr.write(`sweep: ${s}\n`); }, progress: (passes: number) => progressBar('sweep', passes, 'passes', args.quiet) };
-      log(`held-out store ${heldDir}: ${args['heldout-masks']} masks, seed ${args.seed + 1}`);
-      await sweepStore({ ...common, masks: args['heldout-masks'], seed: args.seed + 1, out: heldDir }, swept);
-      log(`training store ${trainDir}: ${maxMasks} masks, seed ${args.seed}`);
-      await sweepStore({ ...common, masks: maxMasks, seed: args.seed, out: trainDir }, swept);
-    } else {
-      trainDir = resolve(args.store!);
-      heldDir = resolve(args.heldout!);
-      out = resolve(args.out ?? join(trainDir, 'curve'));
-    }
-    check(trainDir !== heldDir, () => 'the held-out store must not be the training store');
-    const opts: EstimatorOptions = {
-      regression: { valFrac: args['val-frac'] },
-      lasso: { tol: args['lasso-tol'], maxIter: args['lasso-max-iter'], lambdaPath: args['lasso-path'] },
-      extracted: { valFrac: args['val-frac'], epochs: args['extracted-epochs'], batch: args['extracted-batch'] },
-      shared: { valFrac: args['val-frac'] },
+    const bundled = args.model !== undefined ? BUNDLED[args.model]! : undefined;
+    const sweeping = bundled ? { arch: bundled.arch, weights: bundled.weights, name: args.model! } : args.arch !== undefined ? { arch: args.arch, weights: args.weights!, name: args.arch } : undefined;
+    const sweep: CurveSweep | undefined = sweeping && {
+      ...sweeping, data: bundled ? fashionSpec('test', sweeping.arch) : dataSpec(args, sweeping.arch), count: args.examples ?? (bundled ? 32 : undefined),
+      alpha: args.alpha, seed: args.seed, heldoutMasks: args['heldout-masks'],
     };
-    // both stores stay open for the run: each point reads its training rows, and the held-out store to score it
-    const train = openStore(trainDir, { split: args.split });
-    let held: StoreReader | undefined;
-    let data: CurveData, sizes: number[];
-    let key: Record<string, unknown>;
-    let points: CurvePoint[];
-    try {
-      held = openStore(heldDir, { split: args.split });
-      checkPair(train, held);
-      check(held.usedRows.length === held.rows, () => `the held-out store ${heldDir} has ${held!.usedRows.length} of ${held!.rows} rows completed: finish its sweep first`);
-      const prefix = completedPrefix(train);
-      const C = train.components;
-      sizes = curveSizes(C, prefix, args['min-masks'] ?? C / 8, args['max-masks'] ?? 8 * C);
-      check(sizes.length > 0, () => `the training store ${trainDir} has ${prefix} completed rows from row 0: too few for a curve (at least 4)`);
-      const want = args['max-masks'] ?? 8 * C;
-      if (prefix < want) log(`the training store has ${prefix} completed rows from row 0: the curve stops at m = ${sizes[sizes.length - 1]} instead of ${want}`);
-      // bad rows are refused before any fit: the training rows the curve uses, and every held-out row
-      const trainRows = Array.from({ length: sizes[sizes.length - 1]! }, (_, i) => i);
-      checkScorable({ ...train, usedRows: trainRows }, memoryBytes);
-      checkScorable(held, memoryBytes);
-      data = { train, heldout: held, components: C, examples: train.examples, memoryBytes };
-      const id = (s: StoreReader) => ({ dir: s.dir, rows: s.rows, manifest: s.manifest ? { seed: s.manifest.seed, alpha: s.manifest.alpha, sha256: (s.manifest as Partial<SweepManifest>).model?.sha256 ?? null } : null });
-      key = { train: id(train), heldout: id(held), heldoutRows: held.usedRows.length, valFrac: args['val-frac'], estimators: opts };
-      log(`${estimators.join(', ')} at m = ${sizes.join(', ')}; ${held.usedRows.length} held-out masks, ${data.examples} examples, ${data.components} components`);
-      const ctx = await GpuContext.open(args);
-      try {
-        points = await runCurve(ctx, data, out, { sizes, estimators: estimators as EstimatorName[], key, keptOnly: args['kept-only'] }, opts, (p, fresh) =>
-          log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`));
-      } finally {
-        ctx.destroy();
-      }
-    } finally { held?.close(); train.close(); }
-    check(points.length > 0, () => `--kept-only: ${join(out, 'points')} holds no points for these estimators and sizes; run without --kept-only first`);
-    const manifest = train.manifest as Partial<SweepManifest> | null;
-    const result = {
-      train: trainDir, heldout: heldDir, components: data.components, examples: data.examples, heldoutMasks: data.heldout.usedRows.length,
-      alpha: manifest?.alpha ?? null, model: manifest?.model ?? null, valFrac: args['val-frac'], options: opts, sizes, estimators,
-      headline: headline(points, estimators), points,
-    };
-    writeFileAtomic(join(out, 'curve.json'), [new TextEncoder().encode(JSON.stringify(result, null, 1) + '\n')]);
-    const bundled = Object.entries(BUNDLED).find(([, b]) => manifest?.model && resolve(b.weights) === resolve(manifest.model.weights))?.[0];
-    const title = bundled ? `Estimators on ${bundled === 'cnn' ? 'the bundled CNN' : 'the bundled ViT'}`
-      : `Estimators on ${manifest?.model ? `${manifest.model.arch} (${manifest.model.weights})` : trainDir}`;
-    writeFileAtomic(join(out, 'curve.html'), [Buffer.from(renderCurvePage({ title, ...result }), 'utf8')]);
-    printCurve(points, sizes, estimators);
-    console.log(`\ncurve: ${join(out, 'curve.json')}, report: ${join(out, 'curve.html')}`);
+    const lines = (prefix: string) => (s: string) => { if (!args.quiet) process.stderr.write(`${prefix}: ${s}\n`); };
+    const log = lines('curve');
+    const r = await curveStores({
+      stores: sweep ? { sweep } : { train: args.store!, heldout: args.heldout! },
+      out: args.out, estimators: estimators as EstimatorName[], minMasks: args['min-masks'], maxMasks: args['max-masks'], valFrac: args['val-frac'],
+      estimatorOptions: {
+        regression: { valFrac: args['val-frac'] },
+        lasso: { tol: args['lasso-tol'], maxIter: args['lasso-max-iter'], lambdaPath: args['lasso-path'] },
+        extracted: { valFrac: args['val-frac'], epochs: args['extracted-epochs'], batch: args['extracted-batch'] },
+        shared: { valFrac: args['val-frac'] },
+      },
+      split: args.split, memoryBytes: args.memory === undefined ? undefined : args.memory * 2 ** 30, keptOnly: args['kept-only'], gpu: args,
+      page: renderCurvePage,
+    }, {
+      log,
+      sweep: { log: lines('sweep'), progress: (passes) => progressBar('sweep', passes, 'passes', args.quiet) },
+      point: (p, fresh) => log(`${p.estimator} m = ${p.masks}: mean Pearson ${fmt(p.summary.pearsonMean)}, Spearman ${fmt(p.summary.spearmanMean)}${fresh ? ` (${p.seconds.toFixed(1)} s)` : ' (kept from an earlier run)'}`),
+    });
+    printCurve(r.points, r.sizes, estimators);
+    console.log(`\ncurve: ${join(r.out, 'curve.json')}, report: ${join(r.out, 'curve.html')}`);
   },
 };
