@@ -13,11 +13,10 @@ export function readAttributions(dir: string, components: number, n: number): { 
 }
 
 /**
- * The attributions opened, not read: columns (examples) are read on demand (all of them in
- * blocks of component rows of `blockBytes`), so a [|C|, n] file larger than memory can be used a chunk of
- * examples at a time. The bias ([n]) is read whole. Same checks as readAttributions.
+ * attributions.npy opened and checked ([components, n] float32), and bias.npy read whole;
+ * `columnMajor`: numpy saved a transposed view in Fortran order, which cannot be read by rows.
  */
-export function openAttributions(dir: string, components: number, n: number, blockBytes = 32 << 20): { attributions: TargetColumns; bias: Float32Array; close(): void } {
+function openChecked(dir: string, components: number, n: number): { f: NpyFile; bias: Float32Array; columnMajor: boolean } {
   const path = join(dir, 'attributions.npy');
   const f = NpyFile.open(path, { convert: true });
   try {
@@ -25,8 +24,22 @@ export function openAttributions(dir: string, components: number, n: number, blo
     check(h.dtype === 'f4' && h.shape.join() === `${components},${n}`, () => `${path}: expected float32 [${components}, ${n}], found ${h.dtype} [${h.shape.join(', ')}]; run coar fit on this store`);
     const b = readNpy(join(dir, 'bias.npy'));
     check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
-    const bias = b.data as Float32Array;
-    if (h.fortranOrder && components > 1 && n > 1) {
+    return { f, bias: b.data as Float32Array, columnMajor: h.fortranOrder && components > 1 && n > 1 };
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+}
+
+/**
+ * The attributions opened, not read: columns (examples) are read on demand (all of them in
+ * blocks of component rows of `blockBytes`), so a [|C|, n] file larger than memory can be used a chunk of
+ * examples at a time. The bias ([n]) is read whole. Same checks as readAttributions.
+ */
+export function openAttributions(dir: string, components: number, n: number, blockBytes = 32 << 20): { attributions: TargetColumns; bias: Float32Array; close(): void } {
+  const { f, bias, columnMajor } = openChecked(dir, components, n);
+  try {
+    if (columnMajor) {
       // numpy saves a transposed view column-major: such a file cannot be read by rows, so it is read whole
       f.close();
       return { attributions: inMemoryTargets(readAttributions(dir, components, n).attributions, components, n), bias, close() {} };
@@ -50,15 +63,9 @@ export function openAttributions(dir: string, components: number, n: number, blo
 export function openAttributionRows(dir: string, components: number, n: number, blockBytes = 32 << 20): {
   blocks(visit: (j0: number, block: Float32Array) => void): void; bias: Float32Array; blockRows: number; close(): void;
 } {
-  const path = join(dir, 'attributions.npy');
-  const f = NpyFile.open(path, { convert: true });
+  const { f, bias, columnMajor } = openChecked(dir, components, n);
   try {
-    const h = f.header;
-    check(h.dtype === 'f4' && h.shape.join() === `${components},${n}`, () => `${path}: expected float32 [${components}, ${n}], found ${h.dtype} [${h.shape.join(', ')}]; run coar fit on this store`);
-    const b = readNpy(join(dir, 'bias.npy'));
-    check(b.dtype === 'f4' && b.shape.join() === `${n}`, () => `${join(dir, 'bias.npy')}: expected float32 [${n}], found ${b.dtype} [${b.shape.join(', ')}]`);
-    const bias = b.data as Float32Array;
-    if (h.fortranOrder && components > 1 && n > 1) {
+    if (columnMajor) {
       // a transposed view numpy saved column-major cannot be read by rows: read whole, one block
       f.close();
       const whole = readAttributions(dir, components, n).attributions;
