@@ -101,4 +101,24 @@ test('the fit process killed mid-job: that job fails with the reason, its next t
   } finally { await redis.stop(); }
 });
 
+test('fits with a given lambda keep the design (Gram, Cholesky factor) between slices: attributions and bias byte-identical (cmp) to one coar fit process\'s', async () => {
+  const redis = await startRedis();
+  try {
+    const w = startCoar(['worker', '--queue', redis.url, '--name', 'W', '--idle-exit', '30']);
+    await w.waitFor(/taking jobs/);
+    for (const [name, flags] of [['gram', ['--lambda', '10', '--solver', 'gram']], ['cholesky', ['--lambda', '10', '--solver', 'cholesky']], ['lasso', ['--method', 'lasso', '--lambda', '0.01']]] as const) {
+      const one = join(dir, `${name}-single`), queued = join(dir, `${name}-queued`);
+      const r = coar(['fit', store, '--out', one, '--quiet', ...flags]);
+      assert.is(r.code, 0, r.stderr);
+      const c = startCoar(['fit', store, '--out', queued, '--queue', redis.url, '--examples-per-job', '2', '--poll-ms', '300', ...flags]);
+      assert.is(await c.exit, 0, c.log());
+      for (const f of ['attributions.npy', 'bias.npy']) execFileSync('cmp', [join(one, f), join(queued, f)]);
+      const d = npyRelDiff(queued, one, ['attributions.npy']);
+      assert.ok(d['attributions.npy']!.same && d['attributions.npy']!.rel === 0, `${name}: ${JSON.stringify(d)}`);
+    }
+    await kill(w, 'SIGTERM');
+    assert.match(w.log(), /worker: 12 jobs, 0 rows computed, 24 examples fitted/);
+  } finally { await redis.stop(); }
+});
+
 test.run();

@@ -1,6 +1,7 @@
 /**
  * The part of a fit every slice shares, opened once per fit in a worker's long-lived fit
- * process (cli/fit_server.ts): the store, its packed masks (checked finite), and the device.
+ * process (cli/fit_server.ts): the store, its packed masks (checked finite), the device, and
+ * (a fit with a given lambda) the design of all rows with its Gram matrix or Cholesky factor.
  * Each slice is then fitted exactly as `coar fit --examples a:b` fits it (fitStore: the same
  * estimator, options and default memory bound), into memory instead of a folder: the chunks
  * a DiskLedger would write and read back are the same float32 values, so the columns are
@@ -8,7 +9,7 @@
  */
 import { ESTIMATOR_TABLE } from '../coar/estimators/index.js';
 import { defaultMemoryBytes } from '../coar/fit/cost.js';
-import { memoryLedger } from '../coar/fit/regression.js';
+import { memoryLedger, RegressionShared } from '../coar/fit/regression.js';
 import { checkFinite, fileTargets } from '../coar/fit/targets.js';
 import { packMasks, type PackedMasks } from '../coar/fit_masks.js';
 import { openStore, readMaskRows, type StoreReader } from '../coar/store.js';
@@ -24,7 +25,11 @@ export interface FitRequest { job: FitJob; gpu: GpuOptions }
 export type FitReply = { ok: true; result: SliceResult } | { ok: false; message: string };
 
 export class FitSlices {
-  private constructor(readonly fit: string, private readonly store: StoreReader, private readonly masks: PackedMasks, private readonly ctx: GpuContext) {}
+  // the design of all rows, its Gram or factor, kept between slices (fits with a given lambda)
+  private readonly shared: RegressionShared;
+  private constructor(readonly fit: string, private readonly store: StoreReader, private readonly masks: PackedMasks, private readonly ctx: GpuContext) {
+    this.shared = new RegressionShared(ctx);
+  }
 
   /** Open the store and device for the fit `job` belongs to (its store facts were checked by the worker). */
   static async open(job: FitJob, gpu: GpuOptions): Promise<FitSlices> {
@@ -49,6 +54,7 @@ export class FitSlices {
     const regression = {
       lambda: job.method === 'ols' ? undefined : job.lambda ?? undefined, valFrac: job.valFrac, solver: job.solver,
       tol: job.tol ?? undefined, maxIter: job.maxIter ?? undefined, memoryBytes: defaultMemoryBytes(), examplesPerChunk: job.examplesPerChunk ?? undefined,
+      shared: this.shared,
     };
     const d = await ESTIMATOR_TABLE[job.method].fit(this.ctx, this.masks, fileTargets(this.store.margins, this.store.usedRows), range, sink.ledger, { regression });
     const lambda = sink.lambda();
@@ -61,6 +67,7 @@ export class FitSlices {
   }
 
   close(): void {
+    this.shared.destroy();
     this.ctx.destroy();
     this.store.close();
   }
