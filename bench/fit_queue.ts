@@ -6,7 +6,7 @@
  * the worker's own wall per job (first job, then the median of the others) says where it goes.
  * Every queue output is compared with `cmp` against the direct fit's.
  *
- *   nice -n 10 node --import tsx bench/fit_queue.ts [--examples 16] [--masks 192] [--per-job 2] [--method ridge]
+ *   nice -n 10 node --import tsx bench/fit_queue.ts [--examples 16] [--masks 192] [--per-job 2] [--method ridge] [--lambda L] [--solver S]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -23,6 +23,8 @@ const argv = process.argv.slice(2);
 const flag = (name: string, d: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1]! : d; };
 const n = Number(flag('--examples', '16')), masks = Number(flag('--masks', '192')), perJob = Number(flag('--per-job', '2'));
 const method = flag('--method', 'ridge');
+// a given lambda / solver, passed to both fits (absent: lambda chosen per example, solver auto)
+const extra = [...(argv.includes('--lambda') ? ['--lambda', flag('--lambda', '')] : []), ...(argv.includes('--solver') ? ['--solver', flag('--solver', '')] : [])];
 const dir = tempDir('coar-bench-fit-queue-');
 
 const procs: ChildProcess[] = [];
@@ -55,12 +57,12 @@ const url = `redis://127.0.0.1:${port}`;
 
 console.log(`# ${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model}, load ${load()}`);
 const direct = join(dir, 'direct'), queued = join(dir, 'queued');
-const d = await ok(run(['fit', store, '--out', direct, '--method', method, '--quiet']));
+const d = await ok(run(['fit', store, '--out', direct, '--method', method, ...extra, '--quiet']));
 const fitSeconds = JSON.parse(readFileSync(join(direct, 'fit.json'), 'utf8')).seconds as number;
 const w = run(['worker', '--queue', url, '--name', 'w']);
 // let the worker connect and wait: its start-up is not a job's cost
 await new Promise((r) => setTimeout(r, 6000));
-const q = await ok(run(['fit', store, '--out', queued, '--method', method, '--queue', url, '--examples-per-job', String(perJob), '--poll-ms', '200']));
+const q = await ok(run(['fit', store, '--out', queued, '--method', method, ...extra, '--queue', url, '--examples-per-job', String(perJob), '--poll-ms', '200']));
 w.proc.kill('SIGTERM');
 const wr = await w;
 const jobs = [...wr.text.matchAll(/done in ([\d.]+) s/g)].map((m) => Number(m[1]));
@@ -68,7 +70,7 @@ const rest = jobs.slice(1).sort((a, b) => a - b);
 const median = rest.length ? rest[Math.floor(rest.length / 2)]! : NaN;
 const files = ['attributions.npy', 'bias.npy', ...(existsSync(join(direct, 'lambda.npy')) ? ['lambda.npy'] : [])];
 for (const f of files) execFileSync('cmp', [join(direct, f), join(queued, f)]);
-console.log(`# mini-resnet (40 components) reference model, ${masks} masks x ${n} examples, ${method}; direct fit's own solve ${fitSeconds.toFixed(2)} s`);
+console.log(`# mini-resnet (40 components) reference model, ${masks} masks x ${n} examples, ${method} ${extra.join(' ')}; direct fit's own solve ${fitSeconds.toFixed(2)} s`);
 console.log('| jobs | examples/job | direct fit wall (s) | queue wall (s) | per-job overhead (s) | worker wall, first job (s) | worker wall, median other job (s) |');
 console.log('|---|---|---|---|---|---|---|');
 console.log(`| ${jobs.length} | ${perJob} | ${d.seconds.toFixed(1)} | ${q.seconds.toFixed(1)} | ${((q.seconds - d.seconds) / jobs.length).toFixed(2)} | ${jobs[0]?.toFixed(2)} | ${median.toFixed(2)} |`);
