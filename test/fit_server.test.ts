@@ -36,9 +36,11 @@ function assertSameFit(out: string): void {
   const d = npyRelDiff(out, single, FILES);
   for (const f of FILES) assert.ok(d[f]!.same && d[f]!.rel !== null && d[f]!.rel! <= 1e-6, `${f}: ${JSON.stringify(d[f])}`);
 }
-/** pids of the processes whose parent is `pid` (ps exits 1 when there are none) */
+/** pids of the fit processes whose parent is `pid` (not tsx's esbuild; ps exits 1 when there are none) */
 function childrenOf(pid: number): number[] {
-  try { return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').filter((l) => l.trim()).map(Number); } catch { return []; }
+  let out = '';
+  try { out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }); } catch { return []; }
+  return out.split('\n').filter((l) => l.includes('fit-server.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

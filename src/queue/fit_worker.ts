@@ -43,7 +43,10 @@ export class FitServers {
     const keep = (d: Buffer) => { stderr = (stderr + d).slice(-4000); };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
-    const exited = new Promise<string>((r) => child.on('exit', (code, signal) => r(`exited ${code ?? signal}`)));
+    // a send to a process that has just died fails here; its exit fails the job in hand
+    child.on('error', () => {});
+    // 'close': after its last output, which names why it died
+    const exited = new Promise<string>((r) => child.on('close', (code, signal) => r(`exited ${code ?? signal}`)));
     const s: Server = { fit, child, stderr: () => stderr, exited };
     void exited.then(() => { if (this.server === s) this.server = undefined; });
     return s;
@@ -51,13 +54,15 @@ export class FitServers {
 
   /** Fit the job's slice in the child of its fit; a crash fails this job only. */
   async slice(job: FitJob): Promise<SliceResult> {
-    if (this.server?.fit !== job.fit) { this.close(); this.server = this.start(job.fit); }
+    const live = this.server && this.server.child.exitCode === null && this.server.child.signalCode === null;
+    if (!live || this.server!.fit !== job.fit) { this.close(); this.server = this.start(job.fit); }
     const s = this.server!;
     const request: FitRequest = { job, gpu: this.gpu };
     const reply = new Promise<FitReply>((r) => s.child.once('message', (m) => r(m as FitReply)));
-    s.child.send(request);
-    const answer = await Promise.race([reply, s.exited]);
+    const unsent = new Promise<string>((r) => s.child.send(request, (e) => { if (e) r(`could not be given the job (${e.message})`); }));
+    const answer = await Promise.race([reply, s.exited, unsent]);
     if (typeof answer === 'string') {
+      this.close();
       const last = s.stderr().trim().split('\n').filter((l) => l.trim()).pop() ?? '';
       throw new Error(`the fit process of examples ${job.first}-${job.first + job.count - 1} ${answer}${last ? `: ${last}` : ''}`);
     }
