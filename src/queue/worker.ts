@@ -5,7 +5,6 @@
  * margins with the plain sweep's own function (computeRows), on its own adapter. A job it
  * cannot serve fails with the reason; it never returns margins of other inputs.
  */
-import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -19,7 +18,7 @@ import { floatToHalf } from '../io/f16.js';
 import { loadModel } from '../models/index.js';
 import type { Network } from '../models/network.js';
 import { FIT_JOB_FORMAT, validateFitJob, type FitResult } from './fit_job.js';
-import { runFitJob } from './fit_worker.js';
+import { FitServers, runFitJob } from './fit_worker.js';
 import { componentsHash, decodeIndices, encodeMargins, labelsHash, QUEUE_NAME, validateJob, type RowsResult, type SweepJob } from './job.js';
 import { ioredisOptions, type QueueConnection } from './url.js';
 
@@ -81,8 +80,8 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
   let loaded: Loaded | null = null;
   let jobs = 0, rows = 0, examples = 0, lastActive = performance.now(), inJob = false;
   let stopping: Promise<void> | null = null;
-  // the `coar fit` process of the fit job in hand
-  let fitChild: ChildProcess | undefined;
+  // the fit process, kept between the jobs of one fit
+  const fits = new FitServers(o.gpu);
 
   const hashOf = (p: string) => {
     let h = hashes.get(p);
@@ -133,7 +132,7 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
     cb.onJob?.({ kind: 'examples', first: job.first, count: job.count, sweep: job.fit });
     inJob = true;
     try {
-      const r = await runFitJob(job, o.gpu, name, (c) => { fitChild = c; });
+      const r = await runFitJob(job, fits, name);
       jobs++; examples += job.count;
       cb.onDone?.({ kind: 'examples', first: job.first, count: job.count, seconds: r.seconds, jobs, rows });
       if (o.maxJobs > 0 && jobs >= o.maxJobs) void stop();
@@ -141,7 +140,6 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
     } catch (e) {
       throw failed(e, 'examples', job.first, job.count);
     } finally {
-      fitChild = undefined;
       inJob = false;
       lastActive = performance.now();
     }
@@ -183,13 +181,14 @@ export function startWorker(o: WorkerOptions, cb: WorkerCallbacks = {}): { done:
   const done = new Promise<{ jobs: number; rows: number; examples: number }>((r) => { finish = r; });
   const stop = (now = false): Promise<void> => {
     // at once: the job in hand is left to its lock, which lapses, and another worker takes it
-    if (now) { fitChild?.kill('SIGKILL'); return Promise.race([worker.close(true), sleep(2000)]); }
+    if (now) { fits.close(); return Promise.race([worker.close(true), sleep(2000)]); }
     stopping ??= (async () => {
       clearInterval(idle);
       // close() waits for the job in hand, whose margins go back before we leave; without
       // one, nothing is owed, and a Redis that is down must not keep us here
       if (inJob) await worker.close();
       else await Promise.race([worker.close(true), sleep(2000)]);
+      fits.close();
       loaded?.ablator.destroy(); loaded?.net.destroy();
       for (const c of contexts.values()) (await c.catch(() => null))?.destroy();
       finish({ jobs, rows, examples });

@@ -48,9 +48,6 @@ export const fit: CommandModule<{}, FitArgs> = {
     .option('verbose', { type: 'boolean', describe: 'also the solver\'s iterations and residuals' }) as any,
   handler: async (args) => {
     const log = (s: string) => { if (!args.quiet) process.stderr.write(`fit: ${s}\n`); };
-    // the fit of a `coar worker`'s job (queue/fit_worker.ts): leave when that worker is gone
-    const worker = Number(process.env.COAR_WORKER_PID);
-    if (worker > 0) setInterval(() => { if (process.ppid !== worker) process.exit(1); }, 500).unref();
     let examples: [number, number] | undefined;
     if (args.examples !== undefined) {
       const s = openStore(args.store, { split: args.split });

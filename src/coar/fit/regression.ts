@@ -54,6 +54,46 @@ export interface FitOptions {
   chunkDone?: ChunkProgress;
   /** how the index lists of the masks are cut (tests, tuning); default: cache-sized blocks, one binding per chunk */
   blocking?: Partial<Blocking>;
+  /** what the slices of one fit in one process share (RegressionShared); used by fits with a given lambda */
+  shared?: RegressionShared;
+}
+
+/**
+ * The part of a fit every slice of it shares, kept between slices fitted in one process (a
+ * queue worker's fit process): the design of all rows (standardization, Gram or index lists),
+ * its operator, Cholesky factor and buffers, built by the first slice. A slice's columns do not
+ * depend on the chunks solved before them on the same buffers (every solve restarts from 0:
+ * the same reuse as a fit's chunks), so they are those of a fit that builds it again. Kept only
+ * for a fit with one phase (a given lambda): choosing lambda builds a second design, and both
+ * kept at once would exceed the memory bound the chunk width was chosen for.
+ */
+export class RegressionShared {
+  readonly arena: Arena;
+  private readonly kept = new Map<string, Promise<unknown>>();
+  private masks: PackedMasks | undefined;
+  constructor(ctx: GpuContext) { this.arena = new Arena(ctx); }
+
+  /** What `build` made for `key` on `packed` (one set of masks per RegressionShared), built on the first call. */
+  get<T>(packed: PackedMasks, key: string, build: (arena: Arena) => Promise<T>): Promise<T> {
+    if (this.masks !== undefined && this.masks !== packed) throw new Error('a RegressionShared serves the slices of one fit, on one set of masks');
+    this.masks = packed;
+    let v = this.kept.get(key);
+    if (!v) {
+      // a width not met before (the last, narrower slice): what another width built is not used again
+      this.destroy();
+      this.masks = packed;
+      v = build(this.arena);
+      this.kept.set(key, v);
+      v.catch(() => this.kept.delete(key));
+    }
+    return v as Promise<T>;
+  }
+
+  destroy(): void {
+    this.arena.destroy();
+    this.kept.clear();
+    this.masks = undefined;
+  }
 }
 
 export const DEFAULT_VAL_FRAC = 0.1;
@@ -264,22 +304,31 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
     resumed = chunks.length - todo.length;
     if (resumed) progress?.(`${resumed} of ${chunks.length} chunks already fitted: resuming`);
     if (todo.length) {
-      const design = new Design(arena, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, detail, space(m));
-      await design.ready(detail);
-      const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
-      const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
-      let factor: Float64Array | undefined;
-      if (solver === 'cholesky') {
-        const t0 = Date.now();
-        factor = await gramToHost(design);
-        choleskyFactor(factor, cp, lambda!);
-        progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      }
-      const ws = ridge ? undefined : new FistaWorkspace(arena, cp, n4);
-      const yAll = arena.create(m * n4 * 16, 'Yc');
-      const bAll = ridge ? undefined : arena.create(cp * n4 * 16, 'B');
-      const w = ridge?.weights ?? arena.create(cp * n4 * 16, 'weights');
-      const lam = arena.create(n4 * 16, 'lambda');
+      // the design, its operator, factor and buffers of the fit on all rows: built here, or
+      // kept from an earlier slice of the same fit (a fit with a given lambda has no other phase)
+      const build = async (on: Arena) => {
+        const design = new Design(on, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, detail, space(m));
+        await design.ready(detail);
+        const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
+        const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
+        let factor: Float64Array | undefined;
+        if (solver === 'cholesky') {
+          const t0 = Date.now();
+          factor = await gramToHost(design);
+          choleskyFactor(factor, cp, lambda!);
+          progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        }
+        const ws = ridge ? undefined : new FistaWorkspace(on, cp, n4);
+        return {
+          design, lipschitz, ridge, factor, ws,
+          yAll: on.create(m * n4 * 16, 'Yc'), bAll: ridge ? undefined : on.create(cp * n4 * 16, 'B'),
+          w: ridge?.weights ?? on.create(cp * n4 * 16, 'weights'), lam: on.create(n4 * 16, 'lambda'),
+        };
+      };
+      const shared = split ? undefined : opts.shared;
+      const { design, lipschitz, ridge, factor, ws, yAll, bAll, w, lam } = shared
+        ? await shared.get(packed, JSON.stringify({ m, solver, space: space(m), blocking, n4, method, lambda }), build)
+        : await build(arena);
       let fitted = 0;
       for (const [c0, c1] of todo) {
         const cw = c1 - c0;
@@ -314,7 +363,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
     const oom = await ctx.device.popErrorScope();
     if (oom) throw new UserError(`the device ran out of memory during the fit (${oom.message}); try a smaller --memory or --solver matrix-free`);
     if (invalid) throw new Error(`fit: WebGPU validation error: ${invalid.message}`);
-    return { solver, chunks, chunkExamples: width, lambdaGrid, iterations, converged, resumed, peakDeviceBytes: arena.peakBytes, residual };
+    return { solver, chunks, chunkExamples: width, lambdaGrid, iterations, converged, resumed, peakDeviceBytes: arena.peakBytes + (opts.shared?.arena.peakBytes ?? 0), residual };
   } finally {
     arena.destroy();
   }
