@@ -9,13 +9,13 @@
  *   nice -n 10 node --import tsx bench/fit_queue.ts [--examples 16] [--masks 192] [--per-job 2] [--method ridge] [--lambda L] [--solver S]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runReference } from '../test/support/python.js';
 import { tempDir } from '../test/support/tmp.js';
-import { freePort } from '../test/support/ports.js';
+import { processes } from '../test/support/processes.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'coar.js');
@@ -48,12 +48,9 @@ const store = join(dir, 'store');
 await ok(run(['sweep', '--arch', 'mini-resnet', '--weights', join(ref, 'weights.safetensors'), '--inputs', join(ref, 'inputs.npy'), '--labels', join(ref, 'labels.npy'),
   '--masks', String(masks), '--alpha', '0.1', '--seed', '3', '--out', store, '--quiet']));
 
-const port = await freePort();
-mkdirSync(join(dir, 'redis'));
-const redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', join(dir, 'redis'), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-procs.push(redis);
-await new Promise((r) => setTimeout(r, 500));
-const url = `redis://127.0.0.1:${port}`;
+// a redis-server of our own on a free loopback port, without persistence (the queue tests' helper)
+const redis = await processes(dir).startRedis();
+const url = redis.url;
 
 console.log(`# ${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model}, load ${load()}`);
 const direct = join(dir, 'direct'), queued = join(dir, 'queued');
@@ -75,4 +72,4 @@ console.log('| jobs | examples/job | direct fit wall (s) | queue wall (s) | per-
 console.log('|---|---|---|---|---|---|---|');
 console.log(`| ${jobs.length} | ${perJob} | ${d.seconds.toFixed(1)} | ${q.seconds.toFixed(1)} | ${((q.seconds - d.seconds) / jobs.length).toFixed(2)} | ${jobs[0]?.toFixed(2)} | ${median.toFixed(2)} |`);
 console.log(`# ${files.join(', ')} byte-identical (cmp) to the direct fit; load after ${load()}`);
-redis.kill('SIGKILL');
+await redis.stop();

@@ -9,12 +9,11 @@
  *   nice -n 10 node --import tsx bench/queue.ts [--masks 512] [--examples 32] [--chunks 64,16] [--workers 1]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../test/support/tmp.js';
-import { freePort } from '../test/support/ports.js';
+import { processes } from '../test/support/processes.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'coar.js');
@@ -39,12 +38,9 @@ function run(args: string[]): Promise<{ code: number | null; text: string; secon
   return Object.assign(done, { proc: p });
 }
 
-const port = await freePort();
-mkdirSync(join(dir, 'redis'));
-const redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', join(dir, 'redis'), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-procs.push(redis);
-await new Promise((r) => setTimeout(r, 500));
-const url = `redis://127.0.0.1:${port}`;
+// a redis-server of our own on a free loopback port, without persistence (the queue tests' helper)
+const redis = await processes(dir).startRedis();
+const url = redis.url;
 
 const cmpStores = (a: string, b: string) => {
   for (const f of ['masks.npy', 'test_margins.npy', '_completed.npy']) execFileSync('cmp', [join(a, f), join(b, f)]);
@@ -71,4 +67,4 @@ for (const chunk of chunks) {
   console.log(`| ${chunk} | ${Math.ceil(masks / chunk)} | ${d.seconds.toFixed(1)} | ${q.seconds.toFixed(1)} | ${(100 * (q.seconds / d.seconds - 1)).toFixed(1)}% | ${(100 * busy / q.seconds / nWorkers).toFixed(0)}% |`);
 }
 console.log(`# stores byte-identical (cmp) in every row; load after ${loadavg().map((l) => l.toFixed(1)).join('/')}`);
-redis.kill('SIGKILL');
+await redis.stop();

@@ -9,9 +9,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { freePort } from '../test/support/ports.js';
+import { processes } from '../test/support/processes.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
@@ -27,12 +26,9 @@ const dir = tempDir('coar-bench-capacity-');
 const procs: ChildProcess[] = [];
 process.on('exit', () => { for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL'); });
 
-const port = await freePort();
-mkdirSync(join(dir, 'redis'));
-const redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', join(dir, 'redis'), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-procs.push(redis);
-await new Promise((r) => setTimeout(r, 500));
-const url = `redis://127.0.0.1:${port}`;
+// a redis-server of our own on a free loopback port, without persistence (the queue tests' helper)
+const redis = await processes(dir).startRedis();
+const url = redis.url;
 
 // one buffer of random float16 bits per job size, encoded once: the workers cost nothing
 const payload = new Map<number, string>();
@@ -61,7 +57,7 @@ coord.stderr!.on('data', (d: Buffer) => {
 const code = await new Promise<number | null>((r) => coord.on('exit', r));
 if (code !== 0) throw new Error(text);
 await Promise.all(workers.map((w) => w.close()));
-redis.kill('SIGKILL');
+await redis.stop();
 // the first job's rows arrive at tFirst: count the rows after it over the time after it
 const firstRows = Math.min(chunk, masks);
 const rate = (rows - firstRows) / ((tLast - tFirst) / 1000);
