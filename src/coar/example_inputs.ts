@@ -23,6 +23,19 @@ export interface ExampleInputs {
   close?(): void;
 }
 
+/**
+ * rows[first, first + count) as runs of consecutive rows, each read in one call:
+ * `visit(at, row, len)` for positions [at, at + len) holding rows [row, row + len).
+ */
+export function eachRun(rows: readonly number[], first: number, count: number, visit: (at: number, row: number, len: number) => void): void {
+  for (let i = 0; i < count;) {
+    let j = i + 1;
+    while (j < count && rows[first + j] === rows[first + j - 1]! + 1) j++;
+    visit(i, rows[first + i]!, j - i);
+    i = j;
+  }
+}
+
 export function memoryInputs(data: Float32Array, per: number): ExampleInputs {
   return { n: per ? data.length / per : 0, per, data, chunk: (first, count) => data.subarray(first * per, (first + count) * per) };
 }
@@ -38,13 +51,7 @@ export function cachedInputs(path: string, rows: readonly number[], p: Preproces
     chunk(first, count) {
       if (scratch.length < count * per) scratch = new Float32Array(count * per);
       const out = scratch.subarray(0, count * per);
-      for (let i = 0; i < count;) {
-        // consecutive cache rows are read in one call
-        let j = i + 1;
-        while (j < count && rows[first + j] === rows[first + j - 1]! + 1) j++;
-        cache.tensors(rows[first + i]!, j - i, p, out, i * per);
-        i = j;
-      }
+      eachRun(rows, first, count, (at, row, len) => cache.tensors(row, len, p, out, at * per));
       return out;
     },
     close() { cache.close(); },
@@ -68,12 +75,7 @@ export function npyInputs(path: string, rows: readonly number[], per: number): E
     chunk(first, count) {
       if (scratch.length < count * per) scratch = new Float32Array(count * per);
       const bytes = new Uint8Array(scratch.buffer, 0, count * per * 4);
-      for (let i = 0; i < count;) {
-        let j = i + 1;
-        while (j < count && rows[first + j] === rows[first + j - 1]! + 1) j++;
-        f.readRowBytes(rows[first + i]!, rows[first + i]! + (j - i), bytes.subarray(i * per * 4));
-        i = j;
-      }
+      eachRun(rows, first, count, (at, row, len) => f.readRowBytes(row, row + len, bytes.subarray(at * per * 4)));
       return scratch.subarray(0, count * per);
     },
     close() { f.close(); },

@@ -6,7 +6,7 @@
 import { UserError } from '../errors.js';
 import { NpyFile, readNpy, readNpyHeader } from '../io/npy.js';
 import type { Model } from '../models/index.js';
-import { memoryInputs, npyInputs, type ExampleInputs } from './example_inputs.js';
+import { eachRun, memoryInputs, npyInputs, type ExampleInputs } from './example_inputs.js';
 
 export interface Examples {
   inputs: Float32Array;          // NCHW
@@ -82,12 +82,7 @@ function readRowsOf(path: string, pick: readonly number[], per: number): Float32
       return out;
     }
     const out = new Float32Array(pick.length * per);
-    for (let k = 0; k < pick.length;) {
-      let e = k + 1;
-      while (e < pick.length && pick[e] === pick[e - 1]! + 1) e++;
-      out.set(f.readFloatRows(pick[k]!, pick[k]! + (e - k)), k * per);
-      k = e;
-    }
+    eachRun(pick, 0, pick.length, (at, row, len) => out.set(f.readFloatRows(row, row + len), at * per));
     return out;
   } finally { f.close(); }
 }
