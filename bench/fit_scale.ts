@@ -4,13 +4,13 @@
  * example, uniform in [-1, 1]) plus noise, written to disk by rows; `coar fit`'s library
  * function fitStore run on them in a child process (its own peak RSS), under a --memory bound.
  * Reported per run: time, peak RSS, device buffers, the float64 residual of ridge's normal
- * equations (bench/fit.ts residual, each example at its chosen lambda), and recovery of the
+ * equations (bench/fit.ts residual, each example at its chosen lambda; OLS at 0), and recovery of the
  * planted attributions (relative error, and the share of the 20 largest fitted attributions
  * that are planted ones).
  *
- *   node --import tsx bench/fit_scale.ts run [--c C] [--sizes m:n,m:n,...] [--memory GB]
+ *   node --import tsx bench/fit_scale.ts run [--c C] [--sizes m:n,m:n,...] [--methods M:L,...] [--memory GB] [--solver S]
  *   node --import tsx bench/fit_scale.ts make STORE M C N     (child)
- *   node --import tsx bench/fit_scale.ts fit STORE OUT METHOD LAMBDA|chosen MEMORY_GB   (child)
+ *   node --import tsx bench/fit_scale.ts fit STORE OUT METHOD LAMBDA|chosen MEMORY_GB [SOLVER]   (child)
  *
  * Results accumulate in $COAR_BENCH_DIR/fit-scale.json (default /tmp/coar-fit-bench).
  */
@@ -94,11 +94,11 @@ if (mode === 'make') {
   const [store, m, c, n] = rest;
   makeStore(store!, Number(m), Number(c), Number(n));
 } else if (mode === 'fit') {
-  const [store, out, method, lam, memory] = rest;
+  const [store, out, method, lam, memory, solver = 'auto'] = rest;
   const t0 = performance.now();
   const r = await fitStore(store!, {
-    method: method as 'ridge' | 'lasso', lambda: lam === 'chosen' ? undefined : Number(lam), out, memoryBytes: Number(memory) * 2 ** 30,
-    maxIter: method === 'lasso' ? 2000 : undefined,
+    method: method as 'ols' | 'ridge' | 'lasso', lambda: lam === 'chosen' ? undefined : Number(lam), out, memoryBytes: Number(memory) * 2 ** 30,
+    maxIter: method === 'lasso' ? 2000 : undefined, solver: solver as 'auto',
   }, { progress: (s) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${s}\n`) });
   console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20, summary: r.summary }));
 } else if (mode === 'run') {
@@ -117,12 +117,12 @@ if (mode === 'make') {
     for (const [method, lam] of methods) {
       const out = join(store, `out-${method}-${lam}`);
       const load0 = loadavg()[0]!;
-      const r = spawnSync(process.execPath, [...process.execArgv, HERE, 'fit', store, out, method, lam, String(memory)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const r = spawnSync(process.execPath, [...process.execArgv, HERE, 'fit', store, out, method, lam, String(memory), opt('solver') ?? 'auto'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       if (r.status !== 0) { console.error(`fit failed: ${method} ${m}x${n}`); continue; }
       const fit = JSON.parse(r.stdout.trim().split('\n').pop()!);
       let residual64: number | undefined;
-      if (method === 'ridge') {
-        const res = spawnSync(process.execPath, [...process.execArgv, join(dirname(HERE), 'fit.ts'), 'residual', store, out, lam], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (method !== 'lasso') {
+        const res = spawnSync(process.execPath, [...process.execArgv, join(dirname(HERE), 'fit.ts'), 'residual', store, out, method === 'ols' ? '0' : lam], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
         if (res.status === 0) residual64 = JSON.parse(res.stdout.trim().split('\n').pop()!).worst;
       }
       const row = {

@@ -125,3 +125,49 @@ fn center(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let c = i % p.n4;
   out[i] = (a[i] - col_u[c]) * row_v[r];
 }
+
+// Multi-shift CG (one Krylov sequence solves (A + sigma I) x = b for every shift sigma >= 0
+// beside the base system A x = b, both from x = 0). Per column, for one shift s0 = sigma,
+// from the base step's rr (col_u), pAp (col_v), new rr (a, per column) and threshold (col_t):
+//   zeta' = zeta zeta_prev alpha_prev / (alpha beta_prev (zeta_prev - zeta) + zeta_prev alpha_prev (1 + sigma alpha))
+//   alpha_s = alpha zeta' / zeta,  beta_s = beta (zeta' / zeta)^2
+// out = state [zeta_prev, zeta, alpha_prev, beta_prev] (4 per column), out2 = [alpha_s, beta_s, zeta'].
+// The shifted residual is zeta r: a shift stops (zeta = 0 from then on, so it stays stopped)
+// once zeta^2 rr is within the threshold, and with the base system.
+@compute @workgroup_size(WG)
+fn shift_scalars(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flat(gid, nwg);
+  if (c >= p.n4) { return; }
+  let rr = col_u[c];
+  let pap = col_v[c];
+  let thr = col_t[c];
+  let base_live = (pap > vec4<f32>(0.0)) & (rr > thr);
+  let alpha = select(vec4<f32>(0.0), rr / pap, base_live);
+  let beta = select(vec4<f32>(0.0), a[c] / rr, base_live);
+  let z_prev = out[4u * c];
+  let z = out[4u * c + 1u];
+  let a_prev = out[4u * c + 2u];
+  let b_prev = out[4u * c + 3u];
+  let live = base_live & (z * z * rr > thr);
+  let z_next = z * z_prev * a_prev / (alpha * b_prev * (z_prev - z) + z_prev * a_prev * (1.0 + p.s0 * alpha));
+  let ratio = z_next / z;
+  out2[3u * c] = select(vec4<f32>(0.0), alpha * ratio, live);
+  out2[3u * c + 1u] = select(vec4<f32>(1.0), beta * ratio * ratio, live);
+  out2[3u * c + 2u] = select(vec4<f32>(0.0), z_next, live);
+  out[4u * c] = select(z_prev, z, live);
+  out[4u * c + 1u] = select(vec4<f32>(0.0), z_next, live);
+  out[4u * c + 2u] = select(a_prev, alpha, live);
+  out[4u * c + 3u] = select(b_prev, beta, live);
+}
+
+// Multi-shift CG update of one shift: x_s += alpha_s p_s;  p_s = zeta' r + beta_s p_s.
+// a = r (the base residual after its step), b = [alpha_s, beta_s, zeta'] per column, out = x_s, out2 = p_s.
+@compute @workgroup_size(WG)
+fn shift_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat(gid, nwg);
+  if (i >= p.rows * p.n4) { return; }
+  let c = i % p.n4;
+  let ps = out2[i];
+  out[i] += b[3u * c] * ps;
+  out2[i] = b[3u * c + 2u] * a[i] + b[3u * c + 1u] * ps;
+}

@@ -177,6 +177,18 @@ test('m < |C|: the dual solvers give scikit-learn\'s ridge; the automatic choice
   ridgeAgrees(sparse, 3, outs[sparse]!);
 });
 
+test('m < |C|: choosing lambda in the dual space (one multi-shift CG run for the path), each solver picks scikit-learn\'s best lambda on held-out rows', () => {
+  const store = makeStore({ m: 150, c: 400, n: 6, seed: 21 });
+  for (const solver of ['matrix-free', 'dual']) {
+    const out = join(dir, `ridge-wide-select-${solver}`);
+    fit(store, out, '--method', 'ridge', '--solver', solver);
+    const r = reference('select', store, out, 'ridge');
+    assert.ok(r.on_grid, `${solver}: chosen lambdas are on the grid`);
+    assert.ok(r.validation_gap < 1e-3, `${solver}: chosen lambda is ${r.validation_gap} worse than the best on held-out rows`);
+    assert.ok(r.attributions < 1e-4 && r.bias < 1e-4, `${solver}: ${JSON.stringify(r)}`);
+  }
+});
+
 test('m < |C|: OLS returns the minimum-norm solution in standardized units, as numpy\'s lstsq on the centred standardized masks', async () => {
   const store = makeStore({ m: 120, c: 360, n: 5, seed: 23, alpha: 0.3 });
   const outs = [join(dir, 'ols-wide-auto'), join(dir, 'ols-wide-free')];

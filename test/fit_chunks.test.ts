@@ -32,19 +32,21 @@ test.after(() => ctx.destroy());
 const quietFit = (out: string, o: Partial<FitStoreOptions>) => fitStore(store, { method: 'ridge', out, ctx, examplesPerChunk: 8, ...o });
 const bytes = (out: string, f: string) => readFileSync(join(out, f));
 
-test('device memory does not grow with the lambda grid or with the number of chunks', async () => {
+test('device memory does not grow with the number of chunks, nor LASSO\'s with the lambda grid; ridge\'s path is one multi-shift CG run, two vectors per extra lambda', async () => {
   const m = 300, C = 40;
   const masks = new Uint8Array(m * C).map((_, i) => ((i * 2654435761) >>> 0) % 17 === 0 ? 0 : 1);
-  const peak = async (n: number, lambdaPath: number, method: 'ridge' | 'lasso') => {
+  const fit = async (n: number, lambdaPath: number, method: 'ridge' | 'lasso') => {
     const margins = Float32Array.from({ length: m * n }, (_, i) => Math.sin(i * 0.37) + masks[(Math.floor(i / n) * C) + (i % C)]!);
-    const r = await fitAttributions(ctx, { data: masks, rows: m, components: C }, margins, n, { method, lambdaPath, examplesPerChunk: 4, maxIter: 300 });
-    return r.peakDeviceBytes;
+    return fitAttributions(ctx, { data: masks, rows: m, components: C }, margins, n, { method, lambdaPath, examplesPerChunk: 4, maxIter: 300 });
   };
-  for (const method of ['ridge', 'lasso'] as const) {
-    const small = await peak(4, 3, method);
-    assert.is(await peak(4, 13, method), small, `${method}: 13 lambdas use the device memory of 3`);
-    assert.is(await peak(16, 13, method), small, `${method}: 4 chunks use the device memory of 1`);
-  }
+  const lasso = (await fit(4, 3, 'lasso')).peakDeviceBytes;
+  assert.is((await fit(4, 13, 'lasso')).peakDeviceBytes, lasso, 'lasso: 13 lambdas use the device memory of 3');
+  assert.is((await fit(16, 13, 'lasso')).peakDeviceBytes, lasso, 'lasso: 4 chunks use the device memory of 1');
+  const [three, thirteen, chunks] = [await fit(4, 3, 'ridge'), await fit(4, 13, 'ridge'), await fit(16, 13, 'ridge')];
+  // 270 train rows > 40 components: the primal, [40 x 1 vec4] per vector; per shift x, p, 4 + 3 scalars per column
+  assert.is(thirteen.peakDeviceBytes - three.peakDeviceBytes, 10 * (2 * 40 * 16 + 7 * 16), 'ridge: 10 more lambdas, 10 more shifted systems');
+  assert.is(thirteen.iterations, three.iterations, 'ridge: 13 lambdas take the CG iterations of 3');
+  assert.is(chunks.peakDeviceBytes, thirteen.peakDeviceBytes, 'ridge: 4 chunks use the device memory of 1');
 });
 
 test('the console of a chunked fit: a start and an end line; chunk progress without a terminal; the plan and the lambda search with --verbose', () => {
@@ -150,6 +152,28 @@ test('one lambda for all examples: the Cholesky factorization of the Gram gives 
   assert.is(chooseSolver({ ...shape, examples: 50_000 }), 'cholesky', 'ResNet-50 scale, 50,000 examples, one lambda');
   assert.is(chooseSolver({ ...shape, examples: 100 }), 'matrix-free', '100 examples');
   assert.is(chooseSolver({ ...shape, examples: 50_000, choosing: true }), 'matrix-free', 'a lambda per example');
+});
+
+test('the blocked Cholesky factorization and solve equal numpy\'s where the sizes cut the blocks and the fours unevenly', async () => {
+  const { choleskyFactor, choleskySolve } = await import('../src/coar/fit/cholesky.js');
+  // 4 block columns of 64 and 7 rows over; 7 right-hand sides; one constant component
+  for (const [n, w] of [[263, 7], [64, 4], [5, 3]] as const) {
+    const out = join(dir, `cholesky-${n}`);
+    const { zero } = reference('cholesky', out, String(n), String(w), '2.5', '13');
+    const read = (f: string) => readNpy(join(out, f)).data as Float64Array;
+    const a = Float64Array.from(read('a.npy'));
+    choleskyFactor(a, n, 2.5);
+    const l = read('l.npy');
+    let worst = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) worst = Math.max(worst, Math.abs(a[i * n + j]! - l[i * n + j]!) / Math.abs(l[i * n + i]!));
+    assert.ok(worst < 1e-12, `n = ${n}: L differs from numpy's by ${worst} (relative to its diagonal)`);
+    assert.is(a[zero * n + zero], 1, 'a constant component gets 1 on the diagonal');
+    const x = choleskySolve(a, n, toFloat32(readNpy(join(out, 'b.npy'))), w);
+    const ref = read('x.npy');
+    let scale = 0, diff = 0;
+    ref.forEach((v, i) => { scale = Math.max(scale, Math.abs(v)); diff = Math.max(diff, Math.abs(v - x[i]!)); });
+    assert.ok(diff / scale < 1e-6, `n = ${n}: X differs from numpy's solve by ${diff / scale} relative`);
+  }
 });
 
 test('a memory bound too small for the shared part is refused with the sizes', () => {

@@ -133,6 +133,17 @@ export const cgStep = (ctx: GpuContext, rows: number, n4: number, s: { p: GPUBuf
 export const cgDirection = (ctx: GpuContext, rows: number, n4: number, s: { r: GPUBuffer; rrNew: GPUBuffer; rrOld: GPUBuffer; threshold: GPUBuffer; p: GPUBuffer }) =>
   vec(ctx, 'cg_p', false, { rows, n4, a: s.r, colU: s.rrNew, colV: s.rrOld, colT: s.threshold, out: s.p });
 
+/**
+ * Multi-shift CG scalars of one shift (uniform from vecParams with s0 = the shift), after a base
+ * step: `state` [4 x n4] is updated, `coef` [3 x n4] receives the shift's alpha, beta and zeta.
+ */
+export const shiftScalars = (ctx: GpuContext, n4: number, s: { rr: GPUBuffer; pap: GPUBuffer; rrNew: GPUBuffer; threshold: GPUBuffer; state: GPUBuffer; coef: GPUBuffer; uniform: GPUBuffer }) =>
+  vec(ctx, 'shift_scalars', true, { rows: 0, n4, a: s.rrNew, colU: s.rr, colV: s.pap, colT: s.threshold, out: s.state, out2: s.coef, uniform: s.uniform });
+
+/** Multi-shift CG update of one shift: x += alpha p; p = zeta r + beta p (coef from shiftScalars). */
+export const shiftUpdate = (ctx: GpuContext, rows: number, n4: number, s: { r: GPUBuffer; coef: GPUBuffer; x: GPUBuffer; p: GPUBuffer; uniform: GPUBuffer }) =>
+  vec(ctx, 'shift_update', false, { rows, n4, a: s.r, b: s.coef, out: s.x, out2: s.p, uniform: s.uniform });
+
 /** FISTA step (uniform from vecParams with s0 = step, s1 = momentum): w, v updated in place where `live` > 0. */
 export const fistaStep = (ctx: GpuContext, rows: number, n4: number, s: { av: GPUBuffer; b: GPUBuffer; mLambda: GPUBuffer; live: GPUBuffer; w: GPUBuffer; v: GPUBuffer; uniform: GPUBuffer }) =>
   vec(ctx, 'fista', false, { rows, n4, a: s.av, b: s.b, colU: s.mLambda, colV: s.live, out: s.w, out2: s.v, uniform: s.uniform });

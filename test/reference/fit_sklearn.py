@@ -9,6 +9,10 @@
   lasso STORE OUT LAMBDA        sklearn Lasso at the same lambda -> both objectives
   select STORE OUT METHOD       the chosen lambdas against validation MSE of sklearn fits
   time STORE ridge,ols,lasso L LL  seconds taken by scikit-learn / numpy (ridge at L, lasso at LL)
+  cholesky DIR N W LAMBDA SEED  numpy writes a Gram-like SPD matrix A [N x N] (one all-zero
+                                row and column: a constant component), B [N x W], and numpy's
+                                L = cholesky(A + LAMBDA I) (1 on every zero diagonal) and
+                                X = (L L^T)^-1 B
 Every command prints one JSON object.
 """
 import json
@@ -171,6 +175,26 @@ def main():
             ws, bs = zip(*[lasso_raw(x, y[:, k:k + 1], chosen[k])[:2] for k in range(n)])
         w, b = np.hstack(ws), np.concatenate(bs)
         print(json.dumps({'on_grid': on_grid, 'validation_gap': worst_gap, 'attributions': rel(ow, w), 'bias': rel(ob, b)}))
+    elif cmd == 'cholesky':
+        out, n, w, lam, seed = args[0], int(args[1]), int(args[2]), float(args[3]), int(args[4])
+        rng = np.random.default_rng(seed)
+        z = (rng.random((2 * n, n)) >= 0.05).astype(np.float64)
+        sd = z.std(0)
+        z = (z - z.mean(0)) / np.where(sd > 0, sd, 1)
+        a = z.T @ z
+        zero = n // 3
+        a[zero, :] = 0
+        a[:, zero] = 0
+        b = rng.normal(size=(n, w)).astype(np.float32)
+        shifted = a + lam * np.eye(n)
+        constant = np.diag(a) == 0
+        shifted[constant, constant] = 1
+        l = np.linalg.cholesky(shifted)
+        x = np.linalg.solve(shifted, b.astype(np.float64))
+        os.makedirs(out, exist_ok=True)
+        for name, v in (('a', a), ('b', b), ('l', l), ('x', x)):
+            np.save(os.path.join(out, f'{name}.npy'), v)
+        print(json.dumps({'zero': zero}))
     elif cmd == 'time':
         print(json.dumps(timing(args[0], args[1].split(','), float(args[2]), float(args[3]))))
     else:

@@ -6,6 +6,7 @@
 import { cgDirection, cgStep, colDot, subtract } from '../../kernels/fit.js';
 import { copy, readF32, run, type Arena } from './arena.js';
 import type { Operator } from './design.js';
+import type { ShiftedSystems } from './shifts.js';
 import { STALL_ITERATIONS, type SolveOptions, type SolveResult } from './solve.js';
 
 /** The scratch of CG for [rows x n4] unknowns: allocated once, reused by every solve of that shape. */
@@ -29,15 +30,19 @@ export class CgWorkspace {
   }
 }
 
-/** X holds the start point and, on return, the solution. */
+/**
+ * X holds the start point and, on return, the solution. With `shifts` (X must start at 0), the
+ * shifted systems are solved along: their solutions are in `shifts.x` on return.
+ */
 export async function conjugateGradient(ws: CgWorkspace, op: Operator, b: GPUBuffer, lambda: GPUBuffer, x: GPUBuffer,
-  opts: SolveOptions): Promise<SolveResult> {
+  opts: SolveOptions, shifts?: ShiftedSystems): Promise<SolveResult> {
   const { rows, n4, r, p, ap, rr, pap, bb, threshold } = ws;
   const ctx = ws.arena.ctx;
   const big = rows * n4 * 16;
   // r = B - A x, p = r
   run(ctx, [...op.prepare(x, lambda, ap), subtract(ctx, rows, n4, b, ap, r), colDot(ctx, rows, n4, r, r, rr[0]), colDot(ctx, rows, n4, b, b, bb)]);
   copy(ctx, r, p, big);
+  shifts?.reset(r);
   const bbHost = await readF32(ctx, bb, n4 * 4);
   const thr = bbHost.map((v) => v * opts.tol * opts.tol);
   ctx.device.queue.writeBuffer(threshold, 0, thr);
@@ -50,6 +55,7 @@ export async function conjugateGradient(ws: CgWorkspace, op: Operator, b: GPUBuf
       colDot(ctx, rows, n4, p, ap, pap),
       cgStep(ctx, rows, n4, { p, ap, rr: cur, pap, threshold, x, r }),
       colDot(ctx, rows, n4, r, r, next),
+      ...(shifts?.step({ rr: cur, pap, rrNew: next, threshold, r }) ?? []),
       cgDirection(ctx, rows, n4, { r, rrNew: next, rrOld: cur, threshold, p }),
     ];
   });

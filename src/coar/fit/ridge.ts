@@ -6,9 +6,10 @@
  * is the warm start of the next (the lambda path).
  */
 import { colDot, subtract } from '../../kernels/fit.js';
-import { readF32, run } from './arena.js';
+import { copy, readF32, run } from './arena.js';
 import { CgWorkspace, conjugateGradient } from './cg.js';
 import type { Design, Operator } from './design.js';
+import { ShiftedSystems } from './shifts.js';
 import type { SolveOptions, SolveResult } from './solve.js';
 
 export class RidgeSystem {
@@ -24,6 +25,8 @@ export class RidgeSystem {
   /** primal: the host copy of Yc is uploaded here, then B = Z^T Yc */
   private readonly y: GPUBuffer;
   private readonly cg: CgWorkspace;
+  /** the lambda path's shifted systems, made by the first solvePath */
+  private shifted?: ShiftedSystems;
 
   /** Buffers for `n4` vec4 columns, made once: `load` then `solve` for every block of examples and every lambda. */
   constructor(readonly design: Design, readonly n4: number) {
@@ -110,6 +113,33 @@ export class RidgeSystem {
       previous = worst;
       tolDual *= Math.max(0.01, 0.5 * opts.tol / worst);
     }
+  }
+
+  /**
+   * The loaded targets at every lambda of a path in one multi-shift CG run (shifts.ts): the base
+   * system at `lambda0` (per column), the others at lambda0 + deltas[k]. `visit(k)` is called
+   * with `weights` holding the solution at deltas[k], base (delta 0) first. Starts from 0 (after
+   * `load`); the solutions are CG's, to `tol` on the base system's residual (in the dual: the
+   * dual residual, with no primal refinement): good enough to compare lambdas on held-out rows.
+   */
+  async solvePath(lambda0: GPUBuffer, deltas: readonly number[], opts: SolveOptions, visit: (k: number) => Promise<void>): Promise<SolveResult> {
+    const design = this.design;
+    const positive = deltas.filter((d) => d > 0);
+    if (this.shifted && this.shifted.shifts.join() !== positive.join()) throw new Error('solvePath: one set of shifts per RidgeSystem');
+    const shifted = this.shifted ??= new ShiftedSystems(design.arena, design.rows, this.n4, positive);
+    const d = this.dual;
+    const r = await conjugateGradient(this.cg, this.op, this.b, lambda0, d ? d.a : this.weights, opts, shifted);
+    const place = async (x: GPUBuffer) => {
+      if (d) await this.project(x, this.weights);
+      else if (x !== this.weights) copy(design.arena.ctx, x, this.weights, design.cp * this.n4 * 16);
+    };
+    const order = deltas.map((_, k) => k).sort((a, b) => Number(deltas[a]! > 0) - Number(deltas[b]! > 0));
+    for (const k of order) {
+      const delta = deltas[k]!;
+      await place(delta > 0 ? shifted.x[positive.indexOf(delta)]! : d ? d.a : this.weights);
+      await visit(k);
+    }
+    return r;
   }
 
   /** out = Z^T v for v [rows x n4] in the dual space, after centring its columns (Z^T 1 = 0 makes that exact). */
