@@ -11,14 +11,16 @@
  * an interrupted curve resumes where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { writeNpy } from '../io/npy.js';
+import { NpyFile, readNpy, writeNpy } from '../io/npy.js';
 import { ESTIMATOR_TABLE, fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
-import { checkFinite, fileTargets, inMemoryTargets, type TargetColumns } from './fit/targets.js';
+import { DiskLedger } from './fit/chunks.js';
+import { chunkGrid } from './fit/regression.js';
+import { checkFinite, fileTargets, inMemoryTargets } from './fit/targets.js';
 import { packMasks } from './fit_masks.js';
 import { blockBytesFor, scoreStore } from './score.js';
 import { readMargins, readMaskRows, type StoreReader } from './store.js';
@@ -47,8 +49,8 @@ export interface CurveData {
   examples: number;
   /**
    * bound on the memory that scoring a point takes, and that ols / ridge / lasso size their
-   * example chunks by (extracted and shared read the point's margins whole); the point's
-   * attributions, 4 |C| n bytes, are held whole besides
+   * example chunks by: their attributions go to disk a chunk at a time and are scored from there
+   * (extracted and shared read the point's margins whole and hold its attributions, 4 |C| n bytes)
    */
   memoryBytes: number;
 }
@@ -96,34 +98,76 @@ export function fingerprint(attributions: Float32Array, bias: Float32Array): str
     .update(new Uint8Array(bias.buffer, bias.byteOffset, bias.byteLength)).digest('hex');
 }
 
-/** Fit one estimator on the first m training rows and score it on the held-out masks. */
-export async function curvePoint(ctx: GpuContext, data: CurveData, estimator: EstimatorName, m: number, opts: EstimatorOptions): Promise<CurvePoint & { attributions: Float32Array; bias: Float32Array }> {
+/** The fingerprint of float32 .npy files of attributions and bias, read in blocks: that of their arrays. */
+function fileFingerprint(files: string[], blockBytes: number): string {
+  const h = createHash('sha256');
+  for (const path of files) {
+    const f = NpyFile.open(path);
+    try {
+      const per = Math.max(1, Math.floor(blockBytes / (4 * f.rowElems)));
+      for (let r = 0; r < f.rows; r += per) h.update(f.readRowBytes(r, Math.min(f.rows, r + per)));
+    } finally { f.close(); }
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Fit one estimator on the first m training rows, write its attributions and bias (at
+ * attributionPaths in `dir`), and score them on the held-out masks. ols / ridge / lasso solve in
+ * chunks of examples kept on disk (`points/<estimator>-<m>.work`, so an interrupted point resumes
+ * at its first unsolved chunk), are assembled by rows and scored from the file: a point's memory
+ * is bounded by --memory whatever n is.
+ */
+export async function curvePoint(ctx: GpuContext, data: CurveData, dir: string, estimator: EstimatorName, m: number, opts: EstimatorOptions): Promise<CurvePoint> {
   const { components: C, examples: n } = data;
   if (m > data.train.rows) throw new UserError(`the training store has ${data.train.rows} rows, the curve asks for m = ${m}`);
   const started = performance.now();
   // the first m rows, read for this point alone: packed bits (1/8 of the mask bytes) and the margins the estimator needs
   const rows = Array.from({ length: m }, (_, i) => i);
   const packed = packMasks((s, e) => readMaskRows(data.train, s, e), rows, C);
-  // ols / ridge / lasso fit each example on its own: the margins are streamed from the store a
-  // chunk of examples at a time, the chunk sized by --memory (fit/cost.ts memoryModel), so the
-  // m x n margins are never in memory at once. extracted and shared learn from all examples at
-  // once (one network over every example; one prior pooled over them), so they read the margins
-  // whole: 4 m n bytes for the margins plus what each holds (estimators/network.ts, shared.ts).
+  const files = attributionPaths(dir, estimator, m);
   const block = blockBytesFor(data.memoryBytes);
-  let targets: TargetColumns;
+  const regression = { memoryBytes: data.memoryBytes, ...opts.regression };
+  let details: Record<string, unknown>;
+  let bias: Float32Array;
   if (ESTIMATOR_TABLE[estimator].separable) {
+    // ols / ridge / lasso fit each example on its own: the margins are streamed from the store a
+    // chunk of examples at a time, the chunk sized by --memory (fit/cost.ts memoryModel)
     checkFinite(data.train.margins, rows, block);
-    targets = fileTargets(data.train.margins, rows, block);
+    const work = join(dir, 'points', `${estimator}-${m}.work`);
+    const ledger = new DiskLedger(work, C, { estimator, masks: m });
+    const r = await ESTIMATOR_TABLE[estimator].fit(ctx, packed, fileTargets(data.train.margins, rows, block), [0, n], ledger, { ...opts, regression });
+    const chunks = chunkGrid(0, n, r.chunkExamples as number);
+    ledger.assemble(work, chunks, block, files);
+    const lambda = ledger.lambdas(chunks);
+    ledger.remove();
+    rmSync(work, { recursive: true, force: true });
+    details = {
+      solver: r.solver, iterations: r.iterations, converged: r.converged, chunks: r.chunks, chunkExamples: r.chunkExamples,
+      ...(lambda ? { lambdaMedian: [...lambda].sort((x, y) => x - y)[Math.floor(n / 2)] } : {}),
+    };
+    bias = readNpy(files.bias).data as Float32Array;
   } else {
-    targets = inMemoryTargets(readMargins(data.train, rows), m, n);
+    // extracted and shared learn from all examples at once (one network over every example; one
+    // prior pooled over them), so they read the margins whole: 4 m n bytes plus what each holds
+    const fit = await fitEstimator(ctx, estimator, packed, inMemoryTargets(readMargins(data.train, rows), m, n), n, { ...opts, regression });
+    writeNpy(files.attributions, 'f4', [C, n], fit.attributions);
+    writeNpy(files.bias, 'f4', [n], fit.bias);
+    details = fit.details;
+    bias = fit.bias;
   }
-  const fit = await fitEstimator(ctx, estimator, packed, targets, n, { ...opts, regression: { memoryBytes: data.memoryBytes, ...opts.regression } });
   const seconds = (performance.now() - started) / 1000;
-  const c = scoreStore(data.heldout, inMemoryTargets(fit.attributions, C, n), fit.bias, { memoryBytes: data.memoryBytes });
+  const attributions = NpyFile.open(files.attributions);
+  let c;
+  try {
+    // a chunk of examples at a time, each component row's slice alone: the file is read once in all
+    const columns = { rows: C, examples: n, columns: (c0: number, c1: number) => attributions.readFloatColumns(0, C, c0, c1) };
+    c = scoreStore(data.heldout, columns, bias, { memoryBytes: data.memoryBytes });
+  } finally { attributions.close(); }
   const pearson = [...c.pearson], spearman = [...c.spearman];
   return {
-    estimator, masks: m, seconds, pearson, spearman, summary: summarize(pearson, spearman), details: fit.details,
-    fingerprint: fingerprint(fit.attributions, fit.bias), attributions: fit.attributions, bias: fit.bias,
+    estimator, masks: m, seconds, pearson, spearman, summary: summarize(pearson, spearman), details,
+    fingerprint: fileFingerprint([files.attributions, files.bias], block),
   };
 }
 
@@ -156,10 +200,7 @@ export async function runCurve(ctx: GpuContext, data: CurveData, dir: string, pl
       const old = readPoint(dir, estimator, m);
       if (old) { points.push(old); onPoint?.(old, false); continue; }
       if (plan.keptOnly) continue;
-      const { attributions, bias, ...p } = await curvePoint(ctx, data, estimator, m, opts);
-      const files = attributionPaths(dir, estimator, m);
-      writeNpy(files.attributions, 'f4', [data.components, data.examples], attributions);
-      writeNpy(files.bias, 'f4', [data.examples], bias);
+      const p = await curvePoint(ctx, data, dir, estimator, m, opts);
       // the record last: a point counts as done once its record exists
       writeFileAtomic(pointPath(dir, estimator, m), [new TextEncoder().encode(JSON.stringify(p) + '\n')]);
       points.push(p);

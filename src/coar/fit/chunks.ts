@@ -66,31 +66,35 @@ export class DiskLedger implements ChunkLedger {
   }
 
   /**
-   * Write attributions.npy [|C| x n] and bias.npy [n] of the chunks, in order, reading
-   * `rowsPerBlock` component rows of every chunk at a time.
+   * Write attributions.npy [|C| x n] and bias.npy [n] of the chunks (in `outDir`, or at `paths`),
+   * in order, reading `blockBytes` of component rows of every chunk at a time.
    */
-  assemble(outDir: string, chunks: [number, number][], blockBytes = 32 << 20): void {
+  assemble(outDir: string, chunks: [number, number][], blockBytes = 32 << 20,
+    paths = { attributions: join(outDir, 'attributions.npy'), bias: join(outDir, 'bias.npy') }): void {
     const C = this.components;
     const n = chunks.reduce((s, [c0, c1]) => s + c1 - c0, 0);
     const files = chunks.map(([c0, c1]) => NpyFile.open(this.path('fit', c0, c1, 'npy')));
     try {
       const per = Math.max(1, Math.floor(blockBytes / (4 * n)));
+      // one block and one read buffer per chunk, reused from block to block (the chunks are float32, ours)
+      const block = new Float32Array(per * n);
+      const reads = chunks.map(([c0, c1]) => new Uint8Array(per * (c1 - c0) * 4));
       function* rows(r0: number, r1: number): Generator<Uint8Array> {
         for (let j = r0; j < r1; j += per) {
           const e = Math.min(r1, j + per);
-          const parts = files.map((f) => f.readFloatRows(j, e));
-          const block = new Float32Array((e - j) * n);
           let k = 0;
           chunks.forEach(([c0, c1], i) => {
             const w = c1 - c0;
-            for (let r = 0; r < e - j; r++) block.set(parts[i]!.subarray(r * w, (r + 1) * w), r * n + k);
+            const raw = files[i]!.readRowBytes(j, e, reads[i]);
+            const part = new Float32Array(raw.buffer, raw.byteOffset, (e - j) * w);
+            for (let r = 0; r < e - j; r++) block.set(part.subarray(r * w, (r + 1) * w), r * n + k);
             k += w;
           });
-          yield bytesOf(block);
+          yield bytesOf(block.subarray(0, (e - j) * n));
         }
       }
-      writeFileAtomic(join(outDir, 'attributions.npy'), [npyHeaderBytes('f4', [C, n]), ...rows(0, C)]);
-      writeFileAtomic(join(outDir, 'bias.npy'), [npyHeaderBytes('f4', [n]), ...rows(C, C + 1)]);
+      writeFileAtomic(paths.attributions, [npyHeaderBytes('f4', [C, n]), ...rows(0, C)]);
+      writeFileAtomic(paths.bias, [npyHeaderBytes('f4', [n]), ...rows(C, C + 1)]);
     } finally {
       for (const f of files) f.close();
     }
