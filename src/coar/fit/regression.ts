@@ -2,8 +2,9 @@
  * COAR's second step (REFERENCE.md, "Regression (fit)"): from masks and margins to
  * component attributions. Y [m x n] ~ X [m x |C|] W + 1 b^T, fitted on standardized masks
  * with an intercept, returned in raw mask units (units.ts). Methods: ols and ridge by
- * conjugate gradient, lasso by FISTA along a warm-started path; without a given lambda,
- * each example picks its own on the last val-frac of the rows.
+ * conjugate gradient, lasso by FISTA; without a given lambda, each example picks its own on
+ * the last val-frac of the rows (ridge: the whole path in one multi-shift CG run; lasso: a
+ * warm-started path).
  *
  * Examples are fitted in chunks: the design (masks, standardization, Gram or index lists)
  * is built once, then chunks of examples are read (targets.ts), solved one after another

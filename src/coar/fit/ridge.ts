@@ -2,8 +2,8 @@
  * One ridge / OLS system for a block of examples: (Z^T Z + diag(lambda)) W = Z^T Yc by CG in
  * the primal, or (dual space) (Z Z^T + diag(lambda)) A = Yc with W = Z^T A, the same
  * minimiser (also the minimum-norm one when lambda = 0 and m < |C|, as CG from 0 stays in the
- * row space of Z). `weights` ([Cp x n4], standardized units) holds W after every solve and
- * is the warm start of the next (the lambda path).
+ * row space of Z). `weights` ([Cp x n4], standardized units) holds W after every solve. The
+ * lambda path is one multi-shift CG run from 0 (solvePath, shifts.ts).
  */
 import { colDot, subtract } from '../../kernels/fit.js';
 import { copy, readF32, run } from './arena.js';
