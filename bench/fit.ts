@@ -9,8 +9,8 @@
  *              --tol T  --max-iter K  --label TEXT (the row's case name)
  *   node --import tsx bench/fit.ts products [m] [C] [n] work per unit (CPU seconds) of a sparse product, a
  *                                                  stored-Gram product and a Gram build: WORK_COST in fit.ts
- *   node --import tsx bench/fit.ts cholesky [N] [W]   ns per multiply-add of the host's Cholesky factorization
- *                                                  (N x N) and solve (W right-hand sides): hostFma in cost.ts
+ *   node --import tsx bench/fit.ts cholesky [N] [W] [T]  ns per multiply-add of the host's Cholesky factorization
+ *                                                  (N x N, T threads) and solve (W right-hand sides): hostFma in cost.ts
  *   node --import tsx bench/fit.ts residual STORE OUT LAMBDA|chosen   ridge's relative residual of OUT's attributions in float64
  *                                                  (chosen: each example's lambda from OUT/lambda.npy)
  *   node --import tsx bench/fit.ts render             rewrite the section (with fit-notes.md) from the results
@@ -314,21 +314,21 @@ if (mode === 'compare') {
   console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, `${(v * 1e9).toFixed(2)} ns = ${(v / unit).toFixed(3)} sparse`]))));
   ctx.destroy();
 } else if (mode === 'cholesky') {
-  const n = Number(rest[0] ?? 4000), w = Number(rest[1] ?? 128);
+  const n = Number(rest[0] ?? 4000), w = Number(rest[1] ?? 128), threads = Number(rest[2] ?? 1);
   // a diagonally dominant symmetric matrix (positive definite): the work does not depend on the values
   let seed = 7;
   const rand = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32; };
-  const a = new Float64Array(n * n);
+  const a = new Float64Array(new SharedArrayBuffer(n * n * 8));
   for (let i = 0; i < n; i++) { for (let j = 0; j < i; j++) a[i * n + j] = a[j * n + i] = rand() - 0.5; a[i * n + i] = n; }
-  const { choleskyFactor, choleskySolve } = await import('../src/coar/fit/cholesky.js');
+  const { choleskyFactorThreads, choleskySolve } = await import('../src/coar/fit/cholesky.js');
   let t0 = performance.now();
-  choleskyFactor(a, n, 0);
+  await choleskyFactorThreads(a, n, 0, threads);
   const factor = (performance.now() - t0) / 1000;
   const b = new Float32Array(n * w).map(rand);
   t0 = performance.now();
   choleskySolve(a, n, b, w);
   const solve = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ n, w, factorSeconds: factor, factorNsPerFma: factor / (n ** 3 / 6) * 1e9, solveSeconds: solve, solveNsPerFma: solve / (n * n * w) * 1e9, load: loadavg()[0] }));
+  console.log(JSON.stringify({ n, w, threads, factorSeconds: factor, factorNsPerFma: factor / (n ** 3 / 6) * 1e9, solveSeconds: solve, solveNsPerFma: solve / (n * n * w) * 1e9, load: loadavg()[0] }));
 } else if (mode === 'render') {
   writeSection(loadRows());
 } else {

@@ -154,8 +154,8 @@ test('one lambda for all examples: the Cholesky factorization of the Gram gives 
   assert.is(chooseSolver({ ...shape, examples: 50_000, choosing: true }), 'matrix-free', 'a lambda per example');
 });
 
-test('the blocked Cholesky factorization and solve equal numpy\'s where the sizes cut the blocks and the fours unevenly', async () => {
-  const { choleskyFactor, choleskySolve } = await import('../src/coar/fit/cholesky.js');
+test('the blocked Cholesky factorization (one thread or three) and solve equal numpy\'s where the sizes cut the blocks and the fours unevenly', async () => {
+  const { choleskyFactor, choleskyFactorThreads, choleskySolve } = await import('../src/coar/fit/cholesky.js');
   // 4 block columns of 64 and 7 rows over; 7 right-hand sides; one constant component
   for (const [n, w] of [[263, 7], [64, 4], [5, 3]] as const) {
     const out = join(dir, `cholesky-${n}`);
@@ -168,6 +168,11 @@ test('the blocked Cholesky factorization and solve equal numpy\'s where the size
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) worst = Math.max(worst, Math.abs(a[i * n + j]! - l[i * n + j]!) / Math.abs(l[i * n + i]!));
     assert.ok(worst < 1e-12, `n = ${n}: L differs from numpy's by ${worst} (relative to its diagonal)`);
     assert.is(a[zero * n + zero], 1, 'a constant component gets 1 on the diagonal');
+    // the trailing updates shared by 3 threads: the same arithmetic per entry, the same factor
+    const shared = new Float64Array(new SharedArrayBuffer(n * n * 8));
+    shared.set(read('a.npy'));
+    await choleskyFactorThreads(shared, n, 2.5, 3);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) if (shared[i * n + j] !== a[i * n + j]) assert.unreachable(`n = ${n}: 3 threads differ at (${i}, ${j})`);
     const x = choleskySolve(a, n, toFloat32(readNpy(join(out, 'b.npy'))), w);
     const ref = read('x.npy');
     let scale = 0, diff = 0;

@@ -5,13 +5,16 @@
  * the device (built by popcount, float32); the solution then seeds CG, which checks the
  * true residual and refines it if float32 rounding of the Gram left it above the tolerance.
  */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readF32 } from './arena.js';
 import type { Design } from './design.js';
 
 /** The standardized Gram matrix of a design with a stored Gram (float64, |C|p x |C|p row-major). */
 export async function gramToHost(design: Design): Promise<Float64Array> {
   const cp = design.cp;
-  const g = new Float64Array(cp * cp);
+  // shared, so that the factorization's update threads work on it in place
+  const g = new Float64Array(new SharedArrayBuffer(cp * cp * 8));
   for (const block of design.gram) g.set(await readF32(design.arena.ctx, block.buffer, block.rows * cp), block.row0 * cp);
   return g;
 }
@@ -35,63 +38,136 @@ function blockColumn(a: Float64Array, n: number, k0: number, k1: number, r0: num
 }
 
 /**
+ * The trailing update of the block column just factored, for update rows [r0, r1) (counted from
+ * k1; r0 a multiple of 4): a[i][j] -= sum_k P[i][k] P[j][k] on and below the diagonal, with P the
+ * block column packed by rows of width w, in 4 x 4 register blocks so that every panel row loaded
+ * serves four rows of the update. Row ranges are independent: threads share them.
+ */
+export function trailingUpdate(a: Float64Array, n: number, panel: Float64Array, k1: number, w: number, r0: number, r1: number): void {
+  let i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    const p0 = i * w, p1 = p0 + w, p2 = p1 + w, p3 = p2 + w;
+    const a0 = (i + k1) * n + k1, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n;
+    for (let j = 0; j <= i; j += 4) {
+      const q0 = j * w, q1 = q0 + w, q2 = q1 + w, q3 = q2 + w;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      for (let k = 0; k < w; k++) {
+        const x0 = panel[p0 + k]!, x1 = panel[p1 + k]!, x2 = panel[p2 + k]!, x3 = panel[p3 + k]!;
+        const y0 = panel[q0 + k]!, y1 = panel[q1 + k]!, y2 = panel[q2 + k]!, y3 = panel[q3 + k]!;
+        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+        s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
+        s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+      }
+      if (j < i) {
+        a[a0 + j]! -= s00; a[a0 + j + 1]! -= s01; a[a0 + j + 2]! -= s02; a[a0 + j + 3]! -= s03;
+        a[a1 + j]! -= s10; a[a1 + j + 1]! -= s11; a[a1 + j + 2]! -= s12; a[a1 + j + 3]! -= s13;
+        a[a2 + j]! -= s20; a[a2 + j + 1]! -= s21; a[a2 + j + 2]! -= s22; a[a2 + j + 3]! -= s23;
+        a[a3 + j]! -= s30; a[a3 + j + 1]! -= s31; a[a3 + j + 2]! -= s32; a[a3 + j + 3]! -= s33;
+      } else {
+        // the diagonal 4 x 4: its lower triangle only
+        a[a0 + j]! -= s00;
+        a[a1 + j]! -= s10; a[a1 + j + 1]! -= s11;
+        a[a2 + j]! -= s20; a[a2 + j + 1]! -= s21; a[a2 + j + 2]! -= s22;
+        a[a3 + j]! -= s30; a[a3 + j + 1]! -= s31; a[a3 + j + 2]! -= s32; a[a3 + j + 3]! -= s33;
+      }
+    }
+  }
+  // the last rows (fewer than 4)
+  for (; i < r1; i++) {
+    const ai = (i + k1) * n + k1;
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k < w; k++) s += panel[i * w + k]! * panel[j * w + k]!;
+      a[ai + j]! -= s;
+    }
+  }
+}
+
+/** Update rows [0, rows) cut into `parts` ranges of equal work (row i costs i + 1), on multiples of 4. */
+export function updateRanges(rows: number, parts: number): [number, number][] {
+  const cuts = [0];
+  for (let t = 1; t < parts; t++) cuts.push(Math.max(cuts[t - 1]!, Math.min(rows, Math.floor(rows * Math.sqrt(t / parts) / 4) * 4)));
+  cuts.push(rows);
+  return cuts.slice(0, -1).map((c, t) => [c, cuts[t + 1]!]);
+}
+
+/** One step of the factorization: block column [k0, k1) factored and packed; returns the update rows below it. */
+function factorBlockColumn(a: Float64Array, n: number, panel: Float64Array, k0: number, k1: number): number {
+  const w = k1 - k0;
+  blockColumn(a, n, k0, k1, k0, n);
+  // pack the block column of rows below it: row i - k1 at panel[(i - k1) * w]
+  const rows = n - k1;
+  for (let i = 0; i < rows; i++) panel.set(a.subarray((i + k1) * n + k0, (i + k1) * n + k1), i * w);
+  return rows;
+}
+
+function shiftDiagonal(a: Float64Array, n: number, lambda: number): void {
+  for (let i = 0; i < n; i++) if (a[i * n + i] === 0) a[i * n + i] = 1; else a[i * n + i]! += lambda;
+}
+
+/**
  * In place: the lower triangle of `a` (n x n row-major) becomes L with L L^T = a + lambda I.
  * Rows with a zero diagonal (constant components, padding) get 1 there: their weight is 0.
  * Right-looking by block columns of NB: each block column is factored by rows, copied into a
- * contiguous panel (L3-sized at the reference's |C|), and the trailing lower triangle updated by
- * 4 x 4 register blocks of panel products, so every panel row loaded serves four rows of the
- * update (0.35 ns per multiply-add at 4,000-8,000 on this machine, against 1.3 unblocked).
+ * contiguous panel (L3-sized at the reference's |C|), and the trailing lower triangle updated
+ * (trailingUpdate: 0.35 ns per multiply-add at 4,000-8,000 on this machine, against 1.3 unblocked).
  */
 export function choleskyFactor(a: Float64Array, n: number, lambda: number): void {
-  for (let i = 0; i < n; i++) if (a[i * n + i] === 0) a[i * n + i] = 1; else a[i * n + i]! += lambda;
+  shiftDiagonal(a, n, lambda);
   const panel = new Float64Array(n * NB);
   for (let k0 = 0; k0 < n; k0 += NB) {
     const k1 = Math.min(n, k0 + NB);
-    const w = k1 - k0;
-    blockColumn(a, n, k0, k1, k0, n);
-    // pack the block column of rows below it: row i - k1 at panel[(i - k1) * w]
-    const rows = n - k1;
-    for (let i = 0; i < rows; i++) panel.set(a.subarray((i + k1) * n + k0, (i + k1) * n + k1), i * w);
-    // trailing update of the lower triangle: a[i][j] -= sum_k P[i][k] P[j][k], 4 x 4 blocks
-    let i = 0;
-    for (; i + 4 <= rows; i += 4) {
-      const p0 = i * w, p1 = p0 + w, p2 = p1 + w, p3 = p2 + w;
-      const a0 = (i + k1) * n + k1, a1 = a0 + n, a2 = a1 + n, a3 = a2 + n;
-      for (let j = 0; j <= i; j += 4) {
-        const q0 = j * w, q1 = q0 + w, q2 = q1 + w, q3 = q2 + w;
-        let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-        let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
-        for (let k = 0; k < w; k++) {
-          const x0 = panel[p0 + k]!, x1 = panel[p1 + k]!, x2 = panel[p2 + k]!, x3 = panel[p3 + k]!;
-          const y0 = panel[q0 + k]!, y1 = panel[q1 + k]!, y2 = panel[q2 + k]!, y3 = panel[q3 + k]!;
-          s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-          s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-          s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-          s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
-        }
-        if (j < i) {
-          a[a0 + j]! -= s00; a[a0 + j + 1]! -= s01; a[a0 + j + 2]! -= s02; a[a0 + j + 3]! -= s03;
-          a[a1 + j]! -= s10; a[a1 + j + 1]! -= s11; a[a1 + j + 2]! -= s12; a[a1 + j + 3]! -= s13;
-          a[a2 + j]! -= s20; a[a2 + j + 1]! -= s21; a[a2 + j + 2]! -= s22; a[a2 + j + 3]! -= s23;
-          a[a3 + j]! -= s30; a[a3 + j + 1]! -= s31; a[a3 + j + 2]! -= s32; a[a3 + j + 3]! -= s33;
-        } else {
-          // the diagonal 4 x 4: its lower triangle only
-          a[a0 + j]! -= s00;
-          a[a1 + j]! -= s10; a[a1 + j + 1]! -= s11;
-          a[a2 + j]! -= s20; a[a2 + j + 1]! -= s21; a[a2 + j + 2]! -= s22;
-          a[a3 + j]! -= s30; a[a3 + j + 1]! -= s31; a[a3 + j + 2]! -= s32; a[a3 + j + 3]! -= s33;
+    trailingUpdate(a, n, panel, k1, k1 - k0, 0, factorBlockColumn(a, n, panel, k0, k1));
+  }
+}
+
+/** Threads for a factorization of order n: one below 1,024 (starting workers costs more), else the machine's cores, at most 8. */
+export function factorThreads(n: number): number { return n < 1024 ? 1 : Math.max(1, Math.min(8, availableParallelism())); }
+
+/** Control words shared with the update threads (cholesky_worker.ts). */
+export const CTRL = { generation: 0, k1: 1, w: 2, done: 3, failed: 4, ranges: 5 } as const;
+
+/**
+ * choleskyFactor with the trailing updates shared by `threads` threads (this one and
+ * threads - 1 workers, cholesky_worker.ts), each a range of rows of equal work; `a` must be on a
+ * SharedArrayBuffer. The same arithmetic in the same order per entry: the factor is identical.
+ */
+export async function choleskyFactorThreads(a: Float64Array, n: number, lambda: number, threads: number): Promise<void> {
+  // (a bundle of the CLI without the worker's file beside it factors on one thread)
+  const boot = new URL('./cholesky_worker_boot.mjs', import.meta.url);
+  if (threads <= 1 || !(a.buffer instanceof SharedArrayBuffer) || !existsSync(boot)) { choleskyFactor(a, n, lambda); return; }
+  const { Worker } = await import('node:worker_threads');
+  shiftDiagonal(a, n, lambda);
+  const panelBuffer = new SharedArrayBuffer(n * NB * 8);
+  const panel = new Float64Array(panelBuffer);
+  const ctrl = new Int32Array(new SharedArrayBuffer((CTRL.ranges + 2 * threads) * 4));
+  const workers = Array.from({ length: threads - 1 }, (_, t) => new Worker(boot, {
+    workerData: { a: a.buffer, byteOffset: a.byteOffset, n, panel: panelBuffer, ctrl: ctrl.buffer, slot: t + 1 },
+  }));
+  try {
+    for (let k0 = 0, gen = 1; k0 < n; k0 += NB, gen++) {
+      const k1 = Math.min(n, k0 + NB);
+      const rows = factorBlockColumn(a, n, panel, k0, k1);
+      const ranges = updateRanges(rows, threads);
+      ranges.forEach(([r0, r1], t) => { ctrl[CTRL.ranges + 2 * t] = r0; ctrl[CTRL.ranges + 2 * t + 1] = r1; });
+      ctrl[CTRL.k1] = k1; ctrl[CTRL.w] = k1 - k0;
+      Atomics.store(ctrl, CTRL.done, 0);
+      Atomics.store(ctrl, CTRL.generation, gen);
+      Atomics.notify(ctrl, CTRL.generation);
+      trailingUpdate(a, n, panel, k1, k1 - k0, ranges[0]![0], ranges[0]![1]);
+      for (let d = Atomics.load(ctrl, CTRL.done); d < threads - 1; d = Atomics.load(ctrl, CTRL.done)) {
+        if (Atomics.wait(ctrl, CTRL.done, d, 60_000) === 'timed-out' && Atomics.load(ctrl, CTRL.done) === d) {
+          throw new Error(`Cholesky: an update thread gave no answer in 60 s at column ${k0}`);
         }
       }
+      if (ctrl[CTRL.failed]) throw new Error(`Cholesky: an update thread failed at column ${k0}`);
     }
-    // the last rows (fewer than 4)
-    for (; i < rows; i++) {
-      const ai = (i + k1) * n + k1;
-      for (let j = 0; j <= i; j++) {
-        let s = 0;
-        for (let k = 0; k < w; k++) s += panel[i * w + k]! * panel[j * w + k]!;
-        a[ai + j]! -= s;
-      }
-    }
+  } finally {
+    Atomics.store(ctrl, CTRL.generation, -1);
+    Atomics.notify(ctrl, CTRL.generation);
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 

@@ -17,7 +17,7 @@ import { UserError } from '../../errors.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { packMaskArray, type PackedMasks } from '../fit_masks.js';
 import { readF32, run, Arena } from './arena.js';
-import { choleskyFactor, choleskySolve, gramToHost } from './cholesky.js';
+import { choleskyFactorThreads, choleskySolve, factorThreads, gramToHost } from './cholesky.js';
 import { chooseSolver, chunkExamples, defaultMemoryBytes, memoryModel, type FitMethod } from './cost.js';
 import { Design, type Solver } from './design.js';
 import { fista, FistaWorkspace } from './fista.js';
@@ -327,8 +327,9 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         if (solver === 'cholesky') {
           const t0 = Date.now();
           factor = await gramToHost(design);
-          choleskyFactor(factor, cp, lambda!);
-          progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          const threads = factorThreads(cp);
+          await choleskyFactorThreads(factor, cp, lambda!, threads);
+          progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
         }
         const ws = ridge ? undefined : new FistaWorkspace(on, cp, n4);
         return {
