@@ -181,24 +181,7 @@ export function choleskySolve(l: Float64Array, n: number, b: Float32Array, w: nu
   // forward, L y = b: rows in fours; every earlier row of x is read once per four rows
   for (let i0 = 0; i0 < n; i0 += 4) {
     const i1 = Math.min(n, i0 + 4);
-    if (i1 - i0 === 4) {
-      const r0 = i0 * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
-      const x0 = i0 * w, x1 = x0 + w, x2 = x1 + w, x3 = x2 + w;
-      for (let k = 0; k < i0; k++) {
-        const f0 = l[r0 + k]!, f1 = l[r1 + k]!, f2 = l[r2 + k]!, f3 = l[r3 + k]!;
-        if (f0 === 0 && f1 === 0 && f2 === 0 && f3 === 0) continue;
-        const xk = k * w;
-        for (let c = 0; c < w; c++) {
-          const v = x[xk + c]!;
-          x[x0 + c]! -= f0 * v; x[x1 + c]! -= f1 * v; x[x2 + c]! -= f2 * v; x[x3 + c]! -= f3 * v;
-        }
-      }
-    } else {
-      for (let i = i0; i < i1; i++) for (let k = 0; k < i0; k++) {
-        const f = l[i * n + k]!;
-        if (f !== 0) for (let c = 0; c < w; c++) x[i * w + c]! -= f * x[k * w + c]!;
-      }
-    }
+    substituteEarlier(l, n, x, w, i0, i1, true);
     for (let i = i0; i < i1; i++) {
       for (let k = i0; k < i; k++) { const f = l[i * n + k]!; for (let c = 0; c < w; c++) x[i * w + c]! -= f * x[k * w + c]!; }
       const d = l[i * n + i]!;
@@ -213,21 +196,39 @@ export function choleskySolve(l: Float64Array, n: number, b: Float32Array, w: nu
       for (let c = 0; c < w; c++) x[i * w + c]! /= d;
       for (let k = i0; k < i; k++) { const f = l[i * n + k]!; for (let c = 0; c < w; c++) x[k * w + c]! -= f * x[i * w + c]!; }
     }
-    if (i1 - i0 === 4) {
-      const r0 = i0 * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
-      const x0 = i0 * w, x1 = x0 + w, x2 = x1 + w, x3 = x2 + w;
-      for (let k = 0; k < i0; k++) {
-        const f0 = l[r0 + k]!, f1 = l[r1 + k]!, f2 = l[r2 + k]!, f3 = l[r3 + k]!;
-        if (f0 === 0 && f1 === 0 && f2 === 0 && f3 === 0) continue;
-        const xk = k * w;
-        for (let c = 0; c < w; c++) x[xk + c]! -= f0 * x[x0 + c]! + f1 * x[x1 + c]! + f2 * x[x2 + c]! + f3 * x[x3 + c]!;
-      }
-    } else {
-      for (let i = i0; i < i1; i++) for (let k = 0; k < i0; k++) {
-        const f = l[i * n + k]!;
-        if (f !== 0) for (let c = 0; c < w; c++) x[k * w + c]! -= f * x[i * w + c]!;
-      }
-    }
+    substituteEarlier(l, n, x, w, i0, i1, false);
   }
   return Float32Array.from(x);
+}
+
+/**
+ * Rows [i0, i1) of L (at most 4) against every row k < i0 of x ([n x w]): forward,
+ * x_i -= L[i][k] x_k (into the four rows); backward, x_k -= sum_i L[i][k] x_i (from them).
+ * Four rows at once read each row k of x once.
+ */
+function substituteEarlier(l: Float64Array, n: number, x: Float64Array, w: number, i0: number, i1: number, forward: boolean): void {
+  if (i1 - i0 < 4) {
+    for (let i = i0; i < i1; i++) for (let k = 0; k < i0; k++) {
+      const f = l[i * n + k]!;
+      if (f === 0) continue;
+      if (forward) for (let c = 0; c < w; c++) x[i * w + c]! -= f * x[k * w + c]!;
+      else for (let c = 0; c < w; c++) x[k * w + c]! -= f * x[i * w + c]!;
+    }
+    return;
+  }
+  const r0 = i0 * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+  const x0 = i0 * w, x1 = x0 + w, x2 = x1 + w, x3 = x2 + w;
+  for (let k = 0; k < i0; k++) {
+    const f0 = l[r0 + k]!, f1 = l[r1 + k]!, f2 = l[r2 + k]!, f3 = l[r3 + k]!;
+    if (f0 === 0 && f1 === 0 && f2 === 0 && f3 === 0) continue;
+    const xk = k * w;
+    if (forward) {
+      for (let c = 0; c < w; c++) {
+        const v = x[xk + c]!;
+        x[x0 + c]! -= f0 * v; x[x1 + c]! -= f1 * v; x[x2 + c]! -= f2 * v; x[x3 + c]! -= f3 * v;
+      }
+    } else {
+      for (let c = 0; c < w; c++) x[xk + c]! -= f0 * x[x0 + c]! + f1 * x[x1 + c]! + f2 * x[x2 + c]! + f3 * x[x3 + c]!;
+    }
+  }
 }
