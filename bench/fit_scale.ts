@@ -12,7 +12,8 @@
  *   node --import tsx bench/fit_scale.ts make STORE M C N     (child)
  *   node --import tsx bench/fit_scale.ts fit STORE OUT METHOD LAMBDA|chosen MEMORY_GB [SOLVER]   (child)
  *
- * Results accumulate in $COAR_BENCH_DIR/fit-scale.json (default /tmp/coar-fit-bench).
+ * Results accumulate in $COAR_BENCH_DIR/fit-scale.json (default /tmp/coar-fit-bench). With
+ * COAR_BENCH_DETAIL=1 the fit's solver lines (design, iterations, residuals) are logged, timed.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
@@ -99,7 +100,11 @@ if (mode === 'make') {
   const r = await fitStore(store!, {
     method: method as 'ols' | 'ridge' | 'lasso', lambda: lam === 'chosen' ? undefined : Number(lam), out, memoryBytes: Number(memory) * 2 ** 30,
     maxIter: method === 'lasso' ? 2000 : undefined, solver: solver as 'auto',
-  }, { progress: (s) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${s}\n`) });
+  }, {
+    progress: (s) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)} ${s}\n`),
+    // COAR_BENCH_DETAIL=1: the solver's own lines too (design, iterations, residuals), timed
+    detail: process.env.COAR_BENCH_DETAIL ? (s) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)}   ${s}\n`) : undefined,
+  });
   console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20, summary: r.summary }));
 } else if (mode === 'run') {
   const c = Number(opt('c') ?? 22720);
