@@ -328,7 +328,14 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
           const t0 = Date.now();
           factor = await gramToHost(design);
           const threads = factorThreads(cp);
-          await choleskyFactorThreads(factor, cp, lambda!, threads);
+          // minutes at the reference's |C| (22,720): a line at every tenth of the work
+          let shown = 0;
+          const onStep = cp >= 4096 ? (f: number) => {
+            if (f >= 1 || f < shown + 0.1) return;
+            shown = Math.floor(f * 10) / 10;
+            progress?.(`factoring the Gram matrix (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}): ${Math.round(100 * f)}% of the work in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+          } : undefined;
+          await choleskyFactorThreads(factor, cp, lambda!, threads, onStep);
           progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
         }
         const ws = ridge ? undefined : new FistaWorkspace(on, cp, n4);
