@@ -105,7 +105,8 @@ if (mode === 'make') {
     // COAR_BENCH_DETAIL=1: the solver's own lines too (design, iterations, residuals), timed
     detail: process.env.COAR_BENCH_DETAIL ? (s) => process.stderr.write(`  ${new Date().toISOString().slice(11, 19)}   ${s}\n`) : undefined,
   });
-  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20, summary: r.summary }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20, summary: r.summary }));
 } else if (mode === 'run') {
   const c = Number(opt('c') ?? 22720);
   const memory = Number(opt('memory') ?? 4);
@@ -131,7 +132,7 @@ if (mode === 'make') {
         if (res.status === 0) residual64 = JSON.parse(res.stdout.trim().split('\n').pop()!).worst;
       }
       const row = {
-        method, lambda: lam, m, c, n, memoryGiB: memory, seconds: fit.seconds, peakRssGiB: fit.peakRssGiB,
+        method, lambda: lam, m, c, n, memoryGiB: memory, seconds: fit.seconds, cpuSeconds: fit.cpuSeconds, peakRssGiB: fit.peakRssGiB,
         peakDeviceGiB: (fit.summary.peakDeviceBytes as number) / 2 ** 30, solver: fit.summary.solver, iterations: fit.summary.iterations,
         converged: fit.summary.converged, chunks: fit.summary.chunks, chunkExamples: fit.summary.chunkExamples, residual64,
         ...recovery(store, out, c, n), makeSeconds, load: [load0, loadavg()[0]!],
