@@ -72,9 +72,11 @@ export function solverCosts(s: FitShape): Partial<Record<Solver, number>> {
   };
   const build = (a: number, b: number) => designs * (a * a / 2) * Math.ceil(b / 128) * 4 * WORK_COST.popcount;
   if (gramBytes(c) <= gramBudget()) costs.gram = build(c, m) + solves * steps * c * c * n * WORK_COST.dense;
-  // one lambda for every example: factor once (|C|^3 / 6), two triangular solves and one checking product per example
+  // one lambda for every example: factor once (|C|^3 / 6), two triangular solves per example, then CG on
+  // the stored Gram from that solution: its first and last residual and ~2 iterations past float32
+  // rounding, 4 Gram products per example (measured at the reference's size, BENCHMARKS.md)
   if (!lasso && !s.choosing && !(s.method === 'ols' && m <= c) && 3 * gramBytes(c) <= gramBudget()) {
-    costs.cholesky = build(c, m) / designs + (c ** 3 / 6 + 2 * c * c * n) * WORK_COST.hostFma + c * c * n * WORK_COST.dense;
+    costs.cholesky = build(c, m) / designs + (c ** 3 / 6 + 2 * c * c * n) * WORK_COST.hostFma + 4 * c * c * n * WORK_COST.dense;
   }
   // OLS in the dual needs Yc in the range of Z Z^T: only when m <= |C|
   if (!lasso && !(s.method === 'ols' && m > c) && (Math.ceil(m / 4) * 4) ** 2 * 4 <= gramBudget()) costs.dual = build(m, c * 1.05) + solves * steps * m * m * n * WORK_COST.dense;
