@@ -112,22 +112,26 @@ test('lasso slices assemble to the whole lasso fit exactly (FISTA freezes each c
   for (let j = 0; j < 64; j++) for (let e = 0; e < 14; e++) assert.is(ws[j * 14 + e], w[j * 22 + 3 + e]);
 });
 
-test('a fit killed by SIGKILL after some chunks resumes from them to the same bytes', async () => {
-  const straight = join(dir, 'straight');
-  await quietFit(straight, { examplesPerChunk: 4 });
-  const out = join(dir, 'killed');
-  const args = ['bin/coar.js', 'fit', store, '--out', out, '--quiet', '--examples-per-chunk', '4'];
-  const killedAfter = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+/** Run `coar ARGS` and SIGKILL it once `out` holds `chunks` solved chunks; the chunks it held then. */
+function killAfterChunks(args: string[], out: string, chunks: number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['bin/coar.js', ...args], { stdio: 'ignore' });
     let done = -1;
     const poll = setInterval(() => {
-      const chunks = join(out, '.fit-chunks');
-      const n = existsSync(chunks) ? readdirSync(chunks).filter((f) => /^fit-.*\.json$/.test(f)).length : 0;
-      if (n >= 2) { clearInterval(poll); done = n; child.kill('SIGKILL'); }
+      const folder = join(out, '.fit-chunks');
+      const n = existsSync(folder) ? readdirSync(folder).filter((f) => /^fit-.*\.json$/.test(f)).length : 0;
+      if (n >= chunks) { clearInterval(poll); done = n; child.kill('SIGKILL'); }
     }, 10);
     // resolved once the child is reaped (a zombie still holds its pid, and with it the lock)
     child.on('exit', () => { clearInterval(poll); resolve(done); });
   });
+}
+
+test('a fit killed by SIGKILL after some chunks resumes from them to the same bytes', async () => {
+  const straight = join(dir, 'straight');
+  await quietFit(straight, { examplesPerChunk: 4 });
+  const out = join(dir, 'killed');
+  const killedAfter = await killAfterChunks(['fit', store, '--out', out, '--quiet', '--examples-per-chunk', '4'], out, 2);
   assert.ok(killedAfter >= 2, 'killed mid-fit, after its second chunk');
   assert.not.ok(existsSync(join(out, 'attributions.npy')));
   const again = coar(['fit', store, '--out', out, '--quiet', '--examples-per-chunk', '4']);
@@ -135,6 +139,23 @@ test('a fit killed by SIGKILL after some chunks resumes from them to the same by
   const summary = JSON.parse(readFileSync(join(out, 'fit.json'), 'utf8'));
   assert.ok(summary.resumedChunks >= 2, `resumed ${summary.resumedChunks} chunks`);
   for (const f of ['attributions.npy', 'bias.npy', 'lambda.npy']) assert.ok(bytes(out, f).equals(bytes(straight, f)), `${f} identical`);
+});
+
+test('a Cholesky fit killed after some chunks resumes with the factor its first run kept, to the same bytes', async () => {
+  const flags = ['--solver', 'cholesky', '--lambda', '10', '--examples-per-chunk', '4'];
+  const straight = join(dir, 'cholesky-straight');
+  const first = coar(['fit', store, '--out', straight, ...flags]);
+  assert.is(first.code, 0, first.stderr);
+  assert.match(first.stderr, /Gram matrix \+ lambda I factored/);
+  const out = join(dir, 'cholesky-killed');
+  assert.ok(await killAfterChunks(['fit', store, '--out', out, '--quiet', ...flags], out, 2) >= 2, 'killed mid-fit, after its second chunk');
+  assert.ok(existsSync(join(out, '.fit-chunks', 'factor.f64')), 'the factor is kept beside the chunks');
+  const again = coar(['fit', store, '--out', out, ...flags]);
+  assert.is(again.code, 0, again.stderr);
+  assert.match(again.stderr, /the factor kept by the interrupted run read/);
+  assert.not.match(again.stderr, /factored/);
+  for (const f of ['attributions.npy', 'bias.npy']) assert.ok(bytes(out, f).equals(bytes(straight, f)), `${f} identical`);
+  assert.not.ok(existsSync(join(out, '.fit-chunks')), 'the chunk folder, factor included, is removed at the end');
 });
 
 test('one lambda for all examples: the Cholesky factorization of the Gram gives scikit-learn\'s ridge and numpy\'s OLS, and is the automatic choice for many examples', async () => {

@@ -120,6 +120,9 @@ export interface ChunkLedger {
   /** a chunk already fitted, or undefined */
   fit(c0: number, c1: number): ChunkRecord | undefined;
   saveFit(c0: number, c1: number, fit: ChunkFit): void;
+  /** the Cholesky factor [n x n] of this plan's Gram matrix, kept by an earlier run of the fit (a ledger on disk) */
+  factor?(n: number): Float64Array | undefined;
+  saveFactor?(factor: Float64Array, n: number): void;
 }
 
 export interface RegressionSummary {
@@ -326,17 +329,23 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         let factor: Float64Array | undefined;
         if (solver === 'cholesky') {
           const t0 = Date.now();
-          factor = await gramToHost(design);
-          const threads = factorThreads(cp);
-          // minutes at the reference's |C| (22,720): a line at every tenth of the work
-          let shown = 0;
-          const onStep = cp >= 4096 ? (f: number) => {
-            if (f >= 1 || f < shown + 0.1) return;
-            shown = Math.floor(f * 10) / 10;
-            progress?.(`factoring the Gram matrix (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}): ${Math.round(100 * f)}% of the work in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-          } : undefined;
-          await choleskyFactorThreads(factor, cp, lambda!, threads, onStep);
-          progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          // a resumed fit finds the factor its killed run kept (minutes to make again at the reference's |C|)
+          factor = ledger.factor?.(cp);
+          if (factor) progress?.(`Gram matrix + lambda I: the factor kept by the interrupted run read (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          else {
+            factor = await gramToHost(design);
+            const threads = factorThreads(cp);
+            // minutes at the reference's |C| (22,720): a line at every tenth of the work
+            let shown = 0;
+            const onStep = cp >= 4096 ? (f: number) => {
+              if (f >= 1 || f < shown + 0.1) return;
+              shown = Math.floor(f * 10) / 10;
+              progress?.(`factoring the Gram matrix (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}): ${Math.round(100 * f)}% of the work in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+            } : undefined;
+            await choleskyFactorThreads(factor, cp, lambda!, threads, onStep);
+            progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+            ledger.saveFactor?.(factor, cp);
+          }
         }
         const ws = ridge ? undefined : new FistaWorkspace(on, cp, n4);
         return {
