@@ -191,8 +191,11 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
   const detail = opts.detail;
   const cp = Math.ceil(C / 4) * 4;
   // the grid does not depend on the slice, so a slice's chunks are the whole fit's
-  const width = chunkExamples(memoryModel({ ...shape, solver, setBits }), opts.memoryBytes ?? defaultMemoryBytes(),
+  const widest = chunkExamples(memoryModel({ ...shape, solver, setBits }), opts.memoryBytes ?? defaultMemoryBytes(),
     Math.min(opts.examplesPerChunk ?? Infinity, 4 * Math.floor(ctx.maxBinding / (Math.max(cp, m) * 16))));
+  // chunks of (nearly) equal width: a narrow last chunk would cost a whole one, its padding columns
+  // run through every product (4 examples after 3 x 332 took 13 min of a 50 min lambda search)
+  const width = Math.ceil(targets.examples / Math.ceil(targets.examples / widest) / 4) * 4;
   const chunks = chunkGrid(a, b, width);
   const n4 = Math.ceil(Math.min(width, chunks.reduce((w, [c0, c1]) => Math.max(w, c1 - c0), 0)) / 4);
   const blocking = { ...defaultBlocking(ctx, n4), ...opts.blocking };
