@@ -326,7 +326,11 @@ test('SIGKILL at random points of a sweep, three times, then resumed: byte-ident
   const bin = join(import.meta.dirname ?? 'test', '..', 'bin', 'coar.js');
   const whole = join(dir, 'whole'), killed = join(dir, 'killed3');
   const args = (out: string) => sweepArgs(out, ['--masks', '1200', '--chunk', '8']);
+  const t0 = Date.now();
   assert.is(coar(args(whole)).code, 0);
+  // kill times from the uninterrupted sweep's own duration: three runs of at most a quarter of it each
+  // cannot finish it, on a fast machine or a loaded one
+  const wholeMs = Date.now() - t0;
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   // start, wait a random time, SIGKILL; the exit promise is made at spawn so a child that ends first is seen
@@ -340,7 +344,7 @@ test('SIGKILL at random points of a sweep, three times, then resumed: byte-ident
   const done = () => existsSync(join(killed, '_completed.npy')) ? (readNpy(join(killed, '_completed.npy')).data as Uint8Array).reduce((a, b) => a + b, 0) : 0;
   const seen: number[] = [];
   for (let k = 0; k < 3; k++) {
-    await killAfter(args(killed), 2000 + rand() * 2500);
+    await killAfter(args(killed), wholeMs * (0.15 + 0.1 * rand()));
     seen.push(done());
   }
   assert.ok(seen[2]! < 1200, `the kills landed mid-sweep (${seen.join(', ')} rows completed)`);
