@@ -149,7 +149,7 @@ test('a Cholesky fit killed after some chunks resumes with the factor its first 
   assert.match(first.stderr, /Gram matrix \+ lambda I factored/);
   const out = join(dir, 'cholesky-killed');
   assert.ok(await killAfterChunks(['fit', store, '--out', out, '--quiet', ...flags], out, 2) >= 2, 'killed mid-fit, after its second chunk');
-  assert.ok(existsSync(join(out, '.fit-chunks', 'factor.f64')), 'the factor is kept beside the chunks');
+  assert.ok(existsSync(join(out, '.fit-chunks', 'factor.npy')), 'the factor is kept beside the chunks');
   const again = coar(['fit', store, '--out', out, ...flags]);
   assert.is(again.code, 0, again.stderr);
   assert.match(again.stderr, /the factor kept by the interrupted run read/);

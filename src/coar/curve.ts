@@ -17,7 +17,7 @@ import { UserError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { NpyFile, readNpy, writeNpy } from '../io/npy.js';
-import { ESTIMATOR_TABLE, fitEstimator, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
+import { ESTIMATOR_TABLE, fitEstimator, regressionDetails, type EstimatorName, type EstimatorOptions } from './estimators/index.js';
 import { DiskLedger } from './fit/chunks.js';
 import { chunkGrid } from './fit/regression.js';
 import { checkFinite, fileTargets, inMemoryTargets } from './fit/targets.js';
@@ -92,13 +92,7 @@ export function summarize(pearson: number[], spearman: number[]): Summary {
   return { pearsonMean: p.mean, pearsonSd: p.sd, pearsonQ25: quantile(p.sorted, 0.25), pearsonQ75: quantile(p.sorted, 0.75), spearmanMean: s.mean, spearmanSd: s.sd };
 }
 
-export function fingerprint(attributions: Float32Array, bias: Float32Array): string {
-  return createHash('sha256')
-    .update(new Uint8Array(attributions.buffer, attributions.byteOffset, attributions.byteLength))
-    .update(new Uint8Array(bias.buffer, bias.byteOffset, bias.byteLength)).digest('hex');
-}
-
-/** The fingerprint of float32 .npy files of attributions and bias, read in blocks: that of their arrays. */
+/** sha256 of the attributions' and bias's float32 bytes, read from their .npy files in blocks: equal fits, equal fingerprints. */
 function fileFingerprint(files: string[], blockBytes: number): string {
   const h = createHash('sha256');
   for (const path of files) {
@@ -139,13 +133,8 @@ export async function curvePoint(ctx: GpuContext, data: CurveData, dir: string, 
     const r = await ESTIMATOR_TABLE[estimator].fit(ctx, packed, fileTargets(data.train.margins, rows, block), [0, n], ledger, { ...opts, regression });
     const chunks = chunkGrid(0, n, r.chunkExamples as number);
     ledger.assemble(work, chunks, block, files);
-    const lambda = ledger.lambdas(chunks);
-    ledger.remove();
+    details = regressionDetails(r, ledger.lambdas(chunks));
     rmSync(work, { recursive: true, force: true });
-    details = {
-      solver: r.solver, iterations: r.iterations, converged: r.converged, chunks: r.chunks, chunkExamples: r.chunkExamples,
-      ...(lambda ? { lambdaMedian: [...lambda].sort((x, y) => x - y)[Math.floor(n / 2)] } : {}),
-    };
     bias = readNpy(files.bias).data as Float32Array;
   } else {
     // extracted and shared learn from all examples at once (one network over every example; one

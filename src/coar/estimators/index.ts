@@ -70,6 +70,14 @@ export const ESTIMATOR_TABLE: Record<EstimatorName, Estimator> = {
   shared: whole((ctx, masks, margins, n, o) => fitShared(ctx, masks, margins, n, o.shared)),
 };
 
+/** What a curve point records of an ols / ridge / lasso fit: its solver and, when chosen, the median lambda. */
+export function regressionDetails(details: Record<string, unknown>, lambda: Float32Array | undefined): Record<string, unknown> {
+  return {
+    solver: details.solver, iterations: details.iterations, converged: details.converged, chunks: details.chunks, chunkExamples: details.chunkExamples,
+    ...(lambda ? { lambdaMedian: [...lambda].sort((x, y) => x - y)[Math.floor(lambda.length / 2)] } : {}),
+  };
+}
+
 /**
  * Any estimator on masks and margins [m x n], held in memory or read a chunk of examples at a
  * time (coar curve streams them from the store for ols / ridge / lasso; tests). The attributions
@@ -84,7 +92,6 @@ export async function fitEstimator(ctx: GpuContext, name: EstimatorName, masks: 
   const lambda = sink.lambda();
   return {
     attributions: sink.attributions, bias: sink.bias,
-    details: name === 'extracted' || name === 'shared' ? details
-      : { solver: details.solver, iterations: details.iterations, converged: details.converged, chunks: details.chunks, chunkExamples: details.chunkExamples, ...(lambda ? { lambdaMedian: [...lambda].sort((x, y) => x - y)[Math.floor(n / 2)] } : {}) },
+    details: name === 'extracted' || name === 'shared' ? details : regressionDetails(details, lambda),
   };
 }

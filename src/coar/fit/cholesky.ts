@@ -130,6 +130,33 @@ export type StepProgress = (fraction: number) => void;
 /** Work of the factorization left after k1 columns is that of order n - k1: cubic. */
 const workDone = (n: number, k1: number) => 1 - ((n - k1) / n) ** 3;
 
+/**
+ * The factor L L^T = G + lambda I of a design's stored Gram matrix, on the host: the one `kept`
+ * holds (a fit resumed after a kill), or made on `factorThreads` threads, with a progress line at
+ * every tenth of the work when that takes minutes (the reference's |C| = 22,720), then kept.
+ */
+export async function factorGram(design: Design, lambda: number, kept: { factor?(n: number): Float64Array | undefined; saveFactor?(f: Float64Array, n: number): void },
+  progress?: (message: string) => void): Promise<Float64Array> {
+  const cp = design.cp;
+  const t0 = Date.now();
+  const seconds = () => ((Date.now() - t0) / 1000).toFixed(1);
+  const old = kept.factor?.(cp);
+  if (old) { progress?.(`Gram matrix + lambda I: the factor kept by the interrupted run read (${cp} x ${cp}, ${seconds()} s)`); return old; }
+  const factor = await gramToHost(design);
+  const threads = factorThreads(cp);
+  const on = `${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}`;
+  let shown = 0;
+  const onStep = cp >= 4096 ? (f: number) => {
+    if (f >= 1 || f < shown + 0.1) return;
+    shown = Math.floor(f * 10) / 10;
+    progress?.(`factoring the Gram matrix (${on}): ${Math.round(100 * f)}% of the work in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } : undefined;
+  await choleskyFactorThreads(factor, cp, lambda, threads, onStep);
+  progress?.(`Gram matrix + lambda I factored (${on}, ${seconds()} s)`);
+  kept.saveFactor?.(factor, cp);
+  return factor;
+}
+
 /** Threads for a factorization of order n: one below 1,024 (starting workers costs more), else the machine's cores, at most 8. */
 export function factorThreads(n: number): number { return n < 1024 ? 1 : Math.max(1, Math.min(8, availableParallelism())); }
 

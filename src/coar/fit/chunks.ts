@@ -2,12 +2,12 @@
  * Solved chunks of examples on disk, so that a fit killed at any point resumes at the first
  * chunk it had not written. Each chunk is written atomically (io/atomic.ts): `fit-c0-c1.npy`
  * holds [|C| + 1, c1 - c0] float32 (attributions, then the bias row) and `fit-c0-c1.json` its
- * solver record, written after it; `lambda-c0-c1.npy` the lambdas chosen; `factor.f64` the
- * Cholesky factor of a fit with one lambda (float64, row-major), when the disk has room for it. `plan.json` names
+ * solver record, written after it; `lambda-c0-c1.npy` the lambdas chosen; `factor.npy` the
+ * Cholesky factor of a fit with one lambda (float64), when the disk has room for it. `plan.json` names
  * the inputs and settings the chunks belong to; chunks of another plan are dropped.
  * The outputs are assembled from the chunks by rows, never all in memory at once.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { npyHeaderBytes, NpyFile, readNpy } from '../../io/npy.js';
@@ -57,19 +57,15 @@ export class DiskLedger implements ChunkLedger {
   }
 
   factor(n: number): Float64Array | undefined {
-    const p = join(this.dir, 'factor.f64');
-    if (!existsSync(p) || statSync(p).size !== n * n * 8) return undefined;
-    const out = new Float64Array(n * n);
-    const bytes = new Uint8Array(out.buffer);
-    const fd = openSync(p, 'r');
+    const p = join(this.dir, 'factor.npy');
+    if (!existsSync(p)) return undefined;
+    const f = NpyFile.open(p);
     try {
-      for (let done = 0; done < bytes.length;) {
-        const got = readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), done);
-        if (got <= 0) return undefined;
-        done += got;
-      }
-    } finally { closeSync(fd); }
-    return out;
+      if (f.header.dtype !== 'f8' || f.header.shape.join() !== `${n},${n}`) return undefined;
+      const out = new Float64Array(n * n);
+      f.readRowBytes(0, n, new Uint8Array(out.buffer));
+      return out;
+    } finally { f.close(); }
   }
 
   /** Kept only where the disk has room to spare for it (1 GB beyond it): it saves time, it is not needed. */
@@ -78,7 +74,7 @@ export class DiskLedger implements ChunkLedger {
     try { const s = statfsSync(this.dir); if (s.bavail * s.bsize < size + 2 ** 30) return; } catch { return; }
     const bytes = new Uint8Array(factor.buffer, factor.byteOffset, size);
     function* pieces() { for (let at = 0; at < size; at += 256 << 20) yield bytes.subarray(at, Math.min(size, at + (256 << 20))); }
-    writeFileAtomic(join(this.dir, 'factor.f64'), pieces());
+    writeFileAtomic(join(this.dir, 'factor.npy'), [npyHeaderBytes('f8', [n, n]), ...pieces()]);
   }
 
   /** Chunks' lambdas, in example order, or undefined when none were chosen. */

@@ -17,7 +17,7 @@ import { UserError } from '../../errors.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { packMaskArray, type PackedMasks } from '../fit_masks.js';
 import { readF32, run, Arena } from './arena.js';
-import { choleskyFactorThreads, choleskySolve, factorThreads, gramToHost } from './cholesky.js';
+import { choleskySolve, factorGram } from './cholesky.js';
 import { chooseSolver, chunkExamples, defaultMemoryBytes, memoryModel, type FitMethod } from './cost.js';
 import { Design, type Solver } from './design.js';
 import { fista, FistaWorkspace } from './fista.js';
@@ -329,27 +329,7 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
         await design.ready(detail);
         const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
         const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
-        let factor: Float64Array | undefined;
-        if (solver === 'cholesky') {
-          const t0 = Date.now();
-          // a resumed fit finds the factor its killed run kept (minutes to make again at the reference's |C|)
-          factor = ledger.factor?.(cp);
-          if (factor) progress?.(`Gram matrix + lambda I: the factor kept by the interrupted run read (${cp} x ${cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-          else {
-            factor = await gramToHost(design);
-            const threads = factorThreads(cp);
-            // minutes at the reference's |C| (22,720): a line at every tenth of the work
-            let shown = 0;
-            const onStep = cp >= 4096 ? (f: number) => {
-              if (f >= 1 || f < shown + 0.1) return;
-              shown = Math.floor(f * 10) / 10;
-              progress?.(`factoring the Gram matrix (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}): ${Math.round(100 * f)}% of the work in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-            } : undefined;
-            await choleskyFactorThreads(factor, cp, lambda!, threads, onStep);
-            progress?.(`Gram matrix + lambda I factored (${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-            ledger.saveFactor?.(factor, cp);
-          }
-        }
+        const factor = solver === 'cholesky' ? await factorGram(design, lambda!, ledger, progress) : undefined;
         const ws = ridge ? undefined : new FistaWorkspace(on, cp, n4);
         return {
           design, lipschitz, ridge, factor, ws,
