@@ -59,13 +59,15 @@ export class DiskLedger implements ChunkLedger {
   factor(n: number): Float64Array | undefined {
     const p = join(this.dir, 'factor.npy');
     if (!existsSync(p)) return undefined;
-    const f = NpyFile.open(p);
+    // a damaged or foreign file is not an error: the factor is made again
+    let f: NpyFile;
+    try { f = NpyFile.open(p); } catch { return undefined; }
     try {
       if (f.header.dtype !== 'f8' || f.header.shape.join() !== `${n},${n}`) return undefined;
       const out = new Float64Array(n * n);
       f.readRowBytes(0, n, new Uint8Array(out.buffer));
       return out;
-    } finally { f.close(); }
+    } catch { return undefined; } finally { f.close(); }
   }
 
   /** Kept only where the disk has room to spare for it (1 GB beyond it): it saves time, it is not needed. */
