@@ -149,16 +149,20 @@ test('Redis restarted mid-fit (no persistence: its jobs lost): the coordinator a
   try {
     const c = coordinator(out, redis.url);
     await c.waitFor(/waiting for coar worker/);
-    const w = worker(redis.url, 'W', 15);
+    // one job, then W leaves: the first slice is kept at the coordinator and the others wait
+    // on the queue with no worker when Redis goes (a worker still fitting could finish first)
+    const w = worker(redis.url, 'W', 15, ['--max-jobs', '1']);
     await c.waitFor(/examples \d+-\d+ from W/);
-    // the first slice is kept at the coordinator, the second is still being fitted
+    await w.exit;
     await redis.restart();
     const [, lost] = await c.waitFor(/Redis had lost (\d+) job/);
-    assert.is(Number(lost), JOBS - 1, 'only the slice not yet kept is added again');
+    assert.is(Number(lost), JOBS - 1, 'only the slices not yet kept are added again');
+    const v = worker(redis.url, 'V', 15);
     assert.is(await c.exit, 0, c.log());
     assertSameFit(out);
-    assert.is(c.log().match(/examples \d+-\d+ from W/g)!.length, JOBS, 'every slice kept once');
-    await kill(w, 'SIGTERM');
+    assert.is(c.log().match(/examples \d+-\d+ from [WV]\b/g)!.length, JOBS, 'every slice kept once');
+    assert.is(c.log().match(/examples \d+-\d+ from W\b/g)!.length, 1, 'W fitted one slice');
+    await kill(v, 'SIGTERM');
   } finally { await redis.stop(); }
 });
 
