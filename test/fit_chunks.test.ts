@@ -4,16 +4,18 @@
  * exactly; a fit killed by SIGKILL resumes from its chunks to the same bytes; and the chunked
  * fit of a store is still scikit-learn's ridge (test/reference/fit_sklearn.py, live).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fitAttributions, fitStore, type FitStoreOptions } from '../src/coar/fit.js';
 import { GpuContext } from '../src/gpu/context.js';
+import { DiskLedger } from '../src/coar/fit/chunks.js';
 import { readNpy, toFloat32 } from '../src/io/npy.js';
 import { coar } from './support/cli.js';
-import { runReference } from './support/python.js';
+import { npyRelDiff } from './support/npy_compare.js';
+import { PYTHON, runReference } from './support/python.js';
 import { tempDir } from './support/tmp.js';
 
 const dir = tempDir('coar-fit-chunks-');
@@ -98,6 +100,32 @@ test('the chunked fit of a store (lambda chosen per example) is scikit-learn\'s 
     assert.equal(Array.from(toFloat32(readNpy(join(out, 'bias.npy')))), Array.from(bias.subarray(a, b)));
     assert.equal(Array.from(toFloat32(readNpy(join(out, 'lambda.npy')))), Array.from(lambda.subarray(a, b)));
   }
+});
+
+test('chunks are assembled block by block into numpy\'s concatenation of the chunk files, when the output spans many blocks', () => {
+  // 90 MB of attributions at |C| = 22,720, n = 1,000 spanned three 32 MiB blocks, and each was
+  // written with the last one's contents; here blocks of 5 component rows, the last one partial
+  const C = 23, out = join(dir, 'assembled'), ref = join(dir, 'assembled-numpy');
+  const chunks: [number, number][] = [[0, 7], [7, 14], [14, 17]];
+  const ledger = new DiskLedger(out, C, { test: 'assemble' });
+  ledger.begin({});
+  for (const [c0, c1] of chunks) {
+    const w = c1 - c0;
+    ledger.saveFit(c0, c1, { attributions: Float32Array.from({ length: C * w }, (_, i) => Math.sin(1 + c0 * 1000 + i)), bias: Float32Array.from({ length: w }, (_, e) => c0 + e), iterations: 1, converged: true });
+  }
+  const n = 17;
+  ledger.assemble(out, chunks, 5 * n * 4);
+  mkdirSync(ref, { recursive: true });
+  execFileSync(PYTHON, ['-c', `
+import sys, numpy as np
+d, ref = sys.argv[1], sys.argv[2]
+parts = [np.load(f"{d}/fit-{a}-{b}.npy", allow_pickle=False) for a, b in [(0, 7), (7, 14), (14, 17)]]
+whole = np.concatenate(parts, axis=1)
+np.save(f"{ref}/attributions.npy", whole[:-1]); np.save(f"{ref}/bias.npy", whole[-1])
+`, ledger.dir, ref]);
+  const d = npyRelDiff(out, ref, ['attributions.npy', 'bias.npy']);
+  for (const f of ['attributions.npy', 'bias.npy']) assert.ok(d[f]!.same && d[f]!.rel === 0, `${f}: ${JSON.stringify(d[f])}`);
+  assert.equal(d['attributions.npy']!.shape, [C, n]);
 });
 
 test('lasso slices assemble to the whole lasso fit exactly (FISTA freezes each converged column)', async () => {

@@ -117,8 +117,11 @@ export class DiskLedger implements ChunkLedger {
           yield bytesOf(block.subarray(0, (e - j) * n));
         }
       }
-      writeFileAtomic(paths.attributions, [npyHeaderBytes('f4', [C, n]), ...rows(0, C)]);
-      writeFileAtomic(paths.bias, [npyHeaderBytes('f4', [n]), ...rows(C, C + 1)]);
+      // handed over lazily: each block is written before the next one overwrites it (spread
+      // into an array, every block would be the last one's contents)
+      function* file(header: Uint8Array, r0: number, r1: number) { yield header; yield* rows(r0, r1); }
+      writeFileAtomic(paths.attributions, file(npyHeaderBytes('f4', [C, n]), 0, C));
+      writeFileAtomic(paths.bias, file(npyHeaderBytes('f4', [n]), C, C + 1));
     } finally {
       for (const f of files) f.close();
     }
