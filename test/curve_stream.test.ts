@@ -64,6 +64,20 @@ test('the chunked OLS points equal numpy\'s least squares on the first m rows', 
   }
 });
 
+test('a point whose attributions span several row blocks (16 x 4,096, 64 KiB blocks) equals numpy\'s least squares', () => {
+  // the assembly once wrote every block with the last one's rows: outputs beyond one block were wrong
+  const n = 4096, t = make('blocks-train', 64, n, 7), h = make('blocks-heldout', 16, n, 8), out = join(dir, 'blocks');
+  const r = curve(t, h, out, 'ols', ['--memory', String(0.9 / 1024)], { maxMasks: 64 });
+  assert.is(r.code, 0, r.stderr);
+  const p = points(out)[0]!;
+  assert.ok((p.details.chunks as number) >= 2, `${p.details.chunks} chunks`);
+  const ref = JSON.parse(runReference('curve_reference.py', ['ols', t, '64', String(n)])) as { attributions: number[][] };
+  const got = attributions(out, p);
+  let d = 0, s = 0;
+  for (let j = 0; j < C; j++) for (let e = 0; e < n; e++) { d = Math.max(d, Math.abs(got[j * n + e]! - ref.attributions[j]![e]!)); s = Math.max(s, Math.abs(ref.attributions[j]![e]!)); }
+  assert.ok(d / s < 1e-3, `largest difference ${d} of ${s}`);
+});
+
 test('memory stays bounded: a point of 2,048 masks x 20,000 examples (164 MB of margins) is fitted and scored under --memory 0.05', () => {
   const bigTrain = join(dir, 'big-train'), bigHeld = join(dir, 'big-heldout');
   runReference('curve_reference.py', ['make', bigTrain, '--m', '2048', '--c', String(C), '--n', '20000', '--seed', '3']);
