@@ -169,7 +169,7 @@ test('a fit killed by SIGKILL after some chunks resumes from them to the same by
   for (const f of ['attributions.npy', 'bias.npy', 'lambda.npy']) assert.ok(bytes(out, f).equals(bytes(straight, f)), `${f} identical`);
 });
 
-test('a Cholesky fit killed after some chunks resumes with the factor its first run kept, to the same bytes', async () => {
+test('a Cholesky fit killed after some chunks resumes with the Gram matrix and factor its first run kept, to the same bytes', async () => {
   const flags = ['--solver', 'cholesky', '--lambda', '10', '--examples-per-chunk', '4'];
   const straight = join(dir, 'cholesky-straight');
   const first = coar(['fit', store, '--out', straight, ...flags]);
@@ -178,8 +178,13 @@ test('a Cholesky fit killed after some chunks resumes with the factor its first 
   const out = join(dir, 'cholesky-killed');
   assert.ok(await killAfterChunks(['fit', store, '--out', out, '--quiet', ...flags], out, 2) >= 2, 'killed mid-fit, after its second chunk');
   assert.ok(existsSync(join(out, '.fit-chunks', 'factor.npy')), 'the factor is kept beside the chunks');
-  const again = coar(['fit', store, '--out', out, ...flags]);
+  // the Gram matrix as kept is numpy's Z^T Z of the standardized masks (float32)
+  const gram = reference('gram', store, join(out, '.fit-chunks', 'gram.npy'));
+  assert.ok(gram.relative < 1e-6, JSON.stringify(gram));
+  const again = coar(['fit', store, '--out', out, ...flags, '--verbose']);
   assert.is(again.code, 0, again.stderr);
+  assert.match(again.stderr, /Gram matrix: the one kept by the interrupted run read/);
+  assert.not.match(again.stderr, /Gram matrix built/);
   assert.match(again.stderr, /the factor kept by the interrupted run read/);
   assert.not.match(again.stderr, /factored/);
   for (const f of ['attributions.npy', 'bias.npy']) assert.ok(bytes(out, f).equals(bytes(straight, f)), `${f} identical`);

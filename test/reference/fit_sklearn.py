@@ -8,6 +8,7 @@
   ols STORE OUT                 numpy least squares with an intercept -> relative errors
   lasso STORE OUT LAMBDA        sklearn Lasso at the same lambda -> both objectives
   select STORE OUT METHOD       the chosen lambdas against validation MSE of sklearn fits
+  gram STORE GRAM.npy           a kept Gram matrix against Z^T Z of the StandardScaler'd masks -> relative error
   time STORE ridge,ols,lasso L LL  seconds taken by scikit-learn / numpy (ridge at L, lasso at LL)
   cholesky DIR N W LAMBDA SEED  numpy writes a Gram-like SPD matrix A [N x N] (one all-zero
                                 row and column: a constant component), B [N x W], and numpy's
@@ -195,6 +196,15 @@ def main():
         for name, v in (('a', a), ('b', b), ('l', l), ('x', x)):
             np.save(os.path.join(out, f'{name}.npy'), v)
         print(json.dumps({'zero': zero}))
+    elif cmd == 'gram':
+        # a kept Gram matrix [Cp x Cp] float32 against Z^T Z of the StandardScaler'd masks (padding rows 0)
+        x, _ = load(args[0])
+        g = np.load(args[1], allow_pickle=False).astype(np.float64)
+        z = StandardScaler().fit_transform(x)
+        ref = np.zeros_like(g)
+        c = x.shape[1]
+        ref[:c, :c] = z.T @ z
+        print(json.dumps({'shape': list(g.shape), 'dtype': str(np.load(args[1], allow_pickle=False).dtype), 'relative': rel(g, ref) if g.shape == ref.shape else None}))
     elif cmd == 'time':
         print(json.dumps(timing(args[0], args[1].split(','), float(args[2]), float(args[3]))))
     else:

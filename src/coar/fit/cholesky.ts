@@ -135,7 +135,8 @@ const workDone = (n: number, k1: number) => 1 - ((n - k1) / n) ** 3;
  * holds (a fit resumed after a kill), or made on `factorThreads` threads, with a progress line at
  * every tenth of the work when that takes minutes (the reference's |C| = 22,720), then kept.
  */
-export async function factorGram(design: Design, lambda: number, kept: { factor?(n: number): Float64Array | undefined; saveFactor?(f: Float64Array, n: number): void },
+export async function factorGram(design: Design, lambda: number,
+  kept: { factor?(n: number): Float64Array | undefined; saveFactor?(f: Float64Array, n: number): void; saveGram?(g: Float64Array, n: number): void },
   progress?: (message: string) => void): Promise<Float64Array> {
   const cp = design.cp;
   const t0 = Date.now();
@@ -143,6 +144,8 @@ export async function factorGram(design: Design, lambda: number, kept: { factor?
   const old = kept.factor?.(cp);
   if (old) { progress?.(`Gram matrix + lambda I: the factor kept by the interrupted run read (${cp} x ${cp}, ${seconds()} s)`); return old; }
   const factor = await gramToHost(design);
+  // kept before it is factored in place: a resumed run then neither builds nor factors it
+  kept.saveGram?.(factor, cp);
   const threads = factorThreads(cp);
   const on = `${cp} x ${cp}, ${threads} thread${threads > 1 ? 's' : ''}`;
   let shown = 0;

@@ -2,8 +2,9 @@
  * Solved chunks of examples on disk, so that a fit killed at any point resumes at the first
  * chunk it had not written. Each chunk is written atomically (io/atomic.ts): `fit-c0-c1.npy`
  * holds [|C| + 1, c1 - c0] float32 (attributions, then the bias row) and `fit-c0-c1.json` its
- * solver record, written after it; `lambda-c0-c1.npy` the lambdas chosen; `factor.npy` the
- * Cholesky factor of a fit with one lambda (float64), when the disk has room for it. `plan.json` names
+ * solver record, written after it; `lambda-c0-c1.npy` the lambdas chosen; `gram.npy` (float32)
+ * and `factor.npy` (float64) the Gram matrix and its Cholesky factor of a fit with one lambda,
+ * when the disk has room for them. `plan.json` names
  * the inputs and settings the chunks belong to; chunks of another plan are dropped.
  * The outputs are assembled from the chunks by rows, never all in memory at once.
  */
@@ -11,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync } fro
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { npyHeaderBytes, NpyFile, readNpy } from '../../io/npy.js';
+import type { KeptGram } from './design.js';
 import type { ChunkFit, ChunkLedger, ChunkRecord } from './regression.js';
 
 export const CHUNKS_DIR = '.fit-chunks';
@@ -68,6 +70,43 @@ export class DiskLedger implements ChunkLedger {
       f.readRowBytes(0, n, new Uint8Array(out.buffer));
       return out;
     } catch { return undefined; } finally { f.close(); }
+  }
+
+  gram(n: number): KeptGram | undefined {
+    const p = join(this.dir, 'gram.npy');
+    if (!existsSync(p)) return undefined;
+    // a damaged or foreign file is not an error: the Gram matrix is built again
+    try {
+      const f = NpyFile.open(p);
+      const fits = f.header.dtype === 'f4' && f.header.shape.join() === `${n},${n}`;
+      f.close();
+      if (!fits) return undefined;
+    } catch { return undefined; }
+    return (row0, rows) => {
+      const f = NpyFile.open(p);
+      try {
+        const out = new Float32Array(rows * n);
+        f.readRowBytes(row0, row0 + rows, new Uint8Array(out.buffer));
+        return out;
+      } finally { f.close(); }
+    };
+  }
+
+  /**
+   * The Gram matrix in float32 (its values, held here in float64), kept where the disk has room
+   * for it and the factor after it (1 GB beyond both): the factor saves more time, so it keeps its room.
+   */
+  saveGram(gram: Float64Array, n: number): void {
+    const size = n * n * 4;
+    try { const s = statfsSync(this.dir); if (s.bavail * s.bsize < size + n * n * 8 + 2 ** 30) return; } catch { return; }
+    const rowsPer = Math.max(1, Math.floor((64 << 20) / (n * 4)));
+    function* pieces() {
+      for (let r = 0; r < n; r += rowsPer) {
+        const part = Float32Array.from(gram.subarray(r * n, Math.min(n, r + rowsPer) * n));
+        yield new Uint8Array(part.buffer);
+      }
+    }
+    writeFileAtomic(join(this.dir, 'gram.npy'), (function* () { yield npyHeaderBytes('f4', [n, n]); yield* pieces(); })());
   }
 
   /** Kept only where the disk has room to spare for it (1 GB beyond it): it saves time, it is not needed. */

@@ -25,6 +25,9 @@ export type Solver = 'gram' | 'dual' | 'matrix-free' | 'cholesky';
 /** Bytes the stored Gram matrix would take for `components` columns. */
 export const gramBytes = (components: number) => (Math.ceil(components / 4) * 4) ** 2 * 4;
 
+/** Rows [row0, row0 + rows) of a stored Gram matrix [Cp x Cp] float32, kept on disk by an earlier run of the same fit. */
+export type KeptGram = (row0: number, rows: number) => Float32Array;
+
 /** A linear operator P -> (Z^T Z + diag(lambda)) P on [Cp x n4] matrices. */
 export interface Operator {
   prepare(x: GPUBuffer, lambda: GPUBuffer, out: GPUBuffer): Dispatch[];
@@ -62,11 +65,11 @@ export class Design {
   async ready(progress?: Progress): Promise<void> {
     const t0 = Date.now();
     await this.arena.ctx.device.queue.onSubmittedWorkDone();
-    if (this.gram.length) progress?.(`Gram matrix built (${((Date.now() - t0) / 1000).toFixed(1)} s after the last block was queued)`);
+    if (this.built) progress?.(`Gram matrix built (${((Date.now() - t0) / 1000).toFixed(1)} s after the last block was queued)`);
   }
 
   constructor(readonly arena: Arena, readonly masks: PackedMasks, readonly start: number, readonly end: number, readonly solver: Solver,
-    blocking: Blocking, progress?: Progress, readonly space: 'primal' | 'dual' = solver === 'dual' ? 'dual' : 'primal') {
+    blocking: Blocking, progress?: Progress, readonly space: 'primal' | 'dual' = solver === 'dual' ? 'dual' : 'primal', keptGram?: KeptGram) {
     const ctx = arena.ctx;
     this.m = end - start;
     this.components = masks.components;
@@ -91,6 +94,15 @@ export class Design {
     progress?.(`${comp.entries} set bits in ${this.m} rows (${(100 * comp.entries / (this.m * this.components)).toFixed(1)}%)`);
     if (solver === 'matrix-free') {
       this.byRow = maskRowLists(arena, masks, start, end, blocking, 'fit lists by mask');
+    } else if (solver === 'gram' && keptGram) {
+      // the Gram matrix an interrupted run of this fit kept: read by blocks of one binding, not built again
+      const t0 = Date.now();
+      const per = blockRows(ctx.maxBinding, this.cp * 4, 32);
+      for (let r = 0; r < this.cp; r += per) {
+        const rows = Math.min(per, this.cp - r);
+        this.gram.push({ buffer: arena.upload(keptGram(r, rows), 'fit gram (kept)'), row0: r, rows });
+      }
+      progress?.(`Gram matrix: the one kept by the interrupted run read (${this.cp} x ${this.cp}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     } else if (solver === 'gram') {
       const t = transposeMasks(masks, start, end);
       const per = Math.min(blockRows(ctx.maxBinding, t.wordsPerRow * 4, 32), blockRows(ctx.maxBinding, this.cp * 4, 32));
@@ -110,9 +122,13 @@ export class Design {
     }
   }
 
+  /** a stored matrix built here (not read from a kept file) */
+  private built = false;
+
   /** Blocks on and above the diagonal, each also written mirrored below it. */
   private buildGram(bits: BitBlock[], cols: number, block: (bi: BitBlock, bj: BitBlock, q: GPUBuffer, qMirror?: GPUBuffer) => Dispatch, progress?: Progress): void {
     const ctx = this.arena.ctx;
+    this.built = true;
     for (const b of bits) this.gram.push({ buffer: this.arena.create(b.rows * cols * 4, 'fit gram'), row0: b.row0, rows: b.rows });
     const started = Date.now();
     for (let i = 0; i < bits.length; i++) {

@@ -19,7 +19,7 @@ import { packMaskArray, type PackedMasks } from '../fit_masks.js';
 import { readF32, run, Arena } from './arena.js';
 import { choleskySolve, factorGram } from './cholesky.js';
 import { chooseSolver, chunkExamples, defaultMemoryBytes, memoryModel, type FitMethod } from './cost.js';
-import { Design, type Solver } from './design.js';
+import { Design, type KeptGram, type Solver } from './design.js';
 import { fista, FistaWorkspace } from './fista.js';
 import { defaultBlocking, maskRowLists, type Blocking } from './lists.js';
 import { largestEigenvalue } from './power.js';
@@ -123,6 +123,10 @@ export interface ChunkLedger {
   /** the Cholesky factor [n x n] of this plan's Gram matrix, kept by an earlier run of the fit (a ledger on disk) */
   factor?(n: number): Float64Array | undefined;
   saveFactor?(factor: Float64Array, n: number): void;
+  /** the stored Gram matrix [n x n] float32 an earlier run of this plan kept (a ledger on disk), read by rows */
+  gram?(n: number): KeptGram | undefined;
+  /** keep the Gram matrix (here in float64 on the host, its float32 values exactly) for a resumed run */
+  saveGram?(gram: Float64Array, n: number): void;
 }
 
 export interface RegressionSummary {
@@ -325,7 +329,9 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
       // the design, its operator, factor and buffers of the fit on all rows: built here, or
       // kept from an earlier slice of the same fit (a fit with a given lambda has no other phase)
       const build = async (on: Arena) => {
-        const design = new Design(on, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, detail, space(m));
+        // a resumed Cholesky fit reads the Gram matrix its first run kept instead of building it again
+        const kept = solver === 'cholesky' ? ledger.gram?.(Math.ceil(C / 4) * 4) : undefined;
+        const design = new Design(on, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, kept ? progress : detail, space(m), kept);
         await design.ready(detail);
         const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
         const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
