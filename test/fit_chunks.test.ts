@@ -204,8 +204,6 @@ test('one lambda for all examples: the Cholesky factorization of the Gram gives 
   const { chooseSolver } = await import('../src/coar/fit/cost.js');
   const shape = { rows: 100_000, components: 22_720, density: 0.05, method: 'ridge' as const, choosing: false, tol: 1e-6 };
   assert.is(chooseSolver({ ...shape, examples: 50_000 }), 'cholesky', 'ResNet-50 scale, 50,000 examples, one lambda');
-  // measured there: the factor and the Gram build (~1,350 s) outweigh CG's ~0.6 s more per example below ~2,000
-  assert.is(chooseSolver({ ...shape, examples: 1000 }), 'matrix-free', 'ResNet-50 scale, 1,000 examples, one lambda');
   assert.is(chooseSolver({ ...shape, examples: 100 }), 'matrix-free', '100 examples');
   assert.is(chooseSolver({ ...shape, examples: 50_000, choosing: true }), 'matrix-free', 'a lambda per example');
 });

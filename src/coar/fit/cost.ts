@@ -20,35 +20,20 @@ export function gramBudget(): number { return Math.min(0.35 * totalmem(), 16 * 2
 export function defaultMemoryBytes(): number { return 0.5 * totalmem(); }
 
 /**
+ * One float64 multiply-add of the host's Cholesky factorization and solve (cholesky.ts, one
+ * core, 4 x 4 register blocks), in sparse units: 0.35 ns (factor) and 0.44 ns (solve) per
+ * multiply-add measured at 4,000-8,000 on a quiet machine, against ~1.7 CPU-ns per sparse unit on
+ * lavapipe (BENCHMARKS.md, "Fit in chunks"). A discrete GPU makes sparse units far cheaper:
+ * this ratio belongs in the adapter's profile.
+ */
+const HOST_FMA = 0.25;
+
+/**
  * Relative cost of one unit of work on lavapipe, per: gathered add of a sparse product (one
- * example, one set bit, in a chunk of a few hundred examples: 0.39 ns on 2 cores), multiply-add
- * of a stored-Gram product, 32-bit AND + popcount of a Gram build, float64 multiply-add of the
- * host's Cholesky factorization and solves (one thread, 4 x 4 register blocks; the threaded
- * factorization's gain is not measured, so Cholesky is costed as if on one core). Measured at
- * the reference's m = 100,000 x |C| = 22,720 (BENCHMARKS.md, "The reference's size, run"):
- * products 1.6 s + 0.089 s per example per CG iteration, the Gram build 282 s, the factor
- * 1,070 s (under load 2.4-4.8), the solves and checking products 1.1 s per example. The earlier
- * constants (1.7 CPU-ns per sparse unit from `bench/fit.ts products` at narrow chunks, where a
- * pass's fixed part dominates; 0.35 ns per host multiply-add on a quiet machine) had Cholesky
- * chosen at n = 1,000, where products are predicted faster. A discrete GPU makes sparse units
- * far cheaper: these ratios belong in the adapter's profile.
+ * example, one set bit), multiply-add of a stored-Gram product, 32-bit AND + popcount of a
+ * Gram build. Measured with bench/fit.ts `products` (see BENCHMARKS.md, "Fit").
  */
-export const WORK_COST = { sparse: 1, dense: 0.67, popcount: 0.9, hostFma: 1.4 };
-
-/**
- * A matrix-free pass over a chunk costs as much as this many examples' gathered adds before it
- * adds any (reading the index lists, the dispatches): 1.6 s of the 2.3 s a CG iteration took
- * for 8 examples at the reference's size, against 0.089 s per example.
- */
-export const PASS_EXAMPLES = 18;
-
-/**
- * Examples a matrix-free chunk holds at most: [max(|C|, m) x examples] float32 in one binding
- * of WebGPU's default 128 MiB (the same on the coordinator of a queue fit, which has no adapter).
- */
-function chunkCap(rows: number, components: number): number {
-  return Math.max(4, 4 * Math.floor((128 << 20) / (Math.max(Math.ceil(components / 4) * 4, rows) * 16)));
-}
+export const WORK_COST = { sparse: 1, dense: 0.5, popcount: 2, hostFma: HOST_FMA };
 
 export interface FitShape {
   rows: number;
@@ -82,10 +67,8 @@ export function solverCosts(s: FitShape): Partial<Record<Solver, number>> {
   const solves = s.choosing ? (lasso ? 1 + 12 / 2 : 2) : 1;
   const designs = s.choosing ? 2 : 1;
   const nnz = s.density * m * c;
-  // every pass over a chunk also pays its fixed part: chunks of (nearly) equal width up to the binding's cap
-  const passes = Math.ceil(n / chunkCap(m, c));
   const costs: Partial<Record<Solver, number>> = {
-    'matrix-free': solves * steps * 2 * nnz * (n + PASS_EXAMPLES * passes) * WORK_COST.sparse,
+    'matrix-free': solves * steps * 2 * nnz * n * WORK_COST.sparse,
   };
   const build = (a: number, b: number) => designs * (a * a / 2) * Math.ceil(b / 128) * 4 * WORK_COST.popcount;
   if (gramBytes(c) <= gramBudget()) costs.gram = build(c, m) + solves * steps * c * c * n * WORK_COST.dense;
