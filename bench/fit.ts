@@ -8,7 +8,7 @@
  *     options: --m M  --n N  --solver auto|gram|dual|matrix-free  --method ridge|ols|lasso  --lambda L
  *              --tol T  --max-iter K  --label TEXT (the row's case name)
  *   node --import tsx bench/fit.ts products [m] [C] [n] work per unit (CPU seconds) of a sparse product, a
- *                                                  stored-Gram product and a Gram build: WORK_COST in fit.ts
+ *                                                  stored-Gram product and a Gram build: WORK_COST in src/coar/fit/cost.ts
  *   node --import tsx bench/fit.ts cholesky [N] [W] [T]  ns per multiply-add of the host's Cholesky factorization
  *                                                  (N x N, T threads) and solve (W right-hand sides): hostFma in cost.ts
  *   node --import tsx bench/fit.ts residual STORE OUT LAMBDA|chosen   ridge's relative residual of OUT's attributions in float64
