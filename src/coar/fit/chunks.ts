@@ -92,27 +92,29 @@ export class DiskLedger implements ChunkLedger {
     };
   }
 
-  /**
-   * The Gram matrix in float32 (its values, held here in float64), kept where the disk has room
-   * for it and the factor after it (1 GB beyond both): the factor saves more time, so it keeps its room.
-   */
-  saveGram(gram: Float64Array, n: number): void {
-    const size = n * n * 4;
-    try { const s = statfsSync(this.dir); if (s.bavail * s.bsize < size + n * n * 8 + 2 ** 30) return; } catch { return; }
-    const rowsPer = Math.max(1, Math.floor((64 << 20) / (n * 4)));
-    function* pieces() {
-      for (let r = 0; r < n; r += rowsPer) {
-        const part = Float32Array.from(gram.subarray(r * n, Math.min(n, r + rowsPer) * n));
-        yield new Uint8Array(part.buffer);
-      }
-    }
-    writeFileAtomic(join(this.dir, 'gram.npy'), (function* () { yield npyHeaderBytes('f4', [n, n]); yield* pieces(); })());
+  /** Whether the disk under the ledger has `bytes` free and 1 GB to spare: kept files save time, they are not needed. */
+  private roomFor(bytes: number): boolean {
+    try { const s = statfsSync(this.dir); return s.bavail * s.bsize >= bytes + 2 ** 30; } catch { return false; }
   }
 
-  /** Kept only where the disk has room to spare for it (1 GB beyond it): it saves time, it is not needed. */
+  /**
+   * The Gram matrix in float32 (its values, held here in float64), kept where the disk has room
+   * for it and the factor after it: the factor saves more time, so it keeps its room. A Gram
+   * matrix read from this ledger is not written again.
+   */
+  saveGram(gram: Float64Array, n: number): void {
+    if (this.gram(n) || !this.roomFor(n * n * 4 + n * n * 8)) return;
+    const rowsPer = Math.max(1, Math.floor((64 << 20) / (n * 4)));
+    function* file() {
+      yield npyHeaderBytes('f4', [n, n]);
+      for (let r = 0; r < n; r += rowsPer) yield new Uint8Array(Float32Array.from(gram.subarray(r * n, Math.min(n, r + rowsPer) * n)).buffer);
+    }
+    writeFileAtomic(join(this.dir, 'gram.npy'), file());
+  }
+
   saveFactor(factor: Float64Array, n: number): void {
     const size = n * n * 8;
-    try { const s = statfsSync(this.dir); if (s.bavail * s.bsize < size + 2 ** 30) return; } catch { return; }
+    if (!this.roomFor(size)) return;
     const bytes = new Uint8Array(factor.buffer, factor.byteOffset, size);
     function* pieces() { for (let at = 0; at < size; at += 256 << 20) yield bytes.subarray(at, Math.min(size, at + (256 << 20))); }
     writeFileAtomic(join(this.dir, 'factor.npy'), [npyHeaderBytes('f8', [n, n]), ...pieces()]);

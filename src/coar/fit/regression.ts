@@ -330,8 +330,8 @@ export async function fitRegression(ctx: GpuContext, packed: PackedMasks, target
       // kept from an earlier slice of the same fit (a fit with a given lambda has no other phase)
       const build = async (on: Arena) => {
         // a resumed Cholesky fit reads the Gram matrix its first run kept instead of building it again
-        const kept = solver === 'cholesky' ? ledger.gram?.(Math.ceil(C / 4) * 4) : undefined;
-        const design = new Design(on, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, kept ? progress : detail, space(m), kept);
+        const kept = solver === 'cholesky' ? ledger.gram?.(cp) : undefined;
+        const design = new Design(on, packed, 0, m, solver === 'cholesky' ? 'gram' : solver, blocking, detail, space(m), kept);
         await design.ready(detail);
         const lipschitz = method === 'lasso' ? await lipschitzOf(design) : 0;
         const ridge = method === 'lasso' ? undefined : new RidgeSystem(design, n4);
